@@ -1,0 +1,39 @@
+"""Shared fixtures: an isolated data root per test and one tiny trained variant per session."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+TEST_FAMILIES = Path(__file__).parent / "families"
+
+# Tests compare histories bit for bit; one thread keeps float reductions in one order and keeps
+# the suite from oversubscribing the 2 cores when pytest runs alongside other work.
+torch.set_num_threads(1)
+
+
+@pytest.fixture(autouse=True)
+def _isolated(monkeypatch, tmp_path):
+    monkeypatch.setenv("WORKBENCH_FAMILIES", str(TEST_FAMILIES))
+    monkeypatch.setenv("WORKBENCH_DATA", str(tmp_path / "data"))
+
+
+@pytest.fixture
+def store(tmp_path):
+    from workbench.store import Store
+    return Store(tmp_path / "data")
+
+
+@pytest.fixture(scope="session")
+def tiny_trained(tmp_path_factory):
+    """The tiny family trained to the end once per session: (store, variant)."""
+    import os
+    from workbench.families import load_family
+    from workbench.store import Store
+    from workbench.training import train
+    os.environ["WORKBENCH_FAMILIES"] = str(TEST_FAMILIES)
+    store = Store(tmp_path_factory.mktemp("tiny") / "data")
+    variant = load_family("tiny_addition").variant()
+    train(variant, store, progress=False)
+    return store, variant

@@ -1,0 +1,45 @@
+"""The command line: every user error is one clear line and a non-zero exit."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from workbench.cli import main
+
+
+def test_help_lists_the_commands():
+    result = subprocess.run([sys.executable, "-m", "workbench.cli", "--help"], capture_output=True, text=True)
+    assert result.returncode == 0
+    for command in ("demo", "train", "list", "import"):
+        assert command in result.stdout
+
+
+def test_unknown_family_is_one_line_and_exit_1(capsys):
+    assert main(["train", "no_such_family"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: no family named 'no_such_family'") and err.count("\n") == 1
+
+
+def test_composite_prime_is_refused_before_training(capsys):
+    assert main(["train", "tiny_addition", "--p", "91"]) == 1
+    assert "domain.p = 91 is invalid; it must be prime" in capsys.readouterr().err
+
+
+def test_bad_set_syntax_is_explained(capsys):
+    assert main(["train", "tiny_addition", "--set", "epochs"]) == 1
+    assert "--set expects key=value" in capsys.readouterr().err
+
+
+def test_train_then_list_shows_the_trained_variant(capsys):
+    assert main(["train", "tiny_addition", "--seed", "0", "1", "--set", "epochs=20", "--set",
+                 "checkpoints.every=10:20", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "tiny_addition/p31-s0-d598-every=10x20-epochs=20: trained" in out
+    assert main(["list"]) == 0
+    listing = capsys.readouterr().out
+    assert "p31-s1-d598-every=10x20-epochs=20" in listing and "trained" in listing and "3 checkpoints" in listing
+
+
+def test_import_of_a_missing_file_says_so(capsys, tmp_path):
+    assert main(["import", str(tmp_path / "nope.pt")]) == 1
+    assert "nope.pt does not exist" in capsys.readouterr().err

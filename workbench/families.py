@@ -1,0 +1,281 @@
+"""Families (kinds of experiment) and variants (one trained instance), declared as data.
+
+A family is a TOML file in `families/` (or a directory on $WORKBENCH_FAMILIES):
+
+    name = "modular_addition"            # optional, defaults to the file name
+    extends = "other_family"             # optional: start from another family's values
+    task = "modular_arithmetic"
+    [domain]      operation, p, seed, data_seed
+    [model]       n_layers, d_model, n_heads, d_head, d_mlp, act_fn
+    [training]    lr, weight_decay, betas, warmup_epochs, train_fraction, epochs
+    [checkpoints] every = [[interval, until_epoch], ...], extra = [epochs], keep_optimizer
+
+A variant is the family with some values overridden (`p=59`, `training.lr=3e-3`); its id
+spells out p, seed and data_seed and every other value that differs from the family, so it is
+readable and stable: `p113-s999-d598`, `p113-s1-d598-train_fraction=0.5`.
+"""
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from workbench import config
+
+OPERATIONS = ("add", "subtract", "multiply")
+TASKS = ("modular_arithmetic",)
+ACT_FNS = ("relu", "gelu")
+
+
+class FamilyError(ValueError):
+    """A family spec or an override is invalid; the message names the key and the fix."""
+
+
+def is_prime(n: int) -> bool:
+    return n >= 2 and all(n % d for d in range(2, math.isqrt(n) + 1))
+
+
+# section -> key -> (type, check, what a valid value looks like). A check returns True when valid.
+def _positive(v): return v > 0
+def _non_negative(v): return v >= 0
+def _fraction(v): return 0 < v < 1
+
+
+SCHEMA: dict[str, dict[str, tuple[type, Any, str]]] = {
+    "domain": {
+        "operation": (str, lambda v: v in OPERATIONS, f"one of {', '.join(OPERATIONS)}"),
+        "p": (int, is_prime, "prime (e.g. 59, 97 or 113)"),
+        "seed": (int, _non_negative, "a non-negative integer"),
+        "data_seed": (int, _non_negative, "a non-negative integer"),
+    },
+    "model": {
+        "n_layers": (int, lambda v: v == 1, "1 (only one-layer models are supported)"),
+        "d_model": (int, _positive, "a positive integer"),
+        "n_heads": (int, _positive, "a positive integer"),
+        "d_head": (int, _positive, "a positive integer"),
+        "d_mlp": (int, _positive, "a positive integer"),
+        "act_fn": (str, lambda v: v in ACT_FNS, f"one of {', '.join(ACT_FNS)}"),
+    },
+    "training": {
+        "lr": (float, _positive, "a positive number"),
+        "weight_decay": (float, _non_negative, "a non-negative number"),
+        "betas": (list, lambda v: len(v) == 2 and all(isinstance(b, (int, float)) and 0 <= b < 1 for b in v),
+                  "two numbers in [0, 1), e.g. [0.9, 0.98]"),
+        "warmup_epochs": (int, _non_negative, "a non-negative integer (0 = constant learning rate)"),
+        "train_fraction": (float, _fraction, "a number strictly between 0 and 1"),
+        "epochs": (int, _positive, "a positive integer"),
+    },
+    "checkpoints": {
+        "every": (list, lambda v: _valid_segments(v), "a list of [interval, until_epoch] pairs with "
+                  "positive intervals and increasing until_epoch, e.g. [[100, 1500], [500, 25000]]"),
+        "extra": (list, lambda v: all(isinstance(e, int) and e >= 0 for e in v), "a list of epochs"),
+        "keep_optimizer": (str, lambda v: v in ("all", "last"), "'all' or 'last'"),
+    },
+}
+TOP_LEVEL = {"name": str, "description": str, "extends": str, "task": str, "analyzers": list}
+ID_KEYS = {"p": "p", "seed": "s", "data_seed": "d"}  # always in the variant id, in this order
+
+
+def _valid_segments(segments) -> bool:
+    untils = []
+    for seg in segments:
+        if not (isinstance(seg, list) and len(seg) == 2 and all(isinstance(x, int) for x in seg)):
+            return False
+        if seg[0] <= 0 or seg[1] <= 0:
+            return False
+        untils.append(seg[1])
+    return untils == sorted(untils) and len(set(untils)) == len(untils)
+
+
+def _check_value(where: str, section: str, key: str, value: Any) -> Any:
+    kind, check, expected = SCHEMA[section][key]
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if isinstance(value, bool) or not isinstance(value, kind):
+        raise FamilyError(f"{where}: {section}.{key} must be {expected}, got {type(value).__name__} {value!r}")
+    if not check(value):
+        raise FamilyError(f"{where}: {section}.{key} = {value!r} is invalid; it must be {expected}")
+    return value
+
+
+def _check_spec(where: str, raw: dict) -> dict:
+    """Validate a (merged) spec; raise FamilyError naming the first problem."""
+    for key, value in raw.items():
+        if key in SCHEMA:
+            if not isinstance(value, dict):
+                raise FamilyError(f"{where}: [{key}] must be a table")
+            for sub, subvalue in value.items():
+                if sub not in SCHEMA[key]:
+                    raise FamilyError(f"{where}: unknown key '{key}.{sub}'; known keys in [{key}]: "
+                                      f"{', '.join(SCHEMA[key])}")
+                value[sub] = _check_value(where, key, sub, subvalue)
+        elif key in TOP_LEVEL:
+            if not isinstance(value, TOP_LEVEL[key]):
+                raise FamilyError(f"{where}: '{key}' must be a {TOP_LEVEL[key].__name__}, got {value!r}")
+        else:
+            raise FamilyError(f"{where}: unknown key '{key}'; known keys: "
+                              f"{', '.join([*TOP_LEVEL, *SCHEMA])}")
+    for section, keys in SCHEMA.items():
+        missing = [k for k in keys if k not in raw.get(section, {})]
+        if missing:
+            raise FamilyError(f"{where}: missing {', '.join(f'{section}.{k}' for k in missing)}; "
+                              f"add it to the family file (see families/modular_addition.toml)")
+    if raw.get("task", "modular_arithmetic") not in TASKS:
+        raise FamilyError(f"{where}: unknown task {raw['task']!r}; known tasks: {', '.join(TASKS)}")
+    return raw
+
+
+def checkpoint_schedule(checkpoints: dict, epochs: int) -> list[int]:
+    """Epochs at which checkpoints are written: 0, every `interval` up to each `until`, the last
+    interval continued to the end, any `extra` epochs, and the final epoch."""
+    marks = {0, epochs, *(e for e in checkpoints["extra"] if e <= epochs)}
+    start, interval = 0, None
+    for interval, until in checkpoints["every"]:
+        marks.update(range(start, min(until, epochs) + 1, interval))
+        start = until
+    if interval and start < epochs:
+        marks.update(range(start, epochs + 1, interval))
+    return sorted(marks)
+
+
+def _merge(base: dict, over: dict) -> dict:
+    merged = {k: (dict(v) if isinstance(v, dict) else v) for k, v in base.items()}
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = {**merged[key], **value}
+        else:
+            merged[key] = value
+    return merged
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One trained instance of a family: the family's values with overrides applied."""
+    family: str
+    id: str
+    spec: dict  # resolved, validated: {"domain": {...}, "model": {...}, ...}
+    overrides: dict = field(default_factory=dict)  # {"section.key": value} that differ from the family
+
+    @property
+    def p(self) -> int:
+        return self.spec["domain"]["p"]
+
+    @property
+    def epochs(self) -> int:
+        return self.spec["training"]["epochs"]
+
+    def checkpoint_schedule(self) -> list[int]:
+        return checkpoint_schedule(self.spec["checkpoints"], self.epochs)
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str
+    spec: dict
+    source: Path
+
+    @property
+    def description(self) -> str:
+        return self.spec.get("description", "")
+
+    @property
+    def analyzers(self) -> list[str]:
+        return list(self.spec.get("analyzers", []))
+
+    def variant(self, overrides: dict | None = None, **short) -> Variant:
+        """Resolve a variant. `overrides` maps 'section.key' or a unique bare key to a value;
+        keyword arguments are bare keys, e.g. `family.variant(p=59, seed=1)`."""
+        resolved = _merge(self.spec, {})
+        changed = {}
+        for key, value in {**(overrides or {}), **short}.items():
+            section, sub = self._locate(key)
+            value = _check_value(f"variant of {self.name}", section, sub, value)
+            resolved[section][sub] = value
+            if self.spec[section][sub] != value:
+                changed[f"{section}.{sub}"] = value
+        for section in SCHEMA:
+            resolved[section] = dict(resolved[section])
+        return Variant(self.name, _variant_id(resolved, changed), resolved, changed)
+
+    def _locate(self, key: str) -> tuple[str, str]:
+        if "." in key:
+            section, sub = key.split(".", 1)
+            if section in SCHEMA and sub in SCHEMA[section]:
+                return section, sub
+        else:
+            for section, keys in SCHEMA.items():
+                if key in keys:
+                    return section, key
+        known = ", ".join(f"{s}.{k}" for s, keys in SCHEMA.items() for k in keys)
+        raise FamilyError(f"unknown parameter '{key}' for family {self.name}; known: {known}")
+
+
+def _variant_id(spec: dict, changed: dict) -> str:
+    parts = [f"{short}{spec['domain'][key]}" for key, short in ID_KEYS.items()]
+    for dotted, value in sorted(changed.items()):
+        key = dotted.split(".", 1)[1]
+        if key not in ID_KEYS:
+            text = ",".join(f"{a}x{b}" for a, b in value) if key == "every" else (
+                ",".join(map(str, value)) if isinstance(value, list) else str(value))
+            parts.append(f"{key}={text}")
+    return "-".join(parts)
+
+
+def parse_value(text: str) -> Any:
+    """A command-line value: TOML syntax when it parses (numbers, lists), else the plain string.
+    `100:1500,500:25000` is accepted for checkpoints.every."""
+    if ":" in text and all(part.count(":") == 1 for part in text.split(",")):
+        try:
+            return [[int(a), int(b)] for a, b in (part.split(":") for part in text.split(","))]
+        except ValueError:
+            pass
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def family_path(name: str) -> Path:
+    if not name or any(c in name for c in "/\\\0") or name.startswith("."):
+        raise FamilyError(f"invalid family name {name!r}: use a plain name such as modular_addition")
+    for directory in config.family_dirs():
+        path = directory / f"{name}.toml"
+        if path.is_file():
+            return path
+    raise FamilyError(f"no family named {name!r}; known families: {', '.join(family_names()) or 'none'} "
+                      f"(add families/{name}.toml to define it)")
+
+
+def family_names() -> list[str]:
+    names = {p.stem for d in config.family_dirs() if d.is_dir() for p in d.glob("*.toml")}
+    return sorted(names)
+
+
+def _load_raw(name: str, seen: tuple[str, ...] = ()) -> tuple[dict, Path]:
+    if name in seen:
+        raise FamilyError(f"family {name!r} extends itself through {' -> '.join(seen)}")
+    path = family_path(name)
+    try:
+        raw = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as err:
+        raise FamilyError(f"{path}: not valid TOML ({err}); fix the syntax") from err
+    if "extends" in raw:
+        if not isinstance(raw["extends"], str):
+            raise FamilyError(f"{path}: 'extends' must be the name of another family")
+        base, _ = _load_raw(raw["extends"], (*seen, name))
+        base.pop("name", None)
+        base.pop("description", None)
+        raw = _merge(base, raw)
+    return raw, path
+
+
+def load_family(name: str) -> Family:
+    """Load and validate `families/<name>.toml`; raises FamilyError with the problem and fix."""
+    raw, path = _load_raw(name)
+    raw.pop("extends", None)
+    spec = _check_spec(str(path), raw)
+    if spec.get("name", name) != name:
+        raise FamilyError(f"{path}: name = {spec['name']!r} differs from the file name; rename one")
+    return Family(name, spec, path)

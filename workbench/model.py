@@ -1,0 +1,265 @@
+"""The one-layer transformer of Nanda et al. (2023), hooked the TransformerLens way.
+
+Parameter names and shapes follow TransformerLens, so users' TL habits carry over:
+    embed.W_E [d_vocab, d_model]          pos_embed.W_pos [n_ctx, d_model]
+    blocks.0.attn.W_Q/W_K/W_V [n_heads, d_model, d_head]
+    blocks.0.attn.W_O [n_heads, d_head, d_model]
+    blocks.0.mlp.W_in [d_model, d_mlp], b_in [d_mlp], W_out [d_mlp, d_model], b_out [d_model]
+    unembed.W_U [d_model, d_vocab_out]
+No LayerNorm, untied embed/unembed, biases only in the MLP, d_vocab = p + 1 (`=` is token p),
+d_vocab_out = p. Hook names are TL's (`hook_embed`, `blocks.0.attn.hook_pattern`,
+`blocks.0.mlp.hook_post`, `blocks.0.hook_resid_post`, ...), so `run_with_cache` works as usual.
+
+Two forward paths share the weights: `forward` (every position, every hook) for analysis, and
+`last_logits` (only the `=` position, which is all the loss reads) for training.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformer_lens import HookedRootModule
+from transformer_lens.hook_points import HookPoint
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    p: int
+    d_model: int = 128
+    n_heads: int = 4
+    d_head: int = 32
+    d_mlp: int = 512
+    act_fn: str = "relu"
+    n_layers: int = 1
+    n_ctx: int = 3
+
+    @property
+    def d_vocab(self) -> int:
+        return self.p + 1
+
+    @property
+    def d_vocab_out(self) -> int:
+        return self.p
+
+    @classmethod
+    def from_spec(cls, spec: dict) -> "ModelConfig":
+        return cls(p=spec["domain"]["p"], **spec["model"])
+
+    def param_shapes(self) -> dict[str, tuple[int, ...]]:
+        """Every parameter's name and shape, in TransformerLens conventions."""
+        d, h, dh, m = self.d_model, self.n_heads, self.d_head, self.d_mlp
+        return {
+            "embed.W_E": (self.d_vocab, d),
+            "pos_embed.W_pos": (self.n_ctx, d),
+            "blocks.0.attn.W_Q": (h, d, dh),
+            "blocks.0.attn.W_K": (h, d, dh),
+            "blocks.0.attn.W_V": (h, d, dh),
+            "blocks.0.attn.W_O": (h, dh, d),
+            "blocks.0.mlp.W_in": (d, m),
+            "blocks.0.mlp.b_in": (m,),
+            "blocks.0.mlp.W_out": (m, d),
+            "blocks.0.mlp.b_out": (d,),
+            "unembed.W_U": (d, self.d_vocab_out),
+        }
+
+
+def init_weights(cfg: ModelConfig, seed: int) -> dict[str, torch.Tensor]:
+    """The progress-measures paper code's initialisation, drawn from a private generator.
+
+    That code draws, in this order and in its own layouts, W_E [d_model, d_vocab],
+    W_pos [n_ctx, d_model], W_K, W_Q, W_V [n_heads, d_head, d_model], W_O [d_model, n_heads*d_head],
+    W_in [d_mlp, d_model], W_out [d_model, d_mlp] (each randn / sqrt(d_model)) and
+    W_U [d_model, d_vocab] (randn / sqrt(d_vocab), with a column for `=` that we drop); MLP biases
+    start at zero. Drawing the same way makes seed 999 the paper's own starting point.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    d, h, dh, m, v = cfg.d_model, cfg.n_heads, cfg.d_head, cfg.d_mlp, cfg.d_vocab
+
+    def randn(*shape, scale=d):
+        return torch.randn(*shape, generator=gen) / math.sqrt(scale)
+
+    W_E = randn(d, v)
+    W_pos = randn(cfg.n_ctx, d)
+    W_K, W_Q, W_V = (randn(h, dh, d) for _ in range(3))
+    W_O = randn(d, h * dh)
+    W_in = randn(m, d)
+    W_out = randn(d, m)
+    W_U = randn(d, v, scale=v)
+    return {
+        "embed.W_E": W_E.T.contiguous(),
+        "pos_embed.W_pos": W_pos,
+        "blocks.0.attn.W_Q": W_Q.transpose(1, 2).contiguous(),
+        "blocks.0.attn.W_K": W_K.transpose(1, 2).contiguous(),
+        "blocks.0.attn.W_V": W_V.transpose(1, 2).contiguous(),
+        "blocks.0.attn.W_O": W_O.T.reshape(h, dh, d).contiguous(),
+        "blocks.0.mlp.W_in": W_in.T.contiguous(),
+        "blocks.0.mlp.b_in": torch.zeros(m),
+        "blocks.0.mlp.W_out": W_out.T.contiguous(),
+        "blocks.0.mlp.b_out": torch.zeros(d),
+        "unembed.W_U": W_U[:, : cfg.d_vocab_out].contiguous(),
+    }
+
+
+def _param(*shape: int) -> nn.Parameter:
+    return nn.Parameter(torch.zeros(*shape))
+
+
+class Embed(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.W_E = _param(cfg.d_vocab, cfg.d_model)
+
+
+class PosEmbed(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.W_pos = _param(cfg.n_ctx, cfg.d_model)
+
+
+class Unembed(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.W_U = _param(cfg.d_model, cfg.d_vocab_out)
+
+
+class Attention(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.W_Q = _param(cfg.n_heads, cfg.d_model, cfg.d_head)
+        self.W_K = _param(cfg.n_heads, cfg.d_model, cfg.d_head)
+        self.W_V = _param(cfg.n_heads, cfg.d_model, cfg.d_head)
+        self.W_O = _param(cfg.n_heads, cfg.d_head, cfg.d_model)
+        self.hook_q, self.hook_k, self.hook_v = HookPoint(), HookPoint(), HookPoint()  # [batch, pos, head, d_head]
+        self.hook_attn_scores = HookPoint()  # [batch, head, query_pos, key_pos], scaled and masked
+        self.hook_pattern = HookPoint()  # [batch, head, query_pos, key_pos]
+        self.hook_z = HookPoint()  # [batch, pos, head, d_head]
+
+    def forward(self, resid: torch.Tensor) -> torch.Tensor:
+        q = self.hook_q(torch.einsum("bpm,hmd->bphd", resid, self.W_Q))
+        k = self.hook_k(torch.einsum("bpm,hmd->bphd", resid, self.W_K))
+        v = self.hook_v(torch.einsum("bpm,hmd->bphd", resid, self.W_V))
+        scores = torch.einsum("bqhd,bkhd->bhqk", q, k) / math.sqrt(self.cfg.d_head)
+        n = resid.shape[1]
+        causal = torch.ones(n, n, dtype=torch.bool, device=resid.device).tril()
+        scores = self.hook_attn_scores(scores.masked_fill(~causal, float("-inf")))
+        pattern = self.hook_pattern(scores.softmax(dim=-1))
+        z = self.hook_z(torch.einsum("bhqk,bkhd->bqhd", pattern, v))
+        return torch.einsum("bqhd,hdm->bqm", z, self.W_O)
+
+
+class MLP(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.W_in = _param(cfg.d_model, cfg.d_mlp)
+        self.b_in = _param(cfg.d_mlp)
+        self.W_out = _param(cfg.d_mlp, cfg.d_model)
+        self.b_out = _param(cfg.d_model)
+        self.act = F.relu if cfg.act_fn == "relu" else F.gelu
+        self.hook_pre, self.hook_post = HookPoint(), HookPoint()  # [batch, pos, d_mlp]
+
+    def forward(self, resid: torch.Tensor) -> torch.Tensor:
+        post = self.hook_post(self.act(self.hook_pre(resid @ self.W_in + self.b_in)))
+        return post @ self.W_out + self.b_out
+
+
+class Block(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.attn, self.mlp = Attention(cfg), MLP(cfg)
+        self.hook_resid_pre, self.hook_attn_out = HookPoint(), HookPoint()
+        self.hook_resid_mid, self.hook_mlp_out = HookPoint(), HookPoint()
+        self.hook_resid_post = HookPoint()
+
+    def forward(self, resid: torch.Tensor) -> torch.Tensor:
+        resid = self.hook_resid_pre(resid)
+        resid = self.hook_resid_mid(resid + self.hook_attn_out(self.attn(resid)))
+        return self.hook_resid_post(resid + self.hook_mlp_out(self.mlp(resid)))
+
+
+class Transformer(HookedRootModule):
+    """`forward(tokens [batch, 3]) -> logits [batch, 3, p]`; `last_logits(a, b) -> [batch, p]`."""
+
+    def __init__(self, cfg: ModelConfig, weights: dict[str, torch.Tensor] | None = None):
+        super().__init__()
+        self.cfg = cfg
+        self.embed, self.pos_embed = Embed(cfg), PosEmbed(cfg)
+        self.blocks = nn.ModuleList([Block(cfg)])
+        self.unembed = Unembed(cfg)
+        self.hook_embed, self.hook_pos_embed = HookPoint(), HookPoint()  # [batch, pos, d_model]
+        self.setup()
+        if weights is not None:
+            self.load_state_dict(weights)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        embed = self.hook_embed(self.embed.W_E[tokens])
+        pos = self.hook_pos_embed(self.pos_embed.W_pos[: tokens.shape[1]].expand_as(embed))
+        resid = self.blocks[0](embed + pos)
+        return resid @ self.unembed.W_U
+
+    def last_logits(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """Logits at the `=` position for inputs `a b =`, computing only what they depend on.
+
+        The `=` position's residual is the same for every input, so its query is one vector per
+        head; keys and values of positions 0 and 1 depend only on (token, position), so they are
+        computed once per vocabulary entry and gathered. The MLP and unembedding then run once
+        per input instead of three times.
+        """
+        cfg, attn, mlp = self.cfg, self.blocks[0].attn, self.blocks[0].mlp
+        W_E, W_pos = self.embed.W_E, self.pos_embed.W_pos
+        resid_eq = W_E[cfg.p] + W_pos[2]  # [d_model]
+        resid_tok = W_E[: cfg.p, None, :] + W_pos[None, :2, :]  # [p, position 0/1, d_model]
+        q = torch.einsum("m,hmd->hd", resid_eq, attn.W_Q)
+        key_dir = torch.einsum("hmd,hd->mh", attn.W_K, q) / math.sqrt(cfg.d_head)  # [d_model, head]
+        v_tok = torch.einsum("tpm,hmd->tphd", resid_tok, attn.W_V)  # [p, 2, head, d_head]
+        v_eq = torch.einsum("m,hmd->hd", resid_eq, attn.W_V)  # [head, d_head]
+        # Gather per-token tables with one-hot matmuls: on CPU they (and their backward) are far
+        # cheaper than indexing, whose backward is a serial scatter-add.
+        table_a = torch.cat([resid_tok[:, 0] @ key_dir, v_tok[:, 0].flatten(1)], dim=1)
+        table_b = torch.cat([resid_tok[:, 1] @ key_dir, v_tok[:, 1].flatten(1)], dim=1)
+        rows_a = F.one_hot(a, cfg.p).to(W_E.dtype) @ table_a  # [batch, head + head*d_head]
+        rows_b = F.one_hot(b, cfg.p).to(W_E.dtype) @ table_b
+        h = cfg.n_heads
+        scores = torch.stack([rows_a[:, :h], rows_b[:, :h], (resid_eq @ key_dir).expand(len(a), h)], dim=-1)
+        pattern = scores.softmax(dim=-1)  # [batch, head, 3 key positions]
+        z = (pattern[..., 0, None] * rows_a[:, h:].view(-1, h, cfg.d_head)
+             + pattern[..., 1, None] * rows_b[:, h:].view(-1, h, cfg.d_head)
+             + pattern[..., 2, None] * v_eq)  # [batch, head, d_head]
+        resid = resid_eq + z.flatten(1) @ attn.W_O.flatten(0, 1)
+        resid = resid + mlp.act(resid @ mlp.W_in + mlp.b_in) @ mlp.W_out + mlp.b_out
+        return resid @ self.unembed.W_U
+
+
+class WeightsError(ValueError):
+    """A state dict does not fit the model; the message names the parameter and the fix."""
+
+
+def check_weights(cfg: ModelConfig, arrays: dict, source: str) -> dict[str, torch.Tensor]:
+    """Validate names, shapes and values of a state dict (NumPy or torch) against `cfg`."""
+    expected = cfg.param_shapes()
+    missing = [k for k in expected if k not in arrays]
+    extra = [k for k in arrays if k not in expected]
+    if missing or extra:
+        raise WeightsError(f"{source}: parameters do not match the model "
+                           f"(missing: {', '.join(missing) or 'none'}; unexpected: {', '.join(extra) or 'none'})")
+    weights = {}
+    for name, shape in expected.items():
+        tensor = torch.as_tensor(arrays[name])
+        if tuple(tensor.shape) != shape:
+            raise WeightsError(f"{source}: {name} has shape {tuple(tensor.shape)}, expected {shape} "
+                               f"for p={cfg.p}, d_model={cfg.d_model}, n_heads={cfg.n_heads}, "
+                               f"d_head={cfg.d_head}, d_mlp={cfg.d_mlp}")
+        if not tensor.is_floating_point():
+            raise WeightsError(f"{source}: {name} has dtype {tensor.dtype}, expected floating point")
+        if not torch.isfinite(tensor).all():
+            raise WeightsError(f"{source}: {name} contains NaN or infinite values")
+        weights[name] = tensor.to(torch.float32)
+    return weights
+
+
+def load_model(cfg: ModelConfig, arrays: dict, source: str = "checkpoint", device: str = "cpu") -> Transformer:
+    """A ready model (eval mode) from a state dict, validated first."""
+    return Transformer(cfg, check_weights(cfg, arrays, source)).to(device).eval()

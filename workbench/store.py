@@ -1,0 +1,317 @@
+"""The variant store: the one module that knows the on-disk layout.
+
+    <data root>/                            # WORKBENCH_DATA, default ./workbench-data
+      <family>/<variant>/
+        variant.json                        # family, id, resolved spec, status, provenance
+        history.safetensors                 # per-epoch telemetry, one array per metric
+        checkpoints/epoch_00012500.safetensors   # weights (TransformerLens names and shapes)
+        optimizer/epoch_00012500.safetensors     # AdamW state at the same epoch, for resuming
+        artifacts/...                       # written by the analysis pipeline
+        .lock                               # held by the process writing this variant
+      .cache/                               # derived data; always safe to delete
+
+Every write goes to a temporary file that is renamed into place, so a crash never leaves a
+file that looks complete but is not. Every safetensors file carries a CRC-32 of its arrays,
+so a damaged file is reported with its path instead of being used. The store reads and
+writes NumPy arrays and never imports torch, so the UI can use it without loading torch.
+"""
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import json
+import os
+import re
+import shutil
+import tempfile
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+from safetensors.numpy import load as st_load
+from safetensors.numpy import save as st_save
+
+from workbench import config
+
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.=,+-]*$")
+STATUSES = ("untrained", "training", "interrupted", "trained", "analyzed")
+
+
+class StoreError(Exception):
+    """A problem with the data on disk; the message names the path and what to do."""
+
+
+class MissingError(StoreError):
+    pass
+
+
+class CorruptFileError(StoreError):
+    pass
+
+
+class LockedError(StoreError):
+    pass
+
+
+def atomic_write(path: Path, write: Callable[[object], None]) -> None:
+    """Call `write(file)` on a temporary file beside `path`, then rename it into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def _checksum(arrays: dict[str, np.ndarray]) -> str:
+    crc = 0
+    for key in sorted(arrays):
+        crc = zlib.crc32(key.encode(), crc)
+        crc = zlib.crc32(np.ascontiguousarray(arrays[key]).tobytes(), crc)
+    return f"{crc:08x}"
+
+
+def write_arrays(path: Path, arrays: dict[str, np.ndarray], metadata: dict[str, str] | None = None) -> None:
+    """Write named arrays as safetensors, atomically, with a checksum in the header."""
+    arrays = {k: np.ascontiguousarray(v) for k, v in arrays.items()}
+    meta = {**(metadata or {}), "crc32": _checksum(arrays)}
+    blob = st_save(arrays, metadata=meta)
+    atomic_write(path, lambda f: f.write(blob))
+
+
+def read_arrays(path: Path, fix: str = "delete it and recreate it") -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """Read a file written by `write_arrays`; a truncated or damaged file raises CorruptFileError."""
+    if not path.is_file():
+        raise MissingError(f"{path} does not exist")
+    blob = path.read_bytes()
+    try:
+        arrays = st_load(blob)
+        header_len = int.from_bytes(blob[:8], "little")
+        meta = json.loads(blob[8 : 8 + header_len]).get("__metadata__", {}) or {}
+    except Exception as err:  # safetensors raises its own error types for every kind of damage
+        raise CorruptFileError(f"{path} is corrupt or truncated ({err}); {fix}") from err
+    if "crc32" in meta and meta["crc32"] != _checksum(arrays):
+        raise CorruptFileError(f"{path} is corrupt (checksum mismatch); {fix}")
+    return arrays, meta
+
+
+def write_json(path: Path, data: dict) -> None:
+    text = json.dumps(data, indent=2, sort_keys=True) + "\n"
+    atomic_write(path, lambda f: f.write(text.encode()))
+
+
+def read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise MissingError(f"{path} does not exist") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise CorruptFileError(f"{path} is not valid JSON ({err}); restore or delete it") from err
+
+
+def check_name(kind: str, name: str) -> str:
+    if not isinstance(name, str) or not NAME_RE.match(name) or ".." in name:
+        raise StoreError(f"invalid {kind} name {name!r}: use letters, digits and _ . = , + - only")
+    return name
+
+
+@dataclass(frozen=True)
+class VariantRef:
+    """Where a variant lives: (family, id). Cheap to make, safe to pass around."""
+    family: str
+    id: str
+
+    def __str__(self) -> str:
+        return f"{self.family}/{self.id}"
+
+
+@dataclass(frozen=True)
+class VariantListing:
+    ref: VariantRef
+    status: str
+    checkpoints: int
+    last_epoch: int | None
+    epochs: int | None
+
+
+class Store:
+    def __init__(self, root: str | os.PathLike | None = None):
+        self.root = config.data_root(root)
+
+    # -- layout -----------------------------------------------------------------------------
+    def variant_dir(self, ref: VariantRef) -> Path:
+        return self.root / check_name("family", ref.family) / check_name("variant", ref.id)
+
+    def _checkpoint_path(self, ref: VariantRef, epoch: int, kind: str = "checkpoints") -> Path:
+        return self.variant_dir(ref) / kind / f"epoch_{epoch:08d}.safetensors"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.root / ".cache"
+
+    # -- variant records --------------------------------------------------------------------
+    def exists(self, ref: VariantRef) -> bool:
+        return (self.variant_dir(ref) / "variant.json").is_file()
+
+    def info(self, ref: VariantRef) -> dict:
+        path = self.variant_dir(ref) / "variant.json"
+        if not path.is_file():
+            raise MissingError(f"no variant {ref} in {self.root}; `workbench list` shows what there is, "
+                               f"`workbench train {ref.family} ...` creates it")
+        return read_json(path)
+
+    def write_info(self, ref: VariantRef, info: dict) -> None:
+        write_json(self.variant_dir(ref) / "variant.json", info)
+
+    def update_info(self, ref: VariantRef, **changes) -> dict:
+        info = {**self.info(ref), **changes, "updated": _now()}
+        self.write_info(ref, info)
+        return info
+
+    def delete_variant(self, ref: VariantRef) -> None:
+        with self.lock(ref, "deleting"):
+            shutil.rmtree(self.variant_dir(ref) / "checkpoints", ignore_errors=True)
+            shutil.rmtree(self.variant_dir(ref) / "optimizer", ignore_errors=True)
+            shutil.rmtree(self.variant_dir(ref) / "artifacts", ignore_errors=True)
+            for name in ("history.safetensors", "variant.json"):
+                (self.variant_dir(ref) / name).unlink(missing_ok=True)
+
+    # -- locking ----------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def lock(self, ref: VariantRef, purpose: str) -> Iterator[None]:
+        """Hold the variant's write lock; a second writer gets LockedError naming the holder."""
+        path = self.variant_dir(ref) / ".lock"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a+") as f:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                f.seek(0)
+                holder = f.read().strip() or "another process"
+                raise LockedError(f"variant {ref} is busy: {holder}. Wait for that job to finish "
+                                  f"or stop it, then run this again") from None
+            f.seek(0)
+            f.truncate()
+            f.write(f"{purpose} by process {os.getpid()} since {_now()}")
+            f.flush()
+            try:
+                yield
+            finally:
+                f.seek(0)
+                f.truncate()
+                fcntl.flock(f, fcntl.LOCK_UN)
+
+    def is_locked(self, ref: VariantRef) -> bool:
+        path = self.variant_dir(ref) / ".lock"
+        if not path.exists():
+            return False
+        with open(path, "a+") as f:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(f, fcntl.LOCK_UN)
+            return False
+
+    # -- checkpoints and history ------------------------------------------------------------
+    def save_checkpoint(self, ref: VariantRef, epoch: int, weights: dict[str, np.ndarray],
+                        optimizer: dict[str, np.ndarray] | None = None) -> None:
+        """Optimizer state is written first: a checkpoint whose weights exist is resumable."""
+        if optimizer is not None:
+            write_arrays(self._checkpoint_path(ref, epoch, "optimizer"), optimizer, {"epoch": str(epoch)})
+        write_arrays(self._checkpoint_path(ref, epoch), weights, {"epoch": str(epoch)})
+
+    def checkpoint_epochs(self, ref: VariantRef) -> list[int]:
+        directory = self.variant_dir(ref) / "checkpoints"
+        if not directory.is_dir():
+            return []
+        return sorted(int(p.stem.split("_")[1]) for p in directory.glob("epoch_*.safetensors"))
+
+    def load_weights(self, ref: VariantRef, epoch: int) -> dict[str, np.ndarray]:
+        path = self._checkpoint_path(ref, epoch)
+        if not path.is_file():
+            epochs = self.checkpoint_epochs(ref)
+            raise MissingError(f"variant {ref} has no checkpoint at epoch {epoch}; it has "
+                               f"{_describe_epochs(epochs)}")
+        return read_arrays(path, f"delete it and run `workbench train {ref.family} ...` to recreate it")[0]
+
+    def load_optimizer(self, ref: VariantRef, epoch: int) -> dict[str, np.ndarray] | None:
+        path = self._checkpoint_path(ref, epoch, "optimizer")
+        return read_arrays(path)[0] if path.is_file() else None
+
+    def prune_optimizer(self, ref: VariantRef, keep: int) -> None:
+        """Delete optimizer states other than the one at epoch `keep` (keep_optimizer = 'last')."""
+        for path in (self.variant_dir(ref) / "optimizer").glob("epoch_*.safetensors"):
+            if int(path.stem.split("_")[1]) != keep:
+                path.unlink(missing_ok=True)
+
+    def drop_checkpoints_after(self, ref: VariantRef, epoch: int) -> None:
+        """Delete checkpoints later than `epoch` (a resumed run writes them again)."""
+        for kind in ("checkpoints", "optimizer"):
+            for path in (self.variant_dir(ref) / kind).glob("epoch_*.safetensors"):
+                if int(path.stem.split("_")[1]) > epoch:
+                    path.unlink()
+
+    def save_history(self, ref: VariantRef, history: dict[str, np.ndarray]) -> None:
+        write_arrays(self.variant_dir(ref) / "history.safetensors", history)
+
+    def load_history(self, ref: VariantRef) -> dict[str, np.ndarray]:
+        path = self.variant_dir(ref) / "history.safetensors"
+        if not path.is_file():
+            raise MissingError(f"variant {ref} has no training history yet; "
+                               f"run `workbench train {ref.family} ...` first")
+        return read_arrays(path)[0]
+
+    # -- listing ----------------------------------------------------------------------------
+    def families(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        return sorted(p.name for p in self.root.iterdir() if p.is_dir() and NAME_RE.match(p.name))
+
+    def variants(self, family: str | None = None) -> list[VariantRef]:
+        refs = []
+        for fam in [family] if family else self.families():
+            directory = self.root / fam
+            if directory.is_dir():
+                refs += [VariantRef(fam, p.name) for p in sorted(directory.iterdir())
+                         if (p / "variant.json").is_file()]
+        return refs
+
+    def status(self, ref: VariantRef) -> str:
+        if self.is_locked(ref):
+            return "training"
+        recorded = self.info(ref).get("status", "untrained")
+        if recorded == "training":  # the process that wrote this is gone
+            return "interrupted" if self.checkpoint_epochs(ref) else "untrained"
+        return recorded
+
+    def listing(self, family: str | None = None) -> list[VariantListing]:
+        rows = []
+        for ref in self.variants(family):
+            epochs = self.checkpoint_epochs(ref)
+            try:
+                planned = self.info(ref).get("spec", {}).get("training", {}).get("epochs")
+                status = self.status(ref)
+            except CorruptFileError:
+                planned, status = None, "corrupt"
+            rows.append(VariantListing(ref, status, len(epochs), epochs[-1] if epochs else None, planned))
+        return rows
+
+
+def _describe_epochs(epochs: list[int]) -> str:
+    if not epochs:
+        return "no checkpoints (train it first)"
+    return f"{len(epochs)} checkpoints from epoch {epochs[0]} to {epochs[-1]}"
+
+
+def _now() -> str:
+    return dt.datetime.now().astimezone().isoformat(timespec="seconds")
