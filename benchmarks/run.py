@@ -27,6 +27,7 @@ class Benchmark:
     unit: str = "s per call"
     repeats: int = 5
     goal: float | None = None  # the speed-up we aim for, printed beside the result
+    notes: Callable[[float], str] | None = None  # more lines from the candidate's time (absolute goals, sizes)
 
 
 def best_time(fn: Callable[[], object], repeats: int) -> float:
@@ -50,6 +51,8 @@ def run(bench: Benchmark) -> float:
     print(f"{bench.name}\n  baseline  {base_name:38s} {base_t:9.4f} {bench.unit}\n"
           f"  candidate {cand_name:38s} {cand_t:9.4f} {bench.unit}\n  ratio     {ratio:.2f}x faster{goal}",
           flush=True)
+    if bench.notes:
+        print("  " + bench.notes(cand_t).replace("\n", "\n  "), flush=True)
     return ratio
 
 

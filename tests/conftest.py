@@ -37,3 +37,14 @@ def tiny_trained(tmp_path_factory):
     variant = load_family("tiny_addition").variant()
     train(variant, store, progress=False)
     return store, variant
+
+
+@pytest.fixture(scope="session")
+def tiny_analyzed(tiny_trained):
+    """The tiny trained variant with every built-in analyzer run: (store, ref)."""
+    from workbench.pipeline import analyze
+    from workbench.store import VariantRef
+    store, variant = tiny_trained
+    ref = VariantRef(variant.family, variant.id)
+    analyze(ref, store, progress=False, workers=1)
+    return store, ref

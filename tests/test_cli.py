@@ -43,3 +43,13 @@ def test_train_then_list_shows_the_trained_variant(capsys):
 def test_import_of_a_missing_file_says_so(capsys, tmp_path):
     assert main(["import", str(tmp_path / "nope.pt")]) == 1
     assert "nope.pt does not exist" in capsys.readouterr().err
+
+
+def test_analyze_command_accepts_a_family_and_reports_unknown_analyzers(capsys):
+    assert main(["train", "tiny_addition", "--set", "epochs=20", "--set", "checkpoints.every=10:20", "--quiet"]) == 0
+    assert main(["analyze", "tiny_addition", "--analyzers", "fourier_embedding", "--quiet"]) == 0
+    assert "analysed 3 checkpoint(s)" in capsys.readouterr().out
+    assert main(["analyze", "tiny_addition", "--analyzers", "fourier_embeding"]) == 1
+    assert "unknown analyzer 'fourier_embeding'" in capsys.readouterr().err
+    assert main(["analyze", "tiny_addition", "--epochs", "ten"]) == 1
+    assert "--epochs expects numbers" in capsys.readouterr().err

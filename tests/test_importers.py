@@ -136,3 +136,14 @@ def test_existing_variant_is_not_overwritten(store, tmp_path):
     import_checkpoint(tmp_path / "tl.pt", "modular_addition", store)
     with pytest.raises(CheckpointImportError, match="already exists"):
         import_checkpoint(tmp_path / "tl.pt", "modular_addition", store)
+
+
+def test_an_imported_checkpoint_can_be_analyzed(store, tmp_path):
+    from workbench.pipeline import analyze
+    torch.save(transformer_lens_state(reference_weights()), tmp_path / "tl.pt")
+    import_checkpoint(tmp_path / "tl.pt", "modular_addition", store, epoch=100)
+    ref = VariantRef("modular_addition", "imported-tl")
+    result = analyze(ref, store, progress=False, workers=1)
+    assert result["epochs_analyzed"] == 1 and result["series_analyzed"] == 1
+    assert store.load_artifact(ref, "neuron_frequencies", 100)["fve"].shape == (15, 512)
+    assert store.load_artifact(ref, "parameter_trajectory")["all.projection"].shape == (1, 3)

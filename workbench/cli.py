@@ -17,8 +17,9 @@ DEMO_SEEDS = (1, 3)  # both measured to grok by epoch ~1,700 (README has the num
 def _user_errors() -> tuple[type[Exception], ...]:
     from workbench.importers import CheckpointImportError
     from workbench.model import WeightsError
+    from workbench.analyzers import UnknownAnalyzerError
     from workbench.store import StoreError
-    return FamilyError, StoreError, CheckpointImportError, WeightsError
+    return FamilyError, StoreError, CheckpointImportError, WeightsError, UnknownAnalyzerError
 
 
 def _variants(args) -> list:
@@ -81,8 +82,61 @@ def cmd_import(args) -> int:
     return 0
 
 
+def resolve_variants(store, names: list[str]) -> list:
+    """`family/variant`, a bare variant id (if one family has it), or a family (all its variants)."""
+    from workbench.store import MissingError, VariantRef
+    refs = []
+    for name in names:
+        if "/" in name:
+            refs.append(VariantRef(*name.split("/", 1)))
+            store.info(refs[-1])
+            continue
+        family_refs = store.variants(name) if name in store.families() else []
+        matches = family_refs or [r for r in store.variants() if r.id == name]
+        if not matches:
+            raise MissingError(f"no variant or family {name!r} in {store.root}; `workbench list` shows what there is")
+        if not family_refs and len(matches) > 1:
+            raise MissingError(f"{name!r} is a variant of several families; write it as "
+                               + " or ".join(str(m) for m in matches))
+        refs += matches
+    return refs
+
+
+def parse_epochs(text: str | None) -> list[int] | None:
+    """`100,200,1000-2000` -> those epochs and every epoch in the ranges (inclusive)."""
+    if not text:
+        return None
+    epochs = []
+    try:
+        for part in text.split(","):
+            lo, _, hi = part.partition("-")
+            epochs += list(range(int(lo), int(hi) + 1)) if hi else [int(lo)]
+    except ValueError:
+        raise FamilyError(f"--epochs expects numbers and ranges like 100,200,1000-2000, got {text!r}") from None
+    return epochs
+
+
+def cmd_analyze(args) -> int:
+    from workbench.pipeline import analyze
+    from workbench.store import Store
+    store = Store(args.data)
+    names = [a.strip() for a in args.analyzers.split(",")] if args.analyzers else None
+    epochs = parse_epochs(args.epochs)
+    for ref in resolve_variants(store, args.variants):
+        if epochs is not None:  # a range selects the checkpoints inside it
+            epochs_here = [e for e in store.checkpoint_epochs(ref) if e in set(epochs)]
+        else:
+            epochs_here = None
+        result = analyze(ref, store, analyzers=names, epochs=epochs_here, force=args.force,
+                         progress=not args.quiet, workers=args.workers)
+        print(f"{ref}: analysed {result['epochs_analyzed']} checkpoint(s) and {result['series_analyzed']} "
+              f"series ({', '.join(result['analyzers'])}); artifacts in {store.variant_dir(ref) / 'artifacts'}")
+    return 0
+
+
 def cmd_demo(args) -> int:
     from workbench.families import load_family
+    from workbench.pipeline import analyze
     from workbench.store import Store
     from workbench.training import train
     store = Store(args.data)
@@ -90,9 +144,10 @@ def cmd_demo(args) -> int:
     for seed in DEMO_SEEDS:
         variant = family.variant(seed=seed)
         info = train(variant, store, progress=not args.quiet)
+        analyze(_ref(variant), store, progress=not args.quiet)
         print(f"{variant.family}/{variant.id}: test accuracy {info['final']['test_acc']:.4f} "
-              f"after {variant.epochs} epochs -> {store.variant_dir(_ref(variant))}")
-    print("demo variants are trained; `workbench list` shows them")
+              f"after {variant.epochs} epochs, analysed -> {store.variant_dir(_ref(variant))}")
+    print("demo variants are trained and analysed; `workbench list` shows them")
     return 0
 
 
@@ -107,7 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=func)
         return p
 
-    p = command("demo", cmd_demo, "train the demo family for two seeds (skips what is already trained)")
+    p = command("demo", cmd_demo, "train and analyze the demo family for two seeds (skips what is already done)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
     p = command("train", cmd_train, "train variants of a family (resumes interrupted runs)")
@@ -119,6 +174,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="override a family value, e.g. --set train_fraction=0.5 --set epochs=5000 "
                         "--set checkpoints.every=100:1500,500:25000 (repeatable)")
     p.add_argument("--device", help="cpu or cuda (default: cuda when available)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    p = command("analyze", cmd_analyze, "compute analysis artifacts (resumes; only missing or stale ones)")
+    p.add_argument("variants", nargs="+", help="family/variant, a variant id, or a family (all its variants)")
+    p.add_argument("--analyzers", help="comma-separated names (default: the family's list, else all built-ins)")
+    p.add_argument("--epochs", help="checkpoints to analyse, e.g. 0,100,1000-2000 (default: all)")
+    p.add_argument("--force", action="store_true", help="recompute even what is up to date")
+    p.add_argument("--workers", type=int, help="worker processes (default: one per core when it pays off)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
     p = command("list", cmd_list, "list families and variants with their status")

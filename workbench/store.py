@@ -82,7 +82,8 @@ def _checksum(arrays: dict[str, np.ndarray]) -> str:
 
 def write_arrays(path: Path, arrays: dict[str, np.ndarray], metadata: dict[str, str] | None = None) -> None:
     """Write named arrays as safetensors, atomically, with a checksum in the header."""
-    arrays = {k: np.ascontiguousarray(v) for k, v in arrays.items()}
+    arrays = {k: np.asarray(v) for k, v in arrays.items()}
+    arrays = {k: v if v.flags.c_contiguous else v.copy(order="C") for k, v in arrays.items()}
     meta = {**(metadata or {}), "crc32": _checksum(arrays)}
     blob = st_save(arrays, metadata=meta)
     atomic_write(path, lambda f: f.write(blob))
@@ -270,6 +271,48 @@ class Store:
             raise MissingError(f"variant {ref} has no training history yet; "
                                f"run `workbench train {ref.family} ...` first")
         return read_arrays(path)[0]
+
+    def checkpoint_fingerprint(self, ref: VariantRef, epoch: int) -> str:
+        """The checksum recorded in a checkpoint's header (read without loading the weights)."""
+        path = self._checkpoint_path(ref, epoch)
+        try:
+            with open(path, "rb") as f:
+                header = json.loads(f.read(int.from_bytes(f.read(8), "little")))
+            return header.get("__metadata__", {}).get("crc32") or f"{path.stat().st_size}-{path.stat().st_mtime_ns}"
+        except (OSError, ValueError) as err:
+            raise CorruptFileError(f"{path} is unreadable ({err}); delete it and retrain the variant") from err
+
+    # -- artifacts --------------------------------------------------------------------------
+    def _artifact_path(self, ref: VariantRef, analyzer: str, epoch: int | None) -> Path:
+        name = "series" if epoch is None else f"epoch_{epoch:08d}"
+        return self.variant_dir(ref) / "artifacts" / check_name("analyzer", analyzer) / f"{name}.safetensors"
+
+    def save_artifact(self, ref: VariantRef, analyzer: str, epoch: int | None, arrays: dict[str, np.ndarray],
+                      metadata: dict[str, str] | None = None) -> None:
+        """Arrays an analyzer computed for one epoch, or for the whole run (epoch=None: the series)."""
+        write_arrays(self._artifact_path(ref, analyzer, epoch), arrays, metadata)
+
+    def load_artifact(self, ref: VariantRef, analyzer: str, epoch: int | None = None) -> dict[str, np.ndarray]:
+        path = self._artifact_path(ref, analyzer, epoch)
+        if not path.is_file():
+            at = "for the run" if epoch is None else f"at epoch {epoch}"
+            raise MissingError(f"variant {ref} has no {analyzer} artifact {at}; "
+                               f"run `workbench analyze {ref.family}/{ref.id}`")
+        return read_arrays(path, f"delete it and run `workbench analyze {ref.family}/{ref.id} --force`")[0]
+
+    def artifact_epochs(self, ref: VariantRef, analyzer: str) -> list[int]:
+        directory = self.variant_dir(ref) / "artifacts" / check_name("analyzer", analyzer)
+        return sorted(int(p.stem.split("_")[1]) for p in directory.glob("epoch_*.safetensors"))
+
+    def read_manifest(self, ref: VariantRef) -> dict:
+        path = self.variant_dir(ref) / "artifacts" / "manifest.json"
+        return read_json(path) if path.is_file() else {}
+
+    def write_manifest(self, ref: VariantRef, manifest: dict) -> None:
+        write_json(self.variant_dir(ref) / "artifacts" / "manifest.json", manifest)
+
+    def delete_artifact(self, ref: VariantRef, analyzer: str, epoch: int | None) -> None:
+        self._artifact_path(ref, analyzer, epoch).unlink(missing_ok=True)
 
     # -- listing ----------------------------------------------------------------------------
     def families(self) -> list[str]:

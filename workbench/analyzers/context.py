@@ -1,0 +1,99 @@
+"""What analyzers share: one checkpoint's weights, model, activations and probe (EpochContext),
+or a whole run's checkpoints, history and stacked artifacts (SeriesContext).
+
+Everything is computed lazily and at most once, so ten activation analyzers cost one forward
+pass and a weight-only analyzer never runs the model.
+"""
+from __future__ import annotations
+
+from functools import cached_property
+
+import numpy as np
+
+from workbench import fourier, tasks
+from workbench.store import Store, VariantRef
+
+
+class EpochContext:
+    """One checkpoint of one variant. `weights` are NumPy arrays with TransformerLens names."""
+
+    def __init__(self, spec: dict, epoch: int, weights: dict[str, np.ndarray],
+                 final_weights: dict[str, np.ndarray] | None = None):
+        self.spec, self.epoch, self.weights = spec, epoch, weights
+        self.final_weights = final_weights if final_weights is not None else weights
+
+    @property
+    def p(self) -> int:
+        return self.spec["domain"]["p"]
+
+    @property
+    def n_freq(self) -> int:
+        return (self.p - 1) // 2
+
+    @cached_property
+    def cfg(self):
+        from workbench.model import ModelConfig
+        return ModelConfig.from_spec(self.spec)
+
+    @cached_property
+    def model(self):
+        from workbench.model import load_model
+        return load_model(self.cfg, self.weights, f"epoch {self.epoch}")
+
+    @cached_property
+    def _cache(self) -> dict:
+        """One `run_with_cache` over the probe (the full p*p grid of `a b =`), every hook."""
+        import torch
+        with torch.no_grad():
+            logits, cache = self.model.run_with_cache(torch.as_tensor(tasks.probe_inputs(self.p)))
+        return {"logits": logits, **dict(cache.items())}
+
+    def activation(self, hook: str) -> np.ndarray:
+        """A TransformerLens hook's activation over the probe, e.g. 'blocks.0.mlp.hook_post'
+        -> [p*p, 3 positions, d_mlp]; rows are pairs in row-major (a, b) order."""
+        return self._cache[hook].numpy()
+
+    @cached_property
+    def logits(self) -> np.ndarray:
+        """Logits at the `=` position over the probe, [p*p, p], float64."""
+        return self._cache["logits"][:, -1].double().numpy()
+
+    @cached_property
+    def labels(self) -> np.ndarray:
+        return tasks.answers(self.spec["domain"]["operation"], self.p)
+
+    @cached_property
+    def train_mask(self) -> np.ndarray:
+        """[p*p] bool: which pairs of the probe this variant trained on."""
+        train_idx, _ = tasks.train_test_split(self.p, self.spec["training"]["train_fraction"],
+                                              self.spec["domain"]["data_seed"])
+        mask = np.zeros(self.p * self.p, bool)
+        mask[train_idx] = True
+        return mask
+
+    @cached_property
+    def final_key_frequencies(self) -> np.ndarray:
+        """Key frequencies of the final checkpoint's embedding (see fourier.key_frequencies)."""
+        return fourier.key_frequencies(fourier.frequency_norms(self.final_weights["embed.W_E"][: self.p]))
+
+
+class SeriesContext:
+    """A whole run: checkpoint epochs, weights on demand, history and stacked per-epoch artifacts."""
+
+    def __init__(self, store: Store, ref: VariantRef, spec: dict, epochs: list[int]):
+        self.store, self.ref, self.spec, self.epochs = store, ref, spec, epochs
+
+    @property
+    def p(self) -> int:
+        return self.spec["domain"]["p"]
+
+    def weights(self, epoch: int) -> dict[str, np.ndarray]:
+        return self.store.load_weights(self.ref, epoch)
+
+    def series(self, analyzer: str) -> dict[str, np.ndarray]:
+        """A per-epoch analyzer's artifacts stacked along a leading epoch axis (+ 'epochs')."""
+        return self.store.load_artifact(self.ref, analyzer)
+
+    @cached_property
+    def history(self) -> dict[str, np.ndarray]:
+        return self.store.load_history(self.ref)

@@ -1,0 +1,41 @@
+"""Fourier norms of the embedding, the unembedding and the neuron-logit map (weights only)."""
+from __future__ import annotations
+
+import numpy as np
+
+from workbench import fourier
+from workbench.analyzers import register
+
+NANDA = "Nanda et al. 2023, Progress measures for grokking via mechanistic interpretability, §4-5"
+
+
+def fourier_summary(W: np.ndarray, prefix: str = "") -> dict[str, np.ndarray]:
+    """Per-frequency norms of W [p, d] (rows = residues), its key frequencies as a mask over
+    k = 1..(p-1)/2, and the Gini coefficient of the norms (Hurley & Rickard 2009)."""
+    norms = fourier.frequency_norms(W)
+    key_mask = np.zeros(len(norms["norm"]), np.uint8)
+    key_mask[fourier.key_frequencies(norms) - 1] = 1
+    return {f"{prefix}cos_norm": norms["cos_norm"].astype(np.float32),
+            f"{prefix}sin_norm": norms["sin_norm"].astype(np.float32),
+            f"{prefix}norm": norms["norm"].astype(np.float32),
+            f"{prefix}const_norm": np.float32(norms["const_norm"]),
+            f"{prefix}key_mask": key_mask,
+            f"{prefix}gini": np.float32(fourier.gini(norms["norm"]))}
+
+
+def neuron_logit_map(weights: dict[str, np.ndarray]) -> np.ndarray:
+    """W_L = W_out · W_U, [d_mlp, p]: each neuron's direct effect on each answer's logit."""
+    return weights["blocks.0.mlp.W_out"].astype(np.float64) @ weights["unembed.W_U"]
+
+
+@register("fourier_embedding", reference=NANDA)
+def fourier_embedding(ctx):
+    """Norms of W_E's first p rows (the number tokens) in the Fourier basis, key frequencies, Gini."""
+    return fourier_summary(ctx.weights["embed.W_E"][: ctx.p])
+
+
+@register("fourier_unembedding", reference=NANDA)
+def fourier_unembedding(ctx):
+    """The same for the unembedding W_U (prefix 'W_U.') and the neuron-logit map W_L (prefix 'W_L.')."""
+    return {**fourier_summary(ctx.weights["unembed.W_U"].T, "W_U."),
+            **fourier_summary(neuron_logit_map(ctx.weights).T, "W_L.")}

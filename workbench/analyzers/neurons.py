@@ -1,0 +1,30 @@
+"""MLP neurons: frequency clusters (Nanda et al. 2023 §5.1) and the spatial scale of their maps."""
+from __future__ import annotations
+
+import numpy as np
+
+from workbench import fourier
+from workbench.analyzers import register
+from workbench.analyzers.spatial_scale import spatial_metrics
+
+FVE_THRESHOLD = 0.85  # Nanda et al. 2023: 433 of 512 neurons above it in the main run
+
+
+def neuron_maps(ctx) -> np.ndarray:
+    """Each neuron's post-ReLU activation at `=` over the grid, [p (a), p (b), d_mlp]."""
+    post = ctx.activation("blocks.0.mlp.hook_post")[:, -1]
+    return post.reshape(ctx.p, ctx.p, -1)
+
+
+@register("neuron_frequencies", reference="Nanda et al. 2023 §5.1 (FVE per frequency, threshold 0.85)")
+def neuron_frequencies(ctx):
+    """Per neuron: FVE by frequency, dominant frequency; per frequency: cluster size; spatial scale."""
+    maps = neuron_maps(ctx)
+    fve = fourier.neuron_frequency_fve(maps)  # [n_freq, d_mlp]
+    clusters = fourier.neuron_clusters(fve, FVE_THRESHOLD)
+    return {"fve": fve.astype(np.float16),
+            "dominant_freq": clusters["dominant_freq"].astype(np.int16),
+            "dominant_fve": clusters["dominant_fve"].astype(np.float32),
+            "cluster_size": clusters["cluster_sizes"].astype(np.int16),
+            "fraction_explained": np.float32(clusters["fraction_explained"]),
+            **spatial_metrics(np.moveaxis(maps, -1, 0))}

@@ -1,0 +1,52 @@
+"""Heavy per-input data, recomputed from a checkpoint on demand and kept in the disk cache.
+
+Neuron heatmaps (d_mlp maps of p x p) and attention maps are far larger than the per-epoch
+artifacts (13 MB vs 80 kB per p=113 checkpoint), and the app shows them one epoch at a time, so
+they are not stored for every epoch: one forward pass recomputes them, and a size-capped
+diskcache under `<data root>/.cache/derived` keeps the recent ones. Entries are keyed by the
+checkpoint's checksum, so a retrained checkpoint never serves stale maps.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+from workbench.store import Store, VariantRef
+
+CACHE_BYTES = 2 * 1024**3
+
+
+@lru_cache(maxsize=8)
+def _cache(directory: str):
+    import diskcache
+    return diskcache.Cache(directory, size_limit=CACHE_BYTES, eviction_policy="least-recently-used")
+
+
+def cache_for(store: Store):
+    return _cache(str(store.cache_dir / "derived"))
+
+
+def _maps(store: Store, ref: VariantRef, epoch: int) -> dict[str, np.ndarray]:
+    key = ("maps", ref.family, ref.id, epoch, store.checkpoint_fingerprint(ref, epoch))
+    cache = cache_for(store)
+    maps = cache.get(key)
+    if maps is None:
+        from workbench.analyzers.attention import head_maps
+        from workbench.analyzers.context import EpochContext
+        from workbench.analyzers.neurons import neuron_maps
+        ctx = EpochContext(store.info(ref)["spec"], epoch, store.load_weights(ref, epoch))
+        maps = {"neurons": np.ascontiguousarray(np.moveaxis(neuron_maps(ctx), -1, 0)).astype(np.float16),
+                "attention": head_maps(ctx).astype(np.float16)}
+        cache.set(key, maps)
+    return maps
+
+
+def neuron_heatmaps(store: Store, ref: VariantRef, epoch: int) -> np.ndarray:
+    """Every MLP neuron's activation at `=` over the grid, [d_mlp, p (a), p (b)], float16."""
+    return _maps(store, ref, epoch)["neurons"]
+
+
+def attention_maps(store: Store, ref: VariantRef, epoch: int) -> np.ndarray:
+    """Attention from `=` to `a` and to `b` per head over the grid, [2, n_heads, p (a), p (b)], float16."""
+    return _maps(store, ref, epoch)["attention"]

@@ -1,0 +1,246 @@
+"""The analysis pipeline: checkpoints -> per-epoch artifacts -> stacked series -> series analyzers.
+
+Resumable and incremental: every artifact is stamped in the manifest with its analyzer's version
+and the checksum of the checkpoint it came from (and of the final checkpoint, for analyzers that
+use it), so a rerun computes only what is missing or stale, and an interrupted run continues
+where it stopped. Checkpoints are analysed in worker processes (one per core) when there are
+enough of them to pay for the workers' start-up.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib
+import os
+from concurrent.futures import ProcessPoolExecutor
+from functools import lru_cache
+from typing import Callable
+
+import numpy as np
+
+from workbench import analyzers as registry
+from workbench.analyzers.context import EpochContext, SeriesContext
+from workbench.store import MissingError, Store, StoreError, VariantRef
+
+# (analysed so far, total, what was just done) -> True to stop (everything done so far is kept)
+ProgressCallback = Callable[[int, int, str], "bool | None"]
+# A worker process costs ~4 s to start (importing torch); one p=113 checkpoint ~1 s to analyse.
+WORKER_STARTUP_SECONDS, SECONDS_PER_P113_CHECKPOINT = 4.0, 1.0
+
+
+def default_analyzers(ref: VariantRef) -> list[str]:
+    from workbench.families import FamilyError, load_family
+    try:
+        listed = load_family(ref.family).analyzers
+    except FamilyError:
+        listed = []
+    return listed or list(registry.BUILTINS)
+
+
+def _stamp(analyzer, checkpoint_fp: str, final_fp: str) -> str:
+    return f"v{analyzer.version}:{checkpoint_fp}" + (f":{final_fp}" if analyzer.uses_final else "")
+
+
+def analyze(ref: VariantRef, store: Store | None = None, *, analyzers: list[str] | None = None,
+            epochs: list[int] | None = None, force: bool = False, progress: bool = True,
+            workers: int | None = None, callback: ProgressCallback | None = None) -> dict:
+    """Bring the variant's artifacts up to date; returns counts of what was computed."""
+    store = store or Store()
+    info = store.info(ref)
+    selected = [registry.get(name) for name in (analyzers or default_analyzers(ref))]
+    checkpoint_epochs = store.checkpoint_epochs(ref)
+    if not checkpoint_epochs:
+        raise MissingError(f"variant {ref} has no checkpoints to analyze; train it first "
+                           f"(`workbench train {ref.family} ...`)")
+    wanted = checkpoint_epochs if epochs is None else [e for e in checkpoint_epochs if e in set(epochs)]
+    if epochs is not None and len(wanted) < len(set(epochs)):
+        missing = sorted(set(epochs) - set(checkpoint_epochs))
+        raise MissingError(f"variant {ref} has no checkpoints at epochs {missing[:10]}; "
+                           f"it has {len(checkpoint_epochs)} from {checkpoint_epochs[0]} to {checkpoint_epochs[-1]}")
+    with store.lock(ref, "analyzing"):
+        manifest = store.read_manifest(ref)
+        manifest.setdefault("epoch", {})
+        manifest.setdefault("series", {})
+        fingerprints = {e: store.checkpoint_fingerprint(ref, e) for e in checkpoint_epochs}
+        final_fp = fingerprints[checkpoint_epochs[-1]]
+        per_epoch = [a for a in selected if a.kind == "epoch"]
+        todo = {}
+        for epoch in wanted:
+            stale = [a.name for a in per_epoch
+                     if force or manifest["epoch"].get(a.name, {}).get(str(epoch)) != _stamp(a, fingerprints[epoch], final_fp)]
+            if stale:
+                todo[epoch] = stale
+        done = _run_epochs(store, ref, info["spec"], todo, manifest, fingerprints, final_fp,
+                           checkpoint_epochs[-1], progress, workers, callback)
+        stopped = done < len(todo)
+        for analyzer in per_epoch:
+            _stack_series(store, ref, analyzer, manifest, checkpoint_epochs)
+        series_done = 0
+        if not stopped:
+            for analyzer in (a for a in selected if a.kind == "series"):
+                series_done += _run_series(store, ref, info["spec"], analyzer, manifest, fingerprints, force)
+        store.write_manifest(ref, manifest)
+        complete = not stopped and all(
+            len(manifest["epoch"].get(a.name, {})) >= len(checkpoint_epochs) for a in per_epoch)
+        if complete and info.get("status") == "trained":
+            store.update_info(ref, status="analyzed")
+    return {"variant": ref, "epochs_analyzed": done, "epochs_pending": len(todo) - done,
+            "series_analyzed": series_done, "analyzers": [a.name for a in selected]}
+
+
+def _run_epochs(store, ref, spec, todo, manifest, fingerprints, final_fp, final_epoch,
+                progress, workers, callback) -> int:
+    if not todo:
+        return 0
+    names = sorted({n for stale in todo.values() for n in stale})
+    workers = _worker_count(workers, len(todo) * SECONDS_PER_P113_CHECKPOINT * (spec["domain"]["p"] / 113) ** 2, names)
+    jobs = [(str(store.root), ref.family, ref.id, spec, epoch, todo[epoch], final_epoch) for epoch in sorted(todo)]
+    bar = _bar(progress, len(jobs), f"analyze {ref}")
+    done = 0
+    pool = _pool(workers, _modules(names)) if workers > 1 else None
+    try:
+        results = pool.map(_analyze_epoch, jobs) if pool else map(_analyze_epoch, jobs)
+        for epoch, artifacts in results:
+            for name, arrays in artifacts.items():
+                analyzer = registry.get(name)
+                store.save_artifact(ref, name, epoch, arrays, {"stamp": _stamp(analyzer, fingerprints[epoch], final_fp)})
+                manifest["epoch"].setdefault(name, {})[str(epoch)] = _stamp(analyzer, fingerprints[epoch], final_fp)
+            store.write_manifest(ref, manifest)
+            done += 1
+            if bar:
+                bar.update(1)
+            if callback and callback(done, len(jobs), f"epoch {epoch}"):
+                break
+    finally:
+        if pool:
+            pool.shutdown(wait=True, cancel_futures=True)
+        if bar:
+            bar.close()
+    return done
+
+
+def _analyze_epoch(job) -> tuple[int, dict[str, dict[str, np.ndarray]]]:
+    root, family, vid, spec, epoch, names, final_epoch = job
+    store, ref = Store(root), VariantRef(family, vid)
+    ctx = EpochContext(spec, epoch, store.load_weights(ref, epoch), _final_weights(root, family, vid, final_epoch))
+    out = {}
+    for name in names:
+        arrays = registry.get(name).compute(ctx)
+        if not isinstance(arrays, dict) or not all(isinstance(v, (np.ndarray, np.generic)) for v in arrays.values()):
+            raise StoreError(f"analyzer {name!r} must return a dict of NumPy arrays")
+        out[name] = {k: np.asarray(v) for k, v in arrays.items()}
+    return epoch, out
+
+
+@lru_cache(maxsize=2)
+def _final_weights(root: str, family: str, vid: str, epoch: int) -> dict[str, np.ndarray]:
+    return Store(root).load_weights(VariantRef(family, vid), epoch)
+
+
+def _stack_series(store, ref, analyzer, manifest, checkpoint_epochs) -> None:
+    """Stack an analyzer's per-epoch artifacts into its series file, if anything changed."""
+    stamps = manifest["epoch"].get(analyzer.name, {})
+    epochs = [e for e in checkpoint_epochs if str(e) in stamps]
+    if not epochs:
+        return
+    digest = _digest([f"{e}={stamps[str(e)]}" for e in epochs])
+    if manifest["series"].get(analyzer.name) == digest:
+        return
+    per_epoch = [store.load_artifact(ref, analyzer.name, e) for e in epochs]
+    shapes = {k: v.shape for k, v in per_epoch[0].items()}
+    for e, arrays in zip(epochs, per_epoch):
+        if {k: v.shape for k, v in arrays.items()} != shapes:
+            raise StoreError(f"analyzer {analyzer.name!r} returned different keys or shapes at epoch {e} "
+                             f"than at epoch {epochs[0]}; per-epoch artifacts must have fixed shapes")
+    stacked = {k: np.stack([a[k] for a in per_epoch]) for k in shapes}
+    store.save_artifact(ref, analyzer.name, None, {**stacked, "epochs": np.asarray(epochs, np.int64)},
+                        {"stamp": digest})
+    manifest["series"][analyzer.name] = digest
+
+
+def _run_series(store, ref, spec, analyzer, manifest, fingerprints, force) -> int:
+    digest = _digest([f"v{analyzer.version}"] + [f"{e}={fp}" for e, fp in sorted(fingerprints.items())])
+    if not force and manifest["series"].get(analyzer.name) == digest:
+        return 0
+    ctx = SeriesContext(store, ref, spec, sorted(fingerprints))
+    store.save_artifact(ref, analyzer.name, None, analyzer.compute(ctx), {"stamp": digest})
+    manifest["series"][analyzer.name] = digest
+    return 1
+
+
+def status(ref: VariantRef, store: Store | None = None, analyzers: list[str] | None = None) -> dict[str, dict]:
+    """Per analyzer: how many checkpoints are analysed, missing or stale (for the CLI and app)."""
+    store = store or Store()
+    manifest = store.read_manifest(ref)
+    epochs = store.checkpoint_epochs(ref)
+    fingerprints = {e: store.checkpoint_fingerprint(ref, e) for e in epochs}
+    final_fp = fingerprints[epochs[-1]] if epochs else ""
+    report = {}
+    for analyzer in (registry.get(n) for n in (analyzers or default_analyzers(ref))):
+        if analyzer.kind == "series":
+            fresh = manifest.get("series", {}).get(analyzer.name) == _digest(
+                [f"v{analyzer.version}"] + [f"{e}={fp}" for e, fp in sorted(fingerprints.items())])
+            report[analyzer.name] = {"kind": "series", "done": int(fresh), "missing": int(not fresh), "stale": 0}
+            continue
+        stamps = manifest.get("epoch", {}).get(analyzer.name, {})
+        ok = sum(stamps.get(str(e)) == _stamp(analyzer, fingerprints[e], final_fp) for e in epochs)
+        present = sum(str(e) in stamps for e in epochs)
+        report[analyzer.name] = {"kind": "epoch", "done": ok, "missing": len(epochs) - present, "stale": present - ok}
+    return report
+
+
+def _digest(parts: list[str]) -> str:
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+
+
+def _worker_count(requested: int | None, serial_seconds: float, names: list[str]) -> int:
+    if requested is not None:
+        return max(1, requested)
+    if any(registry.get(n).compute.__module__ == "__main__" for n in names):
+        return 1  # analyzers defined in a script or notebook cannot be imported by a worker
+    cores = os.cpu_count() or 1
+    return cores if serial_seconds / cores + WORKER_STARTUP_SECONDS < serial_seconds else 1
+
+
+def _modules(names: list[str]) -> tuple[str, ...]:
+    return tuple(sorted({registry.get(n).compute.__module__ for n in names}))
+
+
+def _init_worker(modules: tuple[str, ...]) -> None:
+    import torch
+    torch.set_num_threads(1)  # one process per core
+    for module in modules:
+        importlib.import_module(module)
+
+
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def _pool(workers: int, modules: tuple[str, ...]) -> ProcessPoolExecutor:
+    """One single-threaded worker per core. Spawned, not forked: a forked child of a process that
+    already ran torch's OpenMP pool can hang. The BLAS thread variables must be in the
+    environment before a worker imports NumPy; two workers each running two BLAS threads on two
+    cores spin against each other and were measured 3x slower than one process."""
+    import multiprocessing
+    saved = {k: os.environ.get(k) for k in THREAD_VARIABLES}
+    os.environ.update({k: "1" for k in THREAD_VARIABLES})
+    try:
+        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_init_worker, initargs=(modules,))
+        # Workers are spawned on demand, one per submit while none is idle: start them all now,
+        # while the variables are set.
+        for future in [pool.submit(int) for _ in range(workers)]:
+            future.result()
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    return pool
+
+
+def _bar(enabled: bool, total: int, desc: str):
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+    return tqdm(total=total, desc=desc, unit="checkpoint", dynamic_ncols=True)
