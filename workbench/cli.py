@@ -147,8 +147,24 @@ def cmd_demo(args) -> int:
         analyze(_ref(variant), store, progress=not args.quiet)
         print(f"{variant.family}/{variant.id}: test accuracy {info['final']['test_acc']:.4f} "
               f"after {variant.epochs} epochs, analysed -> {store.variant_dir(_ref(variant))}")
-    print("demo variants are trained and analysed; `workbench list` shows them")
+    print("demo variants are trained and analysed")
+    if args.no_serve:
+        return 0
+    return _serve(store.root, args.port, f"?variant={DEMO_FAMILY}/{family.variant(seed=DEMO_SEEDS[0]).id}")
+
+
+def _serve(root, port: int, query: str = "") -> int:
+    """Serve on loopback only: the app has no access control (yet), so it is not exposed."""
+    from workbench.app import create_app
+    app = create_app(root)
+    print(f"serving {root} at http://127.0.0.1:{port}/{query}  (Ctrl-C stops)", flush=True)
+    app.run(host="127.0.0.1", port=port, debug=False)
     return 0
+
+
+def cmd_serve(args) -> int:
+    from workbench.store import Store
+    return _serve(Store(args.data).root, args.port)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -162,8 +178,14 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=func)
         return p
 
-    p = command("demo", cmd_demo, "train and analyze the demo family for two seeds (skips what is already done)")
+    p = command("demo", cmd_demo, "train and analyze the demo family for two seeds (skips what is already "
+                "done), then serve the app")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--no-serve", action="store_true", help="stop after training and analysis")
+    p.add_argument("--port", type=int, default=8050, help="port to serve on (default 8050)")
+
+    p = command("serve", cmd_serve, "serve the app on http://127.0.0.1:8050")
+    p.add_argument("--port", type=int, default=8050, help="port (default 8050)")
 
     p = command("train", cmd_train, "train variants of a family (resumes interrupted runs)")
     p.add_argument("family", help="family name, e.g. modular_addition (see families/)")

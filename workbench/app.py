@@ -1,0 +1,196 @@
+"""The Dash app: a collapsible sidebar (variant, epoch, neuron, head) around one page per question.
+
+The app holds no mutable server state: the selection is in the browser (see `selection`), data
+is in the store and its caches, and the data root is fixed when the app is created. Pages live
+in `workbench/pages/`, one module per question, registered with `dash.register_page`. The app
+imports neither torch nor TransformerLens at start-up; only a page that needs per-input maps
+not yet in the cache loads them.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import dash
+import dash_bootstrap_components as dbc
+from dash import ALL, Input, Output, State, ctx, dcc, html
+
+from workbench import selection as sel
+from workbench.store import Store, StoreError, VariantRef
+
+PACKAGE = Path(__file__).resolve().parent
+PAGE_ORDER = ["/", "/fourier", "/neurons", "/attention", "/trajectories", "/dimensionality", "/progress"]
+
+
+def create_app(data_root: str | Path | None = None) -> dash.Dash:
+    app = dash.Dash(
+        __name__, use_pages=True, pages_folder=str(PACKAGE / "pages"), assets_folder=str(PACKAGE / "assets"),
+        title="workbench", suppress_callback_exceptions=True, update_title=None,
+        # Everything is served from the package: the app works offline.
+        serve_locally=True, external_stylesheets=[], external_scripts=[])
+    app.server.config["WORKBENCH_DATA"] = str(Store(data_root).root)
+    app.layout = layout
+    return app
+
+
+def store() -> Store:
+    """The store of the app serving the current request."""
+    from flask import current_app
+    return Store(current_app.config["WORKBENCH_DATA"])
+
+
+def variant_options() -> list[dict]:
+    rows = store().listing()
+    return [{"label": f"{row.ref.family} / {row.ref.id}  ({row.status})", "value": str(row.ref)} for row in rows]
+
+
+def sidebar() -> html.Div:
+    pages = {p["path"]: p for p in dash.page_registry.values()}
+    nav = [dbc.NavLink(pages[path]["name"], id={"type": "nav", "path": path}, href=path, active="exact")
+           for path in PAGE_ORDER if path in pages]
+    button = {"size": "sm", "color": "secondary", "outline": True}
+    return html.Div(id="sidebar", className="wb-sidebar", children=[
+        html.Div(className="d-flex align-items-center mb-2", children=[
+            html.H5("workbench", className="mb-0 me-auto"),
+            dbc.Button("⟨⟨", id="sidebar-toggle", title="collapse / expand the sidebar", **button)]),
+        html.Div(id="sidebar-body", children=[
+            dbc.Nav(nav, vertical=True, pills=True, className="mb-3"),
+            dbc.Label("variant", html_for="variant"),
+            dcc.Dropdown(id="variant", options=variant_options(), clearable=False, className="mb-3"),
+            dbc.Label("epoch", html_for="epoch-slider"),
+            dcc.Slider(id="epoch-slider", min=0, max=1, step=None, marks={}, value=None, allow_direct_input=False,
+                       updatemode="mouseup", className="mb-1"),
+            html.Div(className="d-flex gap-1 mb-3", children=[
+                dbc.Button("◀", id="epoch-prev", title="previous checkpoint (←)", **button),
+                dbc.Input(id="epoch-input", type="number", min=0, step=1, size="sm", debounce=True,
+                          placeholder="epoch"),
+                dbc.Button("▶", id="epoch-next", title="next checkpoint (→)", **button),
+                html.Span(id="epoch-readout", className="small text-muted align-self-center text-nowrap")]),
+            dbc.Label("neuron", html_for="neuron"),
+            html.Div(className="d-flex gap-1 mb-3", children=[
+                dbc.Button("◀", id="neuron-prev", title="previous neuron", **button),
+                dbc.Input(id="neuron", type="number", min=0, step=1, value=0, size="sm", debounce=True),
+                dbc.Button("▶", id="neuron-next", title="next neuron", **button)]),
+            dbc.Label("head", html_for="head"),
+            dcc.Dropdown(id="head", options=[], value=0, clearable=False, className="mb-3"),
+            html.Div(id="selection-error", className="small text-danger"),
+        ])])
+
+
+def layout() -> html.Div:
+    return html.Div(className="wb-shell", children=[
+        dcc.Location(id="url", refresh="callback-nav"),
+        dcc.Store(id="selection", storage_type="memory"),
+        sidebar(),
+        html.Main(className="wb-main", children=[dash.page_container]),
+    ])
+
+
+def checkpoint_epochs(variant: str | None) -> list[int]:
+    if not variant or "/" not in variant:
+        return []
+    try:
+        return store().checkpoint_epochs(VariantRef(*variant.split("/", 1)))
+    except StoreError:
+        return []
+
+
+@dash.callback(
+    Output("url", "search"), Output("selection", "data"), Output("variant", "value"),
+    Output("epoch-slider", "min"), Output("epoch-slider", "max"), Output("epoch-slider", "marks"),
+    Output("epoch-slider", "value"), Output("epoch-input", "value"), Output("epoch-readout", "children"),
+    Output("neuron", "value"),
+    Output("head", "value"), Output("head", "options"), Output("selection-error", "children"),
+    Input("url", "search"), Input("variant", "value"), Input("epoch-slider", "value"),
+    Input("epoch-input", "value"), Input("epoch-prev", "n_clicks"), Input("epoch-next", "n_clicks"),
+    Input("neuron", "value"),
+    Input("neuron-prev", "n_clicks"), Input("neuron-next", "n_clicks"), Input("head", "value"),
+    Input({"type": "wb-graph", "click": ALL, "name": ALL}, "clickData"),
+    State("selection", "data"), State("variant", "options"),
+)
+def sync_selection(search, variant, slider_epoch, typed_epoch, _prev, _next, neuron, _nprev, _nnext, head,
+                   _clicks, current, options):
+    """One callback owns the selection: whatever changed (URL, a control, a click on a figure),
+    the URL, the store and every control are brought back in step."""
+    trigger = ctx.triggered_id
+    if trigger in (None, "url") or not current:
+        # A fresh page (controls announcing their initial values count too) starts from the URL.
+        state, trigger = sel.parse_query(search), None
+    else:
+        state = dict(current)
+    if trigger == "variant":
+        state = {**state, "variant": variant}
+    elif trigger == "epoch-slider":
+        state["epoch"] = slider_epoch
+    elif trigger == "epoch-input" and typed_epoch is not None:
+        state["epoch"] = typed_epoch
+    elif trigger == "neuron":
+        state["neuron"] = neuron
+    elif trigger == "head":
+        state["head"] = head
+    error = ""
+    known = [o["value"] for o in options or []]
+    if state.get("variant") not in known:
+        if state.get("variant"):
+            error = f"no variant {state['variant']!r} in this data root; showing another"
+        state["variant"] = known[0] if known else None
+    epochs = checkpoint_epochs(state["variant"])
+    if trigger in ("epoch-prev", "epoch-next"):
+        state["epoch"] = sel.step(state.get("epoch"), epochs, -1 if trigger == "epoch-prev" else 1)
+    if trigger in ("neuron-prev", "neuron-next"):
+        state["neuron"] = max(0, (state.get("neuron") or 0) + (-1 if trigger == "neuron-prev" else 1))
+    if isinstance(trigger, dict) and trigger.get("type") == "wb-graph":
+        state.update(_clicked(trigger["click"], ctx.triggered[0]["value"]))
+    state["epoch"] = sel.snap(state.get("epoch"), epochs)
+    state["neuron"] = max(0, int(state.get("neuron") or 0))
+    n_heads = _n_heads(state["variant"])
+    state["head"] = min(max(0, int(state.get("head") or 0)), max(n_heads - 1, 0))
+    state = {k: v for k, v in state.items() if k in sel.FIELDS}
+    readout = f"{epochs.index(state['epoch']) + 1} / {len(epochs)}" if epochs else "no checkpoints"
+    return (sel.to_query(state), state, state["variant"], epochs[0] if epochs else 0,
+            epochs[-1] if epochs else 1, sel.slider_marks(epochs), state["epoch"], state["epoch"], readout,
+            state["neuron"],
+            state["head"], [{"label": f"head {h}", "value": h} for h in range(n_heads)], error)
+
+
+def _clicked(kind: str, click: dict | None) -> dict:
+    """What a click on a figure selects: figures put the id in customdata (epoch clicks fall
+    back to the point's x, which summary figures put on an epoch axis)."""
+    if not click or not click.get("points"):
+        return {}
+    point = click["points"][0]
+    custom = point.get("customdata")
+    value = custom[0] if isinstance(custom, list) and custom else custom
+    if value is None and kind == "epoch":
+        value = point.get("x")
+    try:
+        return {kind: int(round(float(value)))} if value is not None else {}
+    except (TypeError, ValueError):
+        return {}
+
+
+def _n_heads(variant: str | None) -> int:
+    if not variant or "/" not in variant:
+        return 0
+    try:
+        return int(store().info(VariantRef(*variant.split("/", 1)))["spec"]["model"]["n_heads"])
+    except (StoreError, KeyError):
+        return 0
+
+
+@dash.callback(Output({"type": "nav", "path": ALL}, "href"), Input("url", "search"),
+               State({"type": "nav", "path": ALL}, "id"))
+def keep_query_across_pages(search, ids):
+    return [i["path"] + (search or "") for i in ids]
+
+
+dash.clientside_callback(
+    """function(n, cls) {
+        if (!n) { return window.dash_clientside.no_update; }
+        const collapsed = !(cls || "").includes("collapsed");
+        return collapsed ? "wb-sidebar collapsed" : "wb-sidebar";
+    }""",
+    Output("sidebar", "className"), Input("sidebar-toggle", "n_clicks"), State("sidebar", "className"))
+
+
+def serve(data_root: str | None = None, host: str = "127.0.0.1", port: int = 8050, debug: bool = False) -> None:
+    create_app(data_root).run(host=host, port=port, debug=debug)

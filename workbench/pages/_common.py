@@ -1,0 +1,183 @@
+"""What every page shares: reading artifacts for the selection, graphs that navigate on click,
+cursors moved by Patch, and the message a figure shows when its data is missing."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Callable
+
+import dash
+import dash_bootstrap_components as dbc
+import plotly.graph_objects as go
+from dash import Input, Output, Patch, State, dcc, html
+
+from workbench.app import store
+from workbench.store import MissingError, StoreError, VariantRef
+
+GRAPH_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
+
+
+def ref_of(selection: dict | None) -> VariantRef | None:
+    variant = (selection or {}).get("variant")
+    return VariantRef(*variant.split("/", 1)) if variant and "/" in variant else None
+
+
+def series(ref: VariantRef, analyzer: str) -> dict:
+    """An analyzer's stacked series, cached in memory until its file changes."""
+    path = store().variant_dir(ref) / "artifacts" / analyzer / "series.safetensors"
+    try:
+        stamp = path.stat().st_mtime_ns
+    except FileNotFoundError:
+        stamp = None
+    return _series(str(store().root), ref, analyzer, stamp)
+
+
+@lru_cache(maxsize=64)
+def _series(root, ref, analyzer, stamp):
+    from workbench.store import Store
+    return Store(root).load_artifact(ref, analyzer)
+
+
+def history(ref: VariantRef) -> dict:
+    path = store().variant_dir(ref) / "history.safetensors"
+    stamp = path.stat().st_mtime_ns if path.exists() else None
+    return _history(str(store().root), ref, stamp)
+
+
+@lru_cache(maxsize=16)
+def _history(root, ref, stamp):
+    from workbench.store import Store
+    return Store(root).load_history(ref)
+
+
+def at_epoch(data: dict, epoch: int) -> dict:
+    """One epoch's slice of a stacked series (keys without an epoch axis are kept whole)."""
+    epochs = list(data["epochs"])
+    i = epochs.index(epoch) if epoch in epochs else len(epochs) - 1
+    n = len(epochs)
+    return {k: (v[i] if k != "epochs" and v.ndim and v.shape[0] == n else v) for k, v in data.items()}
+
+
+def message_figure(text: str) -> go.Figure:
+    """A blank figure that says why it is blank (and what to run)."""
+    fig = go.Figure()
+    fig.add_annotation(text=text, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False,
+                       font={"size": 14, "color": "#6c757d"})
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    fig.update_layout(height=260, meta={"caption": "", "missing": True}, margin={"l": 10, "r": 10, "t": 10, "b": 10})
+    return fig
+
+
+def missing_message(ref: VariantRef | None, err: Exception) -> go.Figure:
+    if ref is None:
+        return message_figure("No variant yet: run `workbench demo` or `workbench train <family>`")
+    if isinstance(err, MissingError) and "artifact" in str(err):
+        return message_figure(f"Not analysed yet: run  workbench analyze {ref}")
+    if isinstance(err, MissingError) and "history" in str(err):
+        return message_figure(f"Not trained yet: run  workbench train {ref.family} ...")
+    return message_figure(f"Cannot show this: {err}")
+
+
+def safe_figure(ref: VariantRef | None, build) -> go.Figure:
+    """`build()` or the message saying what is missing; never a traceback in the browser."""
+    if ref is None:
+        return missing_message(None, MissingError("no variant"))
+    try:
+        return build()
+    except (StoreError, KeyError, ValueError, IndexError) as err:
+        return missing_message(ref, err)
+
+
+def move_cursors(epoch: int, figure_meta_cursors: int = 1) -> Patch:
+    """A Patch that moves a summary figure's cursor line(s) (its first shapes) to `epoch`."""
+    patch = Patch()
+    for i in range(figure_meta_cursors):
+        patch["layout"]["shapes"][i]["x0"] = epoch
+        patch["layout"]["shapes"][i]["x1"] = epoch
+    return patch
+
+
+def graph(name: str, click: str = "epoch", height: int | None = None) -> dcc.Graph:
+    """A graph whose clicks the sidebar turns into a selection (`click`: epoch, neuron or head)."""
+    style = {"height": f"{height}px"} if height else None
+    return dcc.Graph(id={"type": "wb-graph", "click": click, "name": name}, config=GRAPH_CONFIG, style=style,
+                     figure=message_figure("loading…"))
+
+
+def card(name: str, title: str, click: str = "epoch", height: int | None = None, width: int = 6) -> dbc.Col:
+    """A titled figure with its caption underneath (the caption comes from the figure's meta)."""
+    return dbc.Col(width=12, lg=width, className="wb-card", children=[
+        html.H6(title, className="mb-1"), graph(name, click, height),
+        html.P(id={"type": "wb-caption", "name": name}, className="wb-caption")])
+
+
+def caption(figure) -> str:
+    meta = figure.layout.meta if hasattr(figure, "layout") else None
+    return (meta or {}).get("caption", "") if isinstance(meta, dict) else ""
+
+
+def cursor_count(figure) -> int:
+    meta = figure.layout.meta if hasattr(figure, "layout") else None
+    return (meta or {}).get("cursor_shapes", 1) if isinstance(meta, dict) else 1
+
+
+@dataclass(frozen=True)
+class FigureSpec:
+    """One figure on a page. `build(ref, selection) -> Figure`. Summary figures (x = epoch) are
+    built once per variant and then only their cursor moves; detail figures are rebuilt on
+    every selection change (their data comes from small per-epoch files or the cache)."""
+    name: str
+    title: str
+    build: Callable[[VariantRef, dict], go.Figure]
+    summary: bool = True
+    click: str = "epoch"
+    width: int = 6
+    height: int | None = None
+
+
+def page_layout(page: str, specs: list[FigureSpec], intro: str) -> html.Div:
+    cards = [card(f"{page}-{s.name}", s.title, s.click, s.height, s.width) for s in specs]
+    return html.Div([html.P(intro, className="text-muted"), dbc.Row(cards),
+                     dcc.Store(id=f"{page}-rendered", storage_type="memory")])
+
+
+def register_figures(page: str, specs: list[FigureSpec]) -> None:
+    """The page's two callbacks: summaries (full render on a new variant, else a cursor Patch)
+    and details (rebuilt for every selection)."""
+    def graph_id(spec):
+        return {"type": "wb-graph", "click": spec.click, "name": f"{page}-{spec.name}"}
+
+    def caption_id(spec):
+        return {"type": "wb-caption", "name": f"{page}-{spec.name}"}
+
+    summaries = [s for s in specs if s.summary]
+    details = [s for s in specs if not s.summary]
+    if summaries:
+        @dash.callback([Output(graph_id(s), "figure") for s in summaries]
+                       + [Output(caption_id(s), "children") for s in summaries]
+                       + [Output(f"{page}-rendered", "data")],
+                       Input("selection", "data"), State(f"{page}-rendered", "data"))
+        def render_summaries(selection, rendered):
+            ref, epoch = ref_of(selection), (selection or {}).get("epoch")
+            if rendered and ref is not None and rendered.get("variant") == str(ref) and epoch is not None:
+                cursors = rendered.get("cursors", {})
+                return ([move_cursors(epoch, cursors.get(s.name, 0)) for s in summaries]
+                        + [dash.no_update] * len(summaries) + [dash.no_update])
+            figures = [safe_figure(ref, lambda s=s: s.build(ref, selection)) for s in summaries]
+            cursors = {s.name: (0 if _is_missing(f) else cursor_count(f)) for s, f in zip(summaries, figures)}
+            return figures + [caption(f) for f in figures] + [{"variant": str(ref), "cursors": cursors}]
+
+    if details:
+        @dash.callback([Output(graph_id(s), "figure") for s in details]
+                       + [Output(caption_id(s), "children") for s in details],
+                       Input("selection", "data"))
+        def render_details(selection):
+            ref = ref_of(selection)
+            figures = [safe_figure(ref, lambda s=s: s.build(ref, selection)) for s in details]
+            return figures + [caption(f) for f in figures]
+
+
+def _is_missing(figure) -> bool:
+    meta = figure.layout.meta if hasattr(figure, "layout") else None
+    return isinstance(meta, dict) and bool(meta.get("missing"))
