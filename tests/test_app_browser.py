@@ -10,6 +10,7 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
 from browser import ServedApp, chromium_driver
+from workbench.store import VariantRef
 
 pytestmark = pytest.mark.browser
 WAIT = 60  # seconds at most for a condition; polled, never slept
@@ -51,12 +52,15 @@ def graph_element(driver, name):
 def click_data_point(driver, name, trace, index):
     """Move the mouse onto a drawn data point and click it, as a user would."""
     plot = graph_element(driver, name)
+    wait_for(driver, lambda d: d.execute_script(
+        "const c = arguments[0].calcdata; return c && c.length > arguments[1] && c[arguments[1]].length > arguments[2];",
+        plot, trace, index), f"{name} has no trace {trace} drawn")
     x, y = driver.execute_script("""
-        const gd = arguments[0], t = gd._fullData[arguments[1]], i = arguments[2];
+        const gd = arguments[0], t = gd._fullData[arguments[1]], pt = gd.calcdata[arguments[1]][arguments[2]];
         const xa = gd._fullLayout[t.xaxis === 'x' ? 'xaxis' : 'xaxis' + t.xaxis.slice(1)];
         const ya = gd._fullLayout[t.yaxis === 'y' ? 'yaxis' : 'yaxis' + t.yaxis.slice(1)];
         const box = gd.getBoundingClientRect();
-        return [xa._offset + xa.d2p(t.x[i]) - box.width / 2, ya._offset + ya.d2p(t.y[i]) - box.height / 2];
+        return [xa._offset + xa.c2p(pt.x) - box.width / 2, ya._offset + ya.c2p(pt.y) - box.height / 2];
     """, plot, trace, index)
     ActionChains(driver).move_to_element_with_offset(plot, int(x), int(y)).pause(0).click().perform()
 
@@ -99,3 +103,79 @@ def test_typing_an_epoch_snaps_to_the_nearest_checkpoint(served, browser):
     box.clear()
     box.send_keys("262" + Keys.ENTER)
     wait_for(browser, lambda d: query(d).get("epoch") == "250")
+
+
+def click_heatmap_cell(driver, name, column, row):
+    """Hover one cell of a heatmap, read the id plotly reports for the hovered cell (its
+    customdata), then click there; returns that id."""
+    plot = graph_element(driver, name)
+    x, y = driver.execute_script("""
+        const gd = arguments[0], i = arguments[1], j = arguments[2];
+        const t = gd._fullData.find(d => d.type === 'heatmap');
+        const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis, box = gd.getBoundingClientRect();
+        const xv = t.x ? t.x[i] : i, yv = t.y ? t.y[j] : j;
+        return [xa._offset + xa.d2p(xv) - box.width / 2, ya._offset + ya.d2p(yv) - box.height / 2];
+    """, plot, column, row)
+    ActionChains(driver).move_to_element_with_offset(plot, int(x), int(y)).perform()
+    hovered = wait_for(driver, lambda d: d.execute_script(
+        "const h = arguments[0]._hoverdata; return h && h.length ? h[0].customdata : null;", plot))
+    ActionChains(driver).click().perform()
+    return int(hovered)
+
+
+def figure_title(driver, name):
+    return driver.execute_script("const gd = arguments[0]; return gd.layout.title && gd.layout.title.text;",
+                                 graph_element(driver, name))
+
+
+def test_clicking_the_loss_curve_moves_the_epoch_everywhere(served, browser):
+    app, store, ref = served
+    epochs = store.checkpoint_epochs(ref)
+    open_page(browser, app.url, variant=str(ref), epoch=epochs[-1])
+    wait_for(browser, lambda d: "500" in (figure_title(d, "overview-neurons") or ""))
+    click_data_point(browser, "overview-loss", 0, 140)  # train loss at epoch 140 -> checkpoint 150 (or 125)
+    wait_for(browser, lambda d: query(d).get("epoch") in ("125", "150"), "the click did not set the epoch")
+    chosen = query(browser)["epoch"]
+    wait_for(browser, lambda d: d.find_element(By.ID, "epoch-input").get_attribute("value") == chosen)
+    wait_for(browser, lambda d: f"epoch {chosen}" in (figure_title(d, "overview-neurons") or ""),
+             "the detail figure did not follow the epoch")
+    wait_for(browser, lambda d: d.execute_script(  # the summary's cursor moved (by Patch)
+        "const s = arguments[0].layout.shapes; return s && s.length ? s[0].x0 : null;",
+        graph_element(d, "overview-loss")) == int(chosen), "the loss curve's cursor did not move")
+    assert not severe_console_errors(browser)
+
+
+def test_clicking_a_neuron_cell_opens_that_neuron(served, browser):
+    app, store, ref = served
+    open_page(browser, app.url, "/neurons", variant=str(ref), epoch=500, neuron=0)
+    wait_for(browser, lambda d: (figure_title(d, "neurons-heatmap") or "").startswith("neuron 0 "))
+    neuron = click_heatmap_cell(browser, "neurons-clusters", 300, 3)
+    wait_for(browser, lambda d: query(d).get("neuron") == str(neuron), "the click did not select the neuron")
+    wait_for(browser, lambda d: (figure_title(d, "neurons-heatmap") or "").startswith(f"neuron {neuron} "),
+             "the neuron heatmap did not follow")
+    assert browser.find_element(By.ID, "neuron").get_attribute("value") == str(neuron)
+
+
+def test_page_navigation_keeps_the_selection(served, browser):
+    app, store, ref = served
+    open_page(browser, app.url, variant=str(ref), epoch=250, neuron=7)
+    wait_for(browser, lambda d: query(d).get("neuron") == "7")
+    for page in ("Fourier", "Attention", "Trajectories", "Dimensionality", "Progress measures", "Neurons"):
+        browser.find_element(By.LINK_TEXT, page).click()
+        wait_for(browser, lambda d: urlparse(d.current_url).path != "/" and query(d).get("epoch") == "250",
+                 f"navigating to {page} lost the selection")
+        wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, ".js-plotly-plot .main-svg"))
+    assert urlparse(browser.current_url).path == "/neurons" and query(browser)["neuron"] == "7"
+    assert not severe_console_errors(browser)
+
+
+def test_an_unanalysed_variant_says_what_to_run(served, browser):
+    app, store, ref = served
+    from workbench.families import load_family
+    from workbench.training import train
+    variant = load_family("tiny_addition").variant(epochs=20, every=[[10, 20]])
+    train(variant, store, progress=False)
+    other = VariantRef(variant.family, variant.id)
+    open_page(browser, app.url, "/neurons", variant=str(other))
+    wait_for(browser, lambda d: f"workbench analyze {other}" in d.page_source, "no hint of the command to run")
+    assert not severe_console_errors(browser)

@@ -2,6 +2,7 @@
 cursors moved by Patch, and the message a figure shows when its data is missing."""
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Callable
@@ -108,7 +109,7 @@ def graph(name: str, click: str = "epoch", height: int | None = None) -> dcc.Gra
 def card(name: str, title: str, click: str = "epoch", height: int | None = None, width: int = 6) -> dbc.Col:
     """A titled figure with its caption underneath (the caption comes from the figure's meta)."""
     return dbc.Col(width=12, lg=width, className="wb-card", children=[
-        html.H6(title, className="mb-1"), graph(name, click, height),
+        html.Div(graph(name, click, height), title=title),
         html.P(id={"type": "wb-caption", "name": name}, className="wb-caption")])
 
 
@@ -134,17 +135,26 @@ class FigureSpec:
     click: str = "epoch"
     width: int = 6
     height: int | None = None
+    depends: tuple[str, ...] = ()  # selection or control keys a summary is rebuilt for (besides the variant)
 
 
-def page_layout(page: str, specs: list[FigureSpec], intro: str) -> html.Div:
+def page_layout(page: str, specs: list[FigureSpec], intro: str, controls=None) -> html.Div:
     cards = [card(f"{page}-{s.name}", s.title, s.click, s.height, s.width) for s in specs]
-    return html.Div([html.P(intro, className="text-muted"), dbc.Row(cards),
+    return html.Div([html.P(intro, className="text-muted"), *(controls or []), dbc.Row(cards),
                      dcc.Store(id=f"{page}-rendered", storage_type="memory")])
 
 
-def register_figures(page: str, specs: list[FigureSpec]) -> None:
-    """The page's two callbacks: summaries (full render on a new variant, else a cursor Patch)
-    and details (rebuilt for every selection)."""
+def register_figures(page: str, specs: list[FigureSpec], controls: dict[str, tuple[str, str]] | None = None) -> None:
+    """The page's two callbacks: summaries (full render on a new variant or a change of what
+    they depend on, else a cursor Patch) and details (rebuilt for every selection).
+    `controls` maps a key to a page component's (id, property); its value joins the selection
+    passed to the builders under that key."""
+    controls = controls or {}
+    control_inputs = [Input(cid, prop) for cid, prop in controls.values()]
+
+    def merged(selection, values):
+        return {**(selection or {}), **dict(zip(controls, values))}
+
     def graph_id(spec):
         return {"type": "wb-graph", "click": spec.click, "name": f"{page}-{spec.name}"}
 
@@ -157,22 +167,26 @@ def register_figures(page: str, specs: list[FigureSpec]) -> None:
         @dash.callback([Output(graph_id(s), "figure") for s in summaries]
                        + [Output(caption_id(s), "children") for s in summaries]
                        + [Output(f"{page}-rendered", "data")],
-                       Input("selection", "data"), State(f"{page}-rendered", "data"))
-        def render_summaries(selection, rendered):
-            ref, epoch = ref_of(selection), (selection or {}).get("epoch")
-            if rendered and ref is not None and rendered.get("variant") == str(ref) and epoch is not None:
+                       [Input("selection", "data"), *control_inputs], State(f"{page}-rendered", "data"))
+        def render_summaries(selection, *rest):
+            *values, rendered = rest
+            selection = merged(selection, values)
+            ref, epoch = ref_of(selection), selection.get("epoch")
+            key = [str(ref)] + [str(selection.get(k)) for s in summaries for k in s.depends]
+            if rendered and ref is not None and rendered.get("key") == key and epoch is not None:
                 cursors = rendered.get("cursors", {})
                 return ([move_cursors(epoch, cursors.get(s.name, 0)) for s in summaries]
                         + [dash.no_update] * len(summaries) + [dash.no_update])
             figures = [safe_figure(ref, lambda s=s: s.build(ref, selection)) for s in summaries]
             cursors = {s.name: (0 if _is_missing(f) else cursor_count(f)) for s, f in zip(summaries, figures)}
-            return figures + [caption(f) for f in figures] + [{"variant": str(ref), "cursors": cursors}]
+            return figures + [caption(f) for f in figures] + [{"key": key, "cursors": cursors}]
 
     if details:
         @dash.callback([Output(graph_id(s), "figure") for s in details]
                        + [Output(caption_id(s), "children") for s in details],
-                       Input("selection", "data"))
-        def render_details(selection):
+                       [Input("selection", "data"), *control_inputs])
+        def render_details(selection, *values):
+            selection = merged(selection, values)
             ref = ref_of(selection)
             figures = [safe_figure(ref, lambda s=s: s.build(ref, selection)) for s in details]
             return figures + [caption(f) for f in figures]
@@ -181,3 +195,32 @@ def register_figures(page: str, specs: list[FigureSpec]) -> None:
 def _is_missing(figure) -> bool:
     meta = figure.layout.meta if hasattr(figure, "layout") else None
     return isinstance(meta, dict) and bool(meta.get("missing"))
+
+
+def load(ref: VariantRef, reads: str, epoch: int | None):
+    """The data a catalog renderer reads: the history, an artifact series, or per-input maps."""
+    if reads == "history":
+        return history(ref)
+    if reads.startswith("derived."):
+        from workbench import derived
+        epochs = store().checkpoint_epochs(ref)
+        from workbench.selection import snap
+        return getattr(derived, reads.split(".", 1)[1])(store(), ref, snap(epoch, epochs))
+    return series(ref, reads)
+
+
+def catalog_figure(name: str, **options) -> Callable[[VariantRef, dict], go.Figure]:
+    """A builder for catalog renderer `name`: loads what it reads for the selection and renders it.
+    Options given as callables are called with the selection (e.g. the neuron's cluster)."""
+    from workbench.renderers import CATALOG
+    entry = CATALOG[name]
+
+    def build(ref: VariantRef, selection: dict) -> go.Figure:
+        epoch = selection.get("epoch")
+        opts = {k: (v(ref, selection) if callable(v) else v) for k, v in options.items()}
+        for key in entry.requires:
+            opts.setdefault(key, selection.get(key) or 0)
+        if entry.reads == "history" and "checkpoints" in inspect.signature(entry.render).parameters:
+            opts.setdefault("checkpoints", store().checkpoint_epochs(ref))
+        return entry(load(ref, entry.reads, epoch), epoch, **opts)
+    return build

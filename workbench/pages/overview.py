@@ -1,28 +1,70 @@
-"""Overview: how did this run learn? Loss, the headline numbers, and the most telling summaries."""
+"""Overview: how did this run learn? Loss and accuracy, the headline numbers, and the most
+telling summaries, all sharing one epoch cursor."""
 from __future__ import annotations
 
 import dash
+import dash_bootstrap_components as dbc
+import numpy as np
+from dash import Input, Output, html
 
-from workbench.pages._common import FigureSpec, history, page_layout, register_figures
+from workbench.pages._common import FigureSpec, catalog_figure, history, page_layout, ref_of, register_figures, series
+from workbench.store import StoreError
 
 dash.register_page(__name__, path="/", name="Overview", order=0)
 
-
-def loss(ref, selection):
-    import plotly.graph_objects as go
-    h = history(ref)
-    fig = go.Figure([go.Scatter(y=h["train_loss"], name="train"), go.Scatter(y=h["test_loss"], name="test")])
-    e = selection.get("epoch")
-    fig.add_shape(type="line", xref="x", yref="paper", x0=e, x1=e, y0=0, y1=1, name="cursor")
-    fig.update_layout(meta={"caption": "loss", "cursor_shapes": 1})
-    return fig
-
-
-SPECS = [FigureSpec("loss", "Loss", loss)]
+SPECS = [
+    FigureSpec("loss", "Loss and accuracy", catalog_figure("loss_and_accuracy"), width=12, height=420),
+    FigureSpec("fourier", "Embedding: norm per frequency over epochs", catalog_figure("embedding_fourier_over_epochs")),
+    FigureSpec("clusters", "Neuron frequency clusters over epochs", catalog_figure("cluster_sizes")),
+    FigureSpec("progress", "Progress measures", catalog_figure("progress_losses")),
+    FigureSpec("fourier-at", "Embedding: norm per frequency at the epoch", catalog_figure("embedding_fourier_norms"),
+               summary=False),
+    FigureSpec("neurons", "Neurons × frequencies at the epoch (click a neuron)", catalog_figure("neuron_clusters"),
+               summary=False, click="neuron", width=12, height=360),
+]
 
 
 def layout(**_query):
-    return page_layout("overview", SPECS, "How this run learned.")
+    metrics = html.Div(id="overview-metrics", className="mb-2")
+    return page_layout("overview", SPECS, "How this run learned: memorization, the turn, grokking, cleanup. "
+                       "Click any summary to move the epoch.", controls=[metrics])
 
 
 register_figures("overview", SPECS)
+
+
+def first_epoch_at_least(values: np.ndarray, threshold: float) -> int | None:
+    hits = np.flatnonzero(np.nan_to_num(values, nan=-1) >= threshold)
+    return int(hits[0]) if len(hits) else None
+
+
+def metric(label: str, value, note: str = "") -> dbc.Col:
+    return dbc.Col(dbc.Card(dbc.CardBody([html.Div(label, className="small text-muted"),
+                                          html.Div(value, className="wb-metric"),
+                                          html.Div(note, className="small text-muted")])), width=6, lg=2)
+
+
+@dash.callback(Output("overview-metrics", "children"), Input("selection", "data"))
+def headline_metrics(selection):
+    ref = ref_of(selection)
+    if ref is None:
+        return html.P("No variant yet: run `workbench demo`.")
+    try:
+        h = history(ref)
+    except StoreError as err:
+        return html.P(str(err), className="text-muted")
+    memorized = first_epoch_at_least(h.get("train_acc", np.array([])), 0.99)
+    grokked = first_epoch_at_least(h.get("test_acc", np.array([])), 0.99)
+    cards = [metric("memorized (train acc ≥ 99%)", f"epoch {memorized:,}" if memorized is not None else "not yet"),
+             metric("grokked (test acc ≥ 99%)", f"epoch {grokked:,}" if grokked is not None else "not yet"),
+             metric("final test accuracy", f"{np.nan_to_num(h['test_acc'][-1]):.3f}" if "test_acc" in h else "–")]
+    try:
+        keys = np.flatnonzero(series(ref, "fourier_embedding")["key_mask"][-1]) + 1
+        neurons = series(ref, "neuron_frequencies")
+        i = list(neurons["epochs"]).index(selection["epoch"]) if selection.get("epoch") in neurons["epochs"] else -1
+        cards += [metric("key frequencies (final)", ", ".join(map(str, keys)) or "none"),
+                  metric("neurons in a cluster", f"{neurons['fraction_explained'][i]:.0%}",
+                         f"at epoch {int(neurons['epochs'][i]):,}")]
+    except StoreError:
+        cards.append(metric("analysis", "not run", f"workbench analyze {ref}"))
+    return dbc.Row(cards, className="g-2")

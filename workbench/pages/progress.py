@@ -1,0 +1,24 @@
+"""Progress measures (Nanda et al. 2023 §5): is the Fourier circuit forming before test loss falls?"""
+from __future__ import annotations
+
+import dash
+
+from workbench.pages._common import FigureSpec, catalog_figure, page_layout, register_figures
+
+dash.register_page(__name__, path="/progress", name="Progress measures", order=6)
+
+SPECS = [
+    FigureSpec("losses", "Train, test, restricted and excluded loss", catalog_figure("progress_losses"), width=12),
+    FigureSpec("gini", "Gini of the Fourier norms (W_E, W_L)", catalog_figure("gini")),
+    FigureSpec("weights", "Sum of squared weights", catalog_figure("sum_squared_weights")),
+    FigureSpec("weight-norms", "Weight norm per parameter", catalog_figure("weight_norms")),
+    FigureSpec("grad-norms", "Gradient norm per parameter", catalog_figure("grad_norms")),
+]
+
+
+def layout(**_query):
+    return page_layout("progress", SPECS, "Restricted loss falls before test loss; excluded loss rises while "
+                       "train loss stays low; weight norm falls through cleanup.")
+
+
+register_figures("progress", SPECS)

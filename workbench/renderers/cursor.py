@@ -1,0 +1,112 @@
+"""The cursor and click contract shared by every renderer and the app (see the package docstring).
+
+- `add_cursor` draws the current epoch as a vertical line named "cursor" on each x-axis of a
+  summary figure; `finish` moves those shapes to the front of `layout.shapes` and records
+  `meta = {"caption", "click", "cursor_shapes"}`.
+- `move_cursor` moves them in a `dash.Patch` (or in a figure dict) without re-rendering.
+- `clicked_id` reads the selected id (epoch, neuron or head) out of Dash `clickData`.
+- `epoch_index` / `at_epoch` pick one epoch's row out of a series artifact.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+import numpy as np
+import plotly.graph_objects as go
+
+from workbench.renderers.theme import COLORS
+
+CURSOR_NAME = "cursor"
+CLICK_KINDS = (None, "epoch", "neuron", "head")
+
+
+def last_epoch(epochs) -> int:
+    return int(np.asarray(epochs)[-1])
+
+
+def cursor_epoch(epochs, epoch: int | None) -> int:
+    """The epoch the cursor marks: `epoch`, or the last of `epochs` when it is None."""
+    return last_epoch(epochs) if epoch is None else int(epoch)
+
+
+def epoch_index(epochs, epoch: int | None) -> int:
+    """Row of `epochs` (sorted) showing the model at `epoch`: the last analyzed epoch ≤ epoch
+    (the checkpoint in force then), the first row before the first epoch, the last row for None."""
+    epochs = np.asarray(epochs)
+    if epoch is None:
+        return len(epochs) - 1
+    return max(int(np.searchsorted(epochs, int(epoch), side="right")) - 1, 0)
+
+
+def at_epoch(data: dict[str, np.ndarray], epoch: int | None) -> tuple[dict[str, np.ndarray], int | None]:
+    """One epoch's arrays out of an artifact, and the epoch they belong to.
+
+    A series artifact (has "epochs" [n_epochs]) gives every array with that leading axis
+    sliced at `epoch_index`; arrays without it (series scalars) come back as they are. A
+    per-epoch artifact (no "epochs") is already one epoch: returned unchanged with `epoch`."""
+    if "epochs" not in data:
+        return dict(data), epoch
+    epochs = np.asarray(data["epochs"])
+    i = epoch_index(epochs, epoch)
+    n = len(epochs)
+    row = {key: (value[i] if np.ndim(value) >= 1 and np.shape(value)[0] == n else value)
+           for key, value in data.items() if key != "epochs"}
+    return row, int(epochs[i])
+
+
+def add_cursor(fig: go.Figure, epoch: int, axes: Iterable[tuple[str, str]] = (("x", "y"),), *,
+               color: str = COLORS["cursor"]) -> None:
+    """A vertical line at `epoch` on each (x-axis, y-axis) pair, spanning the subplot's height
+    (yref "paper" for a single plot, "<y> domain" for subplots). Pass a light `color` over heatmaps."""
+    axes = list(axes)
+    for x_axis, y_axis in axes:
+        fig.add_shape(type="line", xref=x_axis, yref="paper" if len(axes) == 1 else f"{y_axis} domain",
+                      x0=epoch, x1=epoch, y0=0, y1=1, name=CURSOR_NAME, layer="above",
+                      line=dict(color=color, width=1.5, dash="dot"))
+
+
+def finish(fig: go.Figure, *, click: str | None = None, caption: str | None = None) -> go.Figure:
+    """Put the cursor shapes first in `layout.shapes` and record the contract in `layout.meta`:
+    {"caption": ..., "click": click, "cursor_shapes": number of cursor shapes}."""
+    if click not in CLICK_KINDS:
+        raise ValueError(f"click must be one of {CLICK_KINDS}, got {click!r}")
+    shapes = list(fig.layout.shapes)
+    cursors = [s for s in shapes if s.name == CURSOR_NAME]
+    if cursors:
+        fig.layout.shapes = cursors + [s for s in shapes if s.name != CURSOR_NAME]
+    meta = dict(fig.layout.meta or {})
+    if caption is not None:
+        meta["caption"] = caption
+    meta.update(click=click, cursor_shapes=len(cursors))
+    meta.setdefault("caption", "")
+    fig.layout.meta = meta
+    return fig
+
+
+def move_cursor(target: Any, epoch: int, n_shapes: int) -> Any:
+    """Move the first `n_shapes` shapes (the cursors) to `epoch` in a `dash.Patch()` or in a
+    figure dict (`fig.to_dict()`, or the `figure` property Dash hands a callback). Returns it."""
+    for i in range(n_shapes):
+        target["layout"]["shapes"][i]["x0"] = epoch
+        target["layout"]["shapes"][i]["x1"] = epoch
+    return target
+
+
+def clicked_id(click_data: dict | None) -> int | None:
+    """The id a click selected, from Dash `clickData`: the customdata of the first clicked point
+    that has one (a scalar in every renderer; a list's or a typed array's first element is
+    accepted too); None when nothing selectable was clicked."""
+    for point in (click_data or {}).get("points") or []:
+        data = point.get("customdata")
+        if isinstance(data, (list, tuple)):
+            data = data[0] if data else None
+        elif isinstance(data, dict):             # a typed-array row serialized by the browser
+            data = data.get("0")
+        if data is not None:
+            return int(data)
+    return None
+
+
+def epoch_suffix(epoch: int | None) -> str:
+    """" at epoch N" for titles, "" when the epoch is unknown."""
+    return "" if epoch is None else f" at epoch {int(epoch)}"
