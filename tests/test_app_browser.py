@@ -4,6 +4,7 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlparse
 
 import pytest
+from selenium.common.exceptions import JavascriptException, StaleElementReferenceException, TimeoutException
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -36,7 +37,13 @@ def query(driver) -> dict:
 
 
 def wait_for(driver, condition, message=""):
-    return WebDriverWait(driver, WAIT).until(lambda d: condition(d), message)
+    # Figures re-render while we look at them: a stale element or a half-drawn plot means "not yet".
+    wait = WebDriverWait(driver, WAIT, ignored_exceptions=(StaleElementReferenceException, JavascriptException))
+    try:
+        return wait.until(lambda d: condition(d), message)
+    except TimeoutException:
+        raise TimeoutException(f"{message} (at {driver.current_url}, epoch box "
+                               f"{driver.find_element(By.ID, 'epoch-input').get_attribute('value')})") from None
 
 
 def open_page(driver, base, path="/", **params):
@@ -179,3 +186,11 @@ def test_an_unanalysed_variant_says_what_to_run(served, browser):
     open_page(browser, app.url, "/neurons", variant=str(other))
     wait_for(browser, lambda d: f"workbench analyze {other}" in d.page_source, "no hint of the command to run")
     assert not severe_console_errors(browser)
+
+
+def test_the_figure_toolbar_downloads_svg_when_asked(served, browser):
+    app, store, ref = served
+    open_page(browser, app.url, "/fourier", variant=str(ref))
+    browser.find_element(By.CSS_SELECTOR, "label[for='_dbcprivate_radioitems_download-format_input_svg']").click()
+    wait_for(browser, lambda d: d.execute_script(
+        "return arguments[0]._context.toImageButtonOptions.format", graph_element(d, "fourier-embed")) == "svg")

@@ -72,6 +72,10 @@ def sidebar() -> html.Div:
                 dbc.Button("▶", id="neuron-next", title="next neuron", **button)]),
             dbc.Label("head", html_for="head"),
             dcc.Dropdown(id="head", options=[], value=0, clearable=False, className="mb-3"),
+            dbc.Label("figure toolbar downloads", html_for="download-format"),
+            dbc.RadioItems(id="download-format", options=[{"label": "PNG", "value": "png"},
+                                                          {"label": "SVG", "value": "svg"}],
+                           value="png", inline=True, className="mb-3"),
             html.Div(id="selection-error", className="small text-danger"),
         ])])
 
@@ -81,7 +85,7 @@ def layout() -> html.Div:
         dcc.Location(id="url", refresh="callback-nav"),
         dcc.Store(id="selection", storage_type="memory"),
         sidebar(),
-        html.Main(className="wb-main", children=[dash.page_container]),
+        html.Main(className="wb-main", id="page-content"),
     ])
 
 
@@ -175,6 +179,21 @@ def _n_heads(variant: str | None) -> int:
         return int(store().info(VariantRef(*variant.split("/", 1)))["spec"]["model"]["n_heads"])
     except (StoreError, KeyError):
         return 0
+
+
+@dash.callback(Output("page-content", "children"), Input("url", "pathname"), Input("download-format", "value"))
+def route(pathname, download_format):
+    """Render the page for the path. Our own router, not Dash's page_container: that one also
+    re-renders the whole page when the query string changes, i.e. on every epoch step, which
+    would throw away every figure instead of moving cursors. The figure-download format is
+    part of each graph's config, so changing it re-renders the page."""
+    from flask import g
+    g.download_format = download_format if download_format in ("png", "svg") else "png"
+    for page in dash.page_registry.values():
+        if page["path"] == pathname:
+            return page["layout"]() if callable(page["layout"]) else page["layout"]
+    return html.Div([html.H3("No such page"), html.P(f"{pathname} is not a page of the workbench; "
+                                                     "pick one in the sidebar.")])
 
 
 @dash.callback(Output({"type": "nav", "path": ALL}, "href"), Input("url", "search"),

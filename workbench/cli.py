@@ -134,6 +134,17 @@ def cmd_analyze(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    from workbench.export import PAGES, export_report
+    from workbench.store import Store
+    store = Store(args.data)
+    pages = PAGES if args.page == "all" else tuple(p.strip() for p in args.page.split(","))
+    for ref in resolve_variants(store, [args.variant]):
+        path = export_report(ref, store, epoch=args.epoch, pages=pages, out=args.out)
+        print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB): {', '.join(pages)} for {ref}; opens offline")
+    return 0
+
+
 def cmd_demo(args) -> int:
     from workbench.families import load_family
     from workbench.pipeline import analyze
@@ -205,6 +216,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="recompute even what is up to date")
     p.add_argument("--workers", type=int, help="worker processes (default: one per core when it pays off)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    p = command("export", cmd_export, "write a standalone HTML report of a variant's figures at an epoch")
+    p.add_argument("variant", help="family/variant or a variant id")
+    p.add_argument("--epoch", type=int, help="epoch (snapped to the nearest checkpoint; default: the last)")
+    p.add_argument("--page", default="overview", help="overview, fourier, neurons, attention, trajectories, "
+                   "dimensionality, progress, a comma-separated list, or all (default: overview)")
+    p.add_argument("--out", help="output file (default: <family>-<variant>-epoch<E>.html)")
 
     p = command("list", cmd_list, "list families and variants with their status")
     p.add_argument("family", nargs="?", help="only this family")

@@ -15,7 +15,10 @@ from dash import Input, Output, Patch, State, dcc, html
 from workbench.app import store
 from workbench.store import MissingError, StoreError, VariantRef
 
-GRAPH_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
+def graph_config() -> dict:
+    """Plotly's toolbar; its download button saves PNG or SVG, as chosen in the sidebar."""
+    from flask import g
+    return {"displaylogo": False, "toImageButtonOptions": {"format": g.get("download_format", "png"), "scale": 2}}
 
 
 def ref_of(selection: dict | None) -> VariantRef | None:
@@ -102,7 +105,7 @@ def move_cursors(epoch: int, figure_meta_cursors: int = 1) -> Patch:
 def graph(name: str, click: str = "epoch", height: int | None = None) -> dcc.Graph:
     """A graph whose clicks the sidebar turns into a selection (`click`: epoch, neuron or head)."""
     style = {"height": f"{height}px"} if height else None
-    return dcc.Graph(id={"type": "wb-graph", "click": click, "name": name}, config=GRAPH_CONFIG, style=style,
+    return dcc.Graph(id={"type": "wb-graph", "click": click, "name": name}, config=graph_config(), style=style,
                      figure=message_figure("loading…"))
 
 
@@ -144,11 +147,17 @@ def page_layout(page: str, specs: list[FigureSpec], intro: str, controls=None) -
                      dcc.Store(id=f"{page}-rendered", storage_type="memory")])
 
 
+# page -> {"summaries": fn, "details": fn}: the undecorated callbacks, for export and benchmarks
+CALLBACKS: dict[str, dict[str, Callable]] = {}
+SPECS: dict[str, list[FigureSpec]] = {}
+
+
 def register_figures(page: str, specs: list[FigureSpec], controls: dict[str, tuple[str, str]] | None = None) -> None:
     """The page's two callbacks: summaries (full render on a new variant or a change of what
     they depend on, else a cursor Patch) and details (rebuilt for every selection).
     `controls` maps a key to a page component's (id, property); its value joins the selection
     passed to the builders under that key."""
+    SPECS[page] = specs
     controls = controls or {}
     control_inputs = [Input(cid, prop) for cid, prop in controls.values()]
 
@@ -164,10 +173,6 @@ def register_figures(page: str, specs: list[FigureSpec], controls: dict[str, tup
     summaries = [s for s in specs if s.summary]
     details = [s for s in specs if not s.summary]
     if summaries:
-        @dash.callback([Output(graph_id(s), "figure") for s in summaries]
-                       + [Output(caption_id(s), "children") for s in summaries]
-                       + [Output(f"{page}-rendered", "data")],
-                       [Input("selection", "data"), *control_inputs], State(f"{page}-rendered", "data"))
         def render_summaries(selection, *rest):
             *values, rendered = rest
             selection = merged(selection, values)
@@ -181,15 +186,23 @@ def register_figures(page: str, specs: list[FigureSpec], controls: dict[str, tup
             cursors = {s.name: (0 if _is_missing(f) else cursor_count(f)) for s, f in zip(summaries, figures)}
             return figures + [caption(f) for f in figures] + [{"key": key, "cursors": cursors}]
 
+        CALLBACKS.setdefault(page, {})["summaries"] = render_summaries
+        dash.callback([Output(graph_id(s), "figure") for s in summaries]
+                      + [Output(caption_id(s), "children") for s in summaries]
+                      + [Output(f"{page}-rendered", "data")],
+                      [Input("selection", "data"), *control_inputs], State(f"{page}-rendered", "data"))(render_summaries)
+
     if details:
-        @dash.callback([Output(graph_id(s), "figure") for s in details]
-                       + [Output(caption_id(s), "children") for s in details],
-                       [Input("selection", "data"), *control_inputs])
         def render_details(selection, *values):
             selection = merged(selection, values)
             ref = ref_of(selection)
             figures = [safe_figure(ref, lambda s=s: s.build(ref, selection)) for s in details]
             return figures + [caption(f) for f in figures]
+
+        CALLBACKS.setdefault(page, {})["details"] = render_details
+        dash.callback([Output(graph_id(s), "figure") for s in details]
+                      + [Output(caption_id(s), "children") for s in details],
+                      [Input("selection", "data"), *control_inputs])(render_details)
 
 
 def _is_missing(figure) -> bool:

@@ -1,0 +1,74 @@
+"""Page callbacks without a browser: cursors move by Patch, details follow, missing data is explained."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from dash import Patch
+
+from workbench.app import create_app
+
+
+@pytest.fixture
+def app_context(tiny_analyzed):
+    store, ref = tiny_analyzed
+    app = create_app(store.root)
+    from workbench.pages._common import CALLBACKS
+    with app.server.test_request_context():
+        yield CALLBACKS, store, ref
+
+
+def test_an_epoch_change_moves_summary_cursors_by_patch(app_context):
+    callbacks, store, ref = app_context
+    summaries = callbacks["overview"]["summaries"]
+    selection = {"variant": str(ref), "epoch": 100, "neuron": 0, "head": 0}
+    *first, rendered = summaries(selection, None)
+    assert all(not isinstance(f, Patch) for f in first[:4]) and rendered["key"] == [str(ref)]
+    *moved, rendered_again = summaries({**selection, "epoch": 250}, rendered)
+    assert all(isinstance(f, Patch) for f in moved[:4])
+    assert "250" in str(moved[0].to_plotly_json())
+
+
+def test_a_summary_that_follows_the_neuron_is_rebuilt_when_the_neuron_changes(app_context):
+    callbacks, store, ref = app_context
+    summaries = callbacks["neurons"]["summaries"]
+    selection = {"variant": str(ref), "epoch": 100, "neuron": 3}
+    *_, rendered = summaries(selection, False, 1, None)
+    *figures, _ = summaries({**selection, "neuron": 4}, False, 1, rendered)
+    assert not any(isinstance(f, Patch) for f in figures[:3])
+
+
+def test_details_show_the_selected_epoch_and_neuron(app_context):
+    callbacks, store, ref = app_context
+    figures = callbacks["neurons"]["details"]({"variant": str(ref), "epoch": 250, "neuron": 5}, True, 1)
+    clusters, heatmap, grid = figures[:3]
+    assert "250" in clusters.layout.title.text and heatmap.layout.title.text.startswith("neuron 5 ")
+    assert "28" in heatmap.layout.xaxis.title.text  # the down-sample switch is on
+
+
+def test_missing_artifacts_name_the_command_to_run(app_context):
+    callbacks, store, ref = app_context
+    from workbench.families import load_family
+    from workbench.training import train
+    variant = load_family("tiny_addition").variant(epochs=10, every=[[10, 10]])
+    train(variant, store, progress=False)
+    figures = callbacks["fourier"]["details"]({"variant": f"tiny_addition/{variant.id}", "epoch": 10})
+    assert f"workbench analyze tiny_addition/{variant.id}" in figures[0].layout.annotations[0].text
+
+
+def test_the_app_starts_without_importing_torch(tiny_analyzed):
+    store, _ = tiny_analyzed
+    code = ("import sys; from workbench.app import create_app; app = create_app(sys.argv[1]);"
+            "app.server.test_client().get('/'); print('torch' in sys.modules, 'transformer_lens' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code, str(store.root)], capture_output=True, text=True, check=True)
+    assert result.stdout.split() == ["False", "False"]
+
+
+def test_export_writes_a_standalone_report(tiny_analyzed, tmp_path):
+    store, ref = tiny_analyzed
+    from workbench.export import export_report
+    path = export_report(ref, store, epoch=260, pages=("overview", "progress"), out=tmp_path / "report.html")
+    text = path.read_text()
+    assert "at epoch 250" in text and "Progress" in text and "plotly" in text.lower()
+    assert "cdn" not in text.split("<body>")[0].lower()  # plotly.js is inlined, not fetched
