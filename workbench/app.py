@@ -18,7 +18,9 @@ from workbench import selection as sel
 from workbench.store import Store, StoreError, VariantRef
 
 PACKAGE = Path(__file__).resolve().parent
-PAGE_ORDER = ["/", "/fourier", "/neurons", "/attention", "/trajectories", "/dimensionality", "/progress"]
+PAGE_ORDER = ["/variants", "/", "/fourier", "/neurons", "/attention", "/trajectories", "/dimensionality", "/progress",
+              "/compare"]
+MAX_COMPARED_WITH = 5  # the selected variant and up to five others
 
 
 def create_app(data_root: str | Path | None = None) -> dash.Dash:
@@ -48,6 +50,7 @@ def sidebar() -> html.Div:
     nav = [dbc.NavLink(pages[path]["name"], id={"type": "nav", "path": path}, href=path, active="exact")
            for path in PAGE_ORDER if path in pages]
     button = {"size": "sm", "color": "secondary", "outline": True}
+    options = variant_options()
     return html.Div(id="sidebar", className="wb-sidebar", children=[
         html.Div(className="d-flex align-items-center mb-2", children=[
             html.H5("workbench", className="mb-0 me-auto"),
@@ -55,7 +58,10 @@ def sidebar() -> html.Div:
         html.Div(id="sidebar-body", children=[
             dbc.Nav(nav, vertical=True, pills=True, className="mb-3"),
             dbc.Label("variant", html_for="variant"),
-            dcc.Dropdown(id="variant", options=variant_options(), clearable=False, className="mb-3"),
+            dcc.Dropdown(id="variant", options=options, clearable=False, className="mb-3"),
+            dbc.Label("compare with", html_for="compare-with"),
+            dcc.Dropdown(id="compare-with", options=options, multi=True, placeholder="other variants (Compare page)",
+                         className="mb-3"),
             dbc.Label("epoch", html_for="epoch-slider"),
             dcc.Slider(id="epoch-slider", min=0, max=1, step=None, marks={}, value=None, allow_direct_input=False,
                        updatemode="mouseup", className="mb-1"),
@@ -98,21 +104,8 @@ def checkpoint_epochs(variant: str | None) -> list[int]:
         return []
 
 
-@dash.callback(
-    Output("url", "search"), Output("selection", "data"), Output("variant", "value"),
-    Output("epoch-slider", "min"), Output("epoch-slider", "max"), Output("epoch-slider", "marks"),
-    Output("epoch-slider", "value"), Output("epoch-input", "value"), Output("epoch-readout", "children"),
-    Output("neuron", "value"),
-    Output("head", "value"), Output("head", "options"), Output("selection-error", "children"),
-    Input("url", "search"), Input("variant", "value"), Input("epoch-slider", "value"),
-    Input("epoch-input", "value"), Input("epoch-prev", "n_clicks"), Input("epoch-next", "n_clicks"),
-    Input("neuron", "value"),
-    Input("neuron-prev", "n_clicks"), Input("neuron-next", "n_clicks"), Input("head", "value"),
-    Input({"type": "wb-graph", "click": ALL, "name": ALL}, "clickData"),
-    State("selection", "data"), State("variant", "options"),
-)
 def sync_selection(search, variant, slider_epoch, typed_epoch, _prev, _next, neuron, _nprev, _nnext, head,
-                   _clicks, current, options):
+                   compare_with, _clicks, current, options):
     """One callback owns the selection: whatever changed (URL, a control, a click on a figure),
     the URL, the store and every control are brought back in step."""
     trigger = ctx.triggered_id
@@ -122,7 +115,9 @@ def sync_selection(search, variant, slider_epoch, typed_epoch, _prev, _next, neu
     else:
         state = dict(current)
     if trigger == "variant":
-        state = {**state, "variant": variant}
+        # Picking one of the compared variants swaps it with the one it replaces.
+        swap = {variant: state.get("variant")} if state.get("variant") else {}
+        state = {**state, "variant": variant, "compare": [swap.get(v, v) for v in state.get("compare") or []]}
     elif trigger == "epoch-slider":
         state["epoch"] = slider_epoch
     elif trigger == "epoch-input" and typed_epoch is not None:
@@ -131,12 +126,16 @@ def sync_selection(search, variant, slider_epoch, typed_epoch, _prev, _next, neu
         state["neuron"] = neuron
     elif trigger == "head":
         state["head"] = head
+    elif trigger == "compare-with":
+        state["compare"] = list(compare_with or [])
     error = ""
     known = [o["value"] for o in options or []]
     if state.get("variant") not in known:
         if state.get("variant"):
             error = f"no variant {state['variant']!r} in this data root; showing another"
         state["variant"] = known[0] if known else None
+    compare = [v for v in dict.fromkeys(state.get("compare") or []) if v in known and v != state["variant"]]
+    state["compare"] = compare[:MAX_COMPARED_WITH]
     epochs = checkpoint_epochs(state["variant"])
     if trigger in ("epoch-prev", "epoch-next"):
         state["epoch"] = sel.step(state.get("epoch"), epochs, -1 if trigger == "epoch-prev" else 1)
@@ -153,7 +152,25 @@ def sync_selection(search, variant, slider_epoch, typed_epoch, _prev, _next, neu
     return (sel.to_query(state), state, state["variant"], epochs[0] if epochs else 0,
             epochs[-1] if epochs else 1, sel.slider_marks(epochs), state["epoch"], state["epoch"], readout,
             state["neuron"],
-            state["head"], [{"label": f"head {h}", "value": h} for h in range(n_heads)], error)
+            state["head"], [{"label": f"head {h}", "value": h} for h in range(n_heads)], state["compare"], error)
+
+
+# Registered undecorated, so benchmarks and tests can call the function itself.
+dash.callback(
+    Output("url", "search"), Output("selection", "data"), Output("variant", "value"),
+    Output("epoch-slider", "min"), Output("epoch-slider", "max"), Output("epoch-slider", "marks"),
+    Output("epoch-slider", "value"), Output("epoch-input", "value"), Output("epoch-readout", "children"),
+    Output("neuron", "value"),
+    Output("head", "value"), Output("head", "options"), Output("compare-with", "value"),
+    Output("selection-error", "children"),
+    Input("url", "search"), Input("variant", "value"), Input("epoch-slider", "value"),
+    Input("epoch-input", "value"), Input("epoch-prev", "n_clicks"), Input("epoch-next", "n_clicks"),
+    Input("neuron", "value"),
+    Input("neuron-prev", "n_clicks"), Input("neuron-next", "n_clicks"), Input("head", "value"),
+    Input("compare-with", "value"),
+    Input({"type": "wb-graph", "click": ALL, "name": ALL}, "clickData"),
+    State("selection", "data"), State("variant", "options"),
+)(sync_selection)
 
 
 def _clicked(kind: str, click: dict | None) -> dict:

@@ -1,7 +1,8 @@
-"""The selection (variant, epoch, neuron, head) and its mirror in the URL query string.
+"""The selection (variant, epoch, neuron, head, compared variants) and its mirror in the URL query.
 
 The selection lives in the browser: a `dcc.Store` that one callback keeps in step with the URL
-(`?variant=family/id&epoch=1500&neuron=17&head=2`), the sidebar controls and clicks on figures.
+(`?variant=family/id&epoch=1500&neuron=17&head=2&compare=family/id2,family/id3`), the sidebar
+controls and clicks on figures. `compare` lists the variants shown beside the selected one.
 A copied link reopens the same state; back/forward replay it; two tabs never share it.
 """
 from __future__ import annotations

@@ -158,24 +158,36 @@ def neuron_heatmap_grid(maps: np.ndarray, epoch: int | None = None, *, neurons=N
     info = at_epoch(frequencies, epoch)[0] if frequencies is not None else None
     columns = max(1, min(columns, len(shown)))
     rows = max(1, math.ceil(len(shown) / columns))
-    fig = make_subplots(rows=rows, cols=columns, subplot_titles=[_label(n, info) for n in shown],
-                        horizontal_spacing=0.02, vertical_spacing=0.3 / rows)
-    note = ""
-    for i, neuron in enumerate(shown):
+    traces, note = [], ""
+    for neuron in shown:
         trace, note = grid_heatmap(maps[row_of[neuron]], downsample=downsample, id_value=neuron,
                                    id_label=f"neuron {neuron}<br>", value_label="activation", showscale=False)
-        fig.add_trace(trace, row=i // columns + 1, col=i % columns + 1)
+        traces.append(trace)
     at = epoch_suffix(epoch)
-    fig.update_layout(base_layout(
-        f"Neuron activations{at} — page {page + 1} of {n_pages}", "", "",
-        "Neurons of one cluster share a stripe period; click a map to open that neuron.",
-        height=60 + 190 * rows, showlegend=False))
-    fig.update_annotations(font_size=11)
-    fig.update_xaxes(showticklabels=False, constrain="domain")
-    for x_axis, y_axis in subplot_axis_names(len(shown)):
-        fig.layout[y_axis.replace("y", "yaxis")].update(scaleanchor=x_axis, showticklabels=False, constrain="domain")
-    fig.update_xaxes(title_text=f"b (input token){note}", row=rows, col=1)
-    fig.update_yaxes(title_text=f"a{note and ' (bilinear)'}", row=rows, col=1)
+    # The grid is laid out by hand in one layout dict: plotly's make_subplots and per-axis
+    # updates re-validate the figure on every call and cost most of this renderer's time.
+    layout = base_layout(f"Neuron activations{at} — page {page + 1} of {n_pages}", "", "",
+                         "Neurons of one cluster share a stripe period; click a map to open that neuron.",
+                         height=60 + 190 * rows, showlegend=False)
+    h_gap, v_gap = 0.02, 0.3 / rows
+    width, height = (1 - h_gap * (columns - 1)) / columns, (1 - v_gap * (rows - 1)) / rows
+    annotations = []
+    for i, (trace, (x_axis, y_axis)) in enumerate(zip(traces, subplot_axis_names(len(shown)))):
+        row, col = divmod(i, columns)
+        x0, y1 = col * (width + h_gap), 1 - row * (height + v_gap)
+        trace.update(xaxis=x_axis, yaxis=y_axis)
+        first = row == rows - 1 and col == 0
+        layout[x_axis.replace("x", "xaxis")] = {
+            "domain": [x0, x0 + width], "anchor": y_axis, "showticklabels": False, "constrain": "domain",
+            "title": {"text": f"b (input token){note}" if first else ""}}
+        layout[y_axis.replace("y", "yaxis")] = {
+            "domain": [y1 - height, y1], "anchor": x_axis, "scaleanchor": x_axis, "showticklabels": False,
+            "constrain": "domain", "title": {"text": f"a{note and ' (bilinear)'}" if first else ""}}
+        annotations.append({"text": _label(shown[i], info), "x": x0 + width / 2, "y": y1, "xref": "paper",
+                            "yref": "paper", "xanchor": "center", "yanchor": "bottom", "showarrow": False,
+                            "font": {"size": 11}})
+    layout["annotations"] = annotations
+    fig = go.Figure(data=traces, layout=layout)
     finish(fig, click="neuron")
     fig.layout.meta = {**fig.layout.meta, "page": page, "n_pages": n_pages, "neurons": shown}
     return fig
