@@ -53,3 +53,16 @@ def test_analyze_command_accepts_a_family_and_reports_unknown_analyzers(capsys):
     assert "unknown analyzer 'fourier_embeding'" in capsys.readouterr().err
     assert main(["analyze", "tiny_addition", "--epochs", "ten"]) == 1
     assert "--epochs expects numbers" in capsys.readouterr().err
+
+
+def test_demo_trains_and_analyses_two_seeds_and_a_second_run_redoes_nothing(capsys, monkeypatch, store):
+    import workbench.cli as cli
+    monkeypatch.setattr(cli, "DEMO_FAMILY", "tiny_addition")
+    monkeypatch.setattr(cli, "DEMO_SEEDS", (0, 1))
+    assert main(["demo", "--no-serve", "--quiet"]) == 0
+    refs = store.variants("tiny_addition")
+    assert [r.id for r in refs] == ["p31-s0-d598", "p31-s1-d598"]
+    assert all(store.info(r)["status"] == "analyzed" for r in refs)
+    before = {r: (store.info(r)["train_seconds"], store.read_manifest(r)) for r in refs}
+    assert main(["demo", "--no-serve", "--quiet"]) == 0
+    assert {r: (store.info(r)["train_seconds"], store.read_manifest(r)) for r in refs} == before

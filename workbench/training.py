@@ -98,7 +98,7 @@ def train(variant: Variant, store: Store | None = None, *, device: str | None = 
     device = device or default_device()
     with store.lock(ref, "training"):
         info = _open_record(store, ref, variant)
-        if info.get("status") == "trained":
+        if info.get("status") in ("trained", "analyzed"):  # finished: nothing to do
             return info
         return _run(store, ref, variant, device, progress, callback)
 
