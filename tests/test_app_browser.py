@@ -194,3 +194,13 @@ def test_the_figure_toolbar_downloads_svg_when_asked(served, browser):
     browser.find_element(By.CSS_SELECTOR, "label[for='_dbcprivate_radioitems_download-format_input_svg']").click()
     wait_for(browser, lambda d: d.execute_script(
         "return arguments[0]._context.toImageButtonOptions.format", graph_element(d, "fourier-embed")) == "svg")
+
+
+def test_head_and_neuron_steppers_move_the_selection(served, browser):
+    app, store, ref = served
+    open_page(browser, app.url, "/attention", variant=str(ref), epoch=500, head=0, neuron=4)
+    wait_for(browser, lambda d: query(d).get("head") == "0")
+    browser.find_element(By.ID, "head-next").click()
+    wait_for(browser, lambda d: query(d).get("head") == "1", "▶ did not select the next head")
+    browser.find_element(By.ID, "neuron-prev").click()
+    wait_for(browser, lambda d: query(d).get("neuron") == "3", "◀ did not select the previous neuron")

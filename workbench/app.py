@@ -77,7 +77,10 @@ def sidebar() -> html.Div:
                 dbc.Input(id="neuron", type="number", min=0, step=1, value=0, size="sm", debounce=True),
                 dbc.Button("▶", id="neuron-next", title="next neuron", **button)]),
             dbc.Label("head", html_for="head"),
-            dcc.Dropdown(id="head", options=[], value=0, clearable=False, className="mb-3"),
+            html.Div(className="d-flex gap-1 mb-3", children=[
+                dbc.Button("◀", id="head-prev", title="previous head", **button),
+                html.Div(dcc.Dropdown(id="head", options=[], value=0, clearable=False), className="flex-grow-1"),
+                dbc.Button("▶", id="head-next", title="next head", **button)]),
             dbc.Label("figure toolbar downloads", html_for="download-format"),
             dbc.RadioItems(id="download-format", options=[{"label": "PNG", "value": "png"},
                                                           {"label": "SVG", "value": "svg"}],
@@ -226,6 +229,19 @@ dash.clientside_callback(
         return collapsed ? "wb-sidebar collapsed" : "wb-sidebar";
     }""",
     Output("sidebar", "className"), Input("sidebar-toggle", "n_clicks"), State("sidebar", "className"))
+
+
+# ◀/▶ beside the head selector just step its value; the selection callback takes it from there.
+dash.clientside_callback(
+    """function(_prev, _next, head, options) {
+        const trigger = window.dash_clientside.callback_context.triggered_id;
+        const n = (options || []).length;
+        if (!n || !trigger) { return window.dash_clientside.no_update; }
+        const step = trigger === "head-prev" ? -1 : 1;
+        return Math.min(Math.max((head || 0) + step, 0), n - 1);
+    }""",
+    Output("head", "value", allow_duplicate=True), Input("head-prev", "n_clicks"), Input("head-next", "n_clicks"),
+    State("head", "value"), State("head", "options"), prevent_initial_call=True)
 
 
 def serve(data_root: str | None = None, host: str = "127.0.0.1", port: int = 8050, debug: bool = False) -> None:
