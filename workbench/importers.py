@@ -23,7 +23,7 @@ import torch
 from workbench import tasks
 from workbench.families import FamilyError, load_family
 from workbench.model import ModelConfig, WeightsError, check_weights, load_model
-from workbench.store import Store, VariantRef, _now
+from workbench.store import Store, VariantRef, timestamp
 
 IGNORED = re.compile(r"(\.mask|\.IGNORE|hook_.*)$")
 ZERO_BIASES = ("blocks.0.attn.b_Q", "blocks.0.attn.b_K", "blocks.0.attn.b_V", "blocks.0.attn.b_O", "unembed.b_U")
@@ -160,7 +160,7 @@ def import_checkpoint(path: str | Path, family: str, store: Store | None = None,
             raise CheckpointImportError(str(err)) from None
     with store.lock(ref, "importing"):
         store.write_info(ref, {"family": family, "id": vid, "spec": variant.spec, "overrides": variant.overrides,
-                               "status": "training", "created": _now(),
+                               "status": "training", "created": timestamp(),
                                "source": {"kind": "imported", "path": str(path.resolve()), "format": fmt}})
         if losses:
             n = max(len(v) for v in losses.values())

@@ -23,7 +23,6 @@ import fcntl
 import json
 import os
 import re
-import shutil
 import tempfile
 import zlib
 from dataclasses import dataclass
@@ -174,17 +173,9 @@ class Store:
         write_json(self.variant_dir(ref) / "variant.json", info)
 
     def update_info(self, ref: VariantRef, **changes) -> dict:
-        info = {**self.info(ref), **changes, "updated": _now()}
+        info = {**self.info(ref), **changes, "updated": timestamp()}
         self.write_info(ref, info)
         return info
-
-    def delete_variant(self, ref: VariantRef) -> None:
-        with self.lock(ref, "deleting"):
-            shutil.rmtree(self.variant_dir(ref) / "checkpoints", ignore_errors=True)
-            shutil.rmtree(self.variant_dir(ref) / "optimizer", ignore_errors=True)
-            shutil.rmtree(self.variant_dir(ref) / "artifacts", ignore_errors=True)
-            for name in ("history.safetensors", "variant.json"):
-                (self.variant_dir(ref) / name).unlink(missing_ok=True)
 
     # -- locking ----------------------------------------------------------------------------
     @contextlib.contextmanager
@@ -202,7 +193,7 @@ class Store:
                                   f"or stop it, then run this again") from None
             f.seek(0)
             f.truncate()
-            f.write(f"{purpose} by process {os.getpid()} since {_now()}")
+            f.write(f"{purpose} by process {os.getpid()} since {timestamp()}")
             f.flush()
             try:
                 yield
@@ -356,5 +347,6 @@ def _describe_epochs(epochs: list[int]) -> str:
     return f"{len(epochs)} checkpoints from epoch {epochs[0]} to {epochs[-1]}"
 
 
-def _now() -> str:
+def timestamp() -> str:
+    """Local time with offset, to the second: how records and locks say when."""
     return dt.datetime.now().astimezone().isoformat(timespec="seconds")

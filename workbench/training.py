@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from workbench import tasks
 from workbench.families import Variant
 from workbench.model import ModelConfig, Transformer, check_weights, init_weights
-from workbench.store import Store, StoreError, VariantRef, _now
+from workbench.store import Store, StoreError, VariantRef, timestamp
 
 # (epoch, metrics of that epoch) -> True to stop early (the last checkpoint stays resumable)
 EpochCallback = Callable[[int, dict], "bool | None"]
@@ -106,7 +106,7 @@ def train(variant: Variant, store: Store | None = None, *, device: str | None = 
 def _open_record(store: Store, ref: VariantRef, variant: Variant) -> dict:
     if not store.exists(ref):
         info = {"family": variant.family, "id": variant.id, "spec": variant.spec,
-                "overrides": variant.overrides, "status": "untrained", "created": _now(),
+                "overrides": variant.overrides, "status": "untrained", "created": timestamp(),
                 "source": {"kind": "trained"}, "train_seconds": 0.0}
         store.write_info(ref, info)
         return info
