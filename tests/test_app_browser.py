@@ -204,3 +204,11 @@ def test_head_and_neuron_steppers_move_the_selection(served, browser):
     wait_for(browser, lambda d: query(d).get("head") == "1", "▶ did not select the next head")
     browser.find_element(By.ID, "neuron-prev").click()
     wait_for(browser, lambda d: query(d).get("neuron") == "3", "◀ did not select the previous neuron")
+
+
+def test_clicking_a_trajectory_point_selects_its_epoch_not_its_coordinate(served, browser):
+    app, store, ref = served
+    epochs = store.checkpoint_epochs(ref)
+    open_page(browser, app.url, "/trajectories", variant=str(ref), epoch=epochs[-1])
+    click_data_point(browser, "trajectories-paths", 1, 12)  # trace 1: the checkpoints of the PC1/PC2 path
+    wait_for(browser, lambda d: query(d).get("epoch") == str(epochs[12]), "the click did not select that epoch")

@@ -42,9 +42,10 @@ def test_a_summary_that_follows_the_neuron_is_rebuilt_when_the_neuron_changes(ap
 def test_details_show_the_selected_epoch_and_neuron(app_context):
     callbacks, store, ref = app_context
     figures = callbacks["neurons"]["details"]({"variant": str(ref), "epoch": 250, "neuron": 5}, True, 1)
-    clusters, heatmap, grid = figures[:3]
-    assert "250" in clusters.layout.title.text and heatmap.layout.title.text.startswith("neuron 5 ")
-    assert "28" in heatmap.layout.xaxis.title.text  # the down-sample switch is on
+    clusters, heatmap, grid = figures[:3]  # as sent to the browser: plain dicts
+    assert "250" in clusters["layout"]["title"]["text"]
+    assert heatmap["layout"]["title"]["text"].startswith("neuron 5 ")
+    assert "28" in heatmap["layout"]["xaxis"]["title"]["text"]  # the down-sample switch is on
 
 
 def test_missing_artifacts_name_the_command_to_run(app_context):
@@ -54,7 +55,7 @@ def test_missing_artifacts_name_the_command_to_run(app_context):
     variant = load_family("tiny_addition").variant(epochs=10, every=[[10, 10]])
     train(variant, store, progress=False)
     figures = callbacks["fourier"]["details"]({"variant": f"tiny_addition/{variant.id}", "epoch": 10})
-    assert f"workbench analyze tiny_addition/{variant.id}" in figures[0].layout.annotations[0].text
+    assert f"workbench analyze tiny_addition/{variant.id}" in figures[0]["layout"]["annotations"][0]["text"]
 
 
 def test_the_app_starts_without_importing_torch(tiny_analyzed):

@@ -24,6 +24,7 @@ MAX_COMPARED_WITH = 5  # the selected variant and up to five others
 
 
 def create_app(data_root: str | Path | None = None) -> dash.Dash:
+    _start_callbacks_afresh()
     app = dash.Dash(
         __name__, use_pages=True, pages_folder=str(PACKAGE / "pages"), assets_folder=str(PACKAGE / "assets"),
         title="workbench", suppress_callback_exceptions=True, update_title=None,
@@ -32,6 +33,24 @@ def create_app(data_root: str | Path | None = None) -> dash.Dash:
     app.server.config["WORKBENCH_DATA"] = str(Store(data_root).root)
     app.layout = layout
     return app
+
+
+_SHELL_CALLBACKS: list[tuple] = []  # this module's callback registrations, as first seen
+
+
+def _start_callbacks_afresh() -> None:
+    """`dash.callback` collects callbacks in module-level lists that the first app to serve a
+    request takes for itself, so a second app in one process (tests, export, benchmarks) would
+    get its pages' callbacks (Dash re-imports the pages for every app) but none of the shell's.
+    Every new app starts from this module's own registrations instead, and any left behind by
+    an earlier app that never served are dropped. (The app created last is the one to serve.)"""
+    from dash import _callback
+    registries = (_callback.GLOBAL_CALLBACK_LIST, _callback.GLOBAL_CALLBACK_MAP, _callback.GLOBAL_INLINE_SCRIPTS)
+    if not _SHELL_CALLBACKS:
+        _SHELL_CALLBACKS.append(tuple(r.copy() for r in registries))
+    for registry, saved in zip(registries, _SHELL_CALLBACKS[0]):
+        registry.clear()
+        registry.update(saved) if isinstance(registry, dict) else registry.extend(saved)
 
 
 def store() -> Store:

@@ -8,7 +8,7 @@ A copied link reopens the same state; back/forward replay it; two tabs never sha
 from __future__ import annotations
 
 import bisect
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import parse_qs, quote, unquote_plus, urlencode
 
 FIELDS = ("variant", "epoch", "neuron", "head", "compare")
 INT_FIELDS = ("epoch", "neuron", "head")
@@ -28,20 +28,30 @@ def parse_query(search: str | None) -> dict:
             except ValueError:
                 continue
         elif key == "compare":
-            selection[key] = [v for v in raw.split(",") if v]
+            selection[key] = [unquote_plus(v) for v in _raw_value(search, key).split(",") if v]
         else:
             selection[key] = raw
     return selection
 
 
+def _raw_value(search: str | None, key: str) -> str:
+    """The last `key=` value of a query as written (still percent-encoded)."""
+    raw = ""
+    for part in (search or "").lstrip("?").split("&"):
+        name, _, value = part.partition("=")
+        raw = value if unquote_plus(name) == key else raw
+    return raw
+
+
 def to_query(selection: dict) -> str:
-    pairs = []
-    for key in FIELDS:
-        value = selection.get(key)
-        if value is None or value == []:
-            continue
-        pairs.append((key, ",".join(value) if key == "compare" else str(value)))
-    return "?" + urlencode(pairs, safe="/,=") if pairs else ""
+    """The query string of a selection. The compared variants are one comma-separated value;
+    a comma inside a variant id (e.g. `every=10x50,25x200`) is percent-encoded as %2C."""
+    pairs = [(key, str(selection[key])) for key in FIELDS
+             if key != "compare" and selection.get(key) is not None]
+    query = urlencode(pairs, safe="/,=")
+    if selection.get("compare"):
+        query += ("&" if query else "") + "compare=" + ",".join(quote(v, safe="/=") for v in selection["compare"])
+    return "?" + query if query else ""
 
 
 def snap(epoch: int | float | None, epochs: list[int]) -> int | None:

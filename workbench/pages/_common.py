@@ -9,6 +9,7 @@ from typing import Callable
 
 import dash
 import dash_bootstrap_components as dbc
+import numpy as np
 import plotly.graph_objects as go
 from dash import Input, Output, Patch, State, dcc, html
 
@@ -116,14 +117,29 @@ def card(name: str, title: str, click: str = "epoch", height: int | None = None,
         html.P(id={"type": "wb-caption", "name": name}, className="wb-caption")])
 
 
+def _meta(figure) -> dict:
+    meta = figure["layout"].get("meta") if isinstance(figure, dict) else figure.layout.meta
+    return meta if isinstance(meta, dict) else {}
+
+
 def caption(figure) -> str:
-    meta = figure.layout.meta if hasattr(figure, "layout") else None
-    return (meta or {}).get("caption", "") if isinstance(meta, dict) else ""
+    return _meta(figure).get("caption", "")
 
 
 def cursor_count(figure) -> int:
-    meta = figure.layout.meta if hasattr(figure, "layout") else None
-    return (meta or {}).get("cursor_shapes", 1) if isinstance(meta, dict) else 1
+    return _meta(figure).get("cursor_shapes", 1)
+
+
+def for_browser(figure) -> dict:
+    """The figure as Dash sends it, with 1-D click ids (customdata) as plain lists: Dash builds
+    clickData by indexing the customdata of the figure prop itself, and cannot index a packed
+    (typed) array, which is how NumPy arrays travel. Heatmap clicks are unaffected."""
+    data = figure.to_plotly_json()
+    for trace, source in zip(data["data"], figure.data):
+        custom = getattr(source, "customdata", None)
+        if isinstance(custom, np.ndarray) and custom.ndim == 1:
+            trace["customdata"] = custom.tolist()
+    return data
 
 
 @dataclass(frozen=True)
@@ -182,7 +198,7 @@ def register_figures(page: str, specs: list[FigureSpec], controls: dict[str, tup
                 cursors = rendered.get("cursors", {})
                 return ([move_cursors(epoch, cursors.get(s.name, 0)) for s in summaries]
                         + [dash.no_update] * len(summaries) + [dash.no_update])
-            figures = [safe_figure(ref, lambda s=s: s.build(ref, selection)) for s in summaries]
+            figures = [for_browser(safe_figure(ref, lambda s=s: s.build(ref, selection))) for s in summaries]
             cursors = {s.name: (0 if _is_missing(f) else cursor_count(f)) for s, f in zip(summaries, figures)}
             return figures + [caption(f) for f in figures] + [{"key": key, "cursors": cursors}]
 
@@ -196,7 +212,7 @@ def register_figures(page: str, specs: list[FigureSpec], controls: dict[str, tup
         def render_details(selection, *values):
             selection = merged(selection, values)
             ref = ref_of(selection)
-            figures = [safe_figure(ref, lambda s=s: s.build(ref, selection)) for s in details]
+            figures = [for_browser(safe_figure(ref, lambda s=s: s.build(ref, selection))) for s in details]
             return figures + [caption(f) for f in figures]
 
         CALLBACKS.setdefault(page, {})["details"] = render_details
@@ -206,8 +222,7 @@ def register_figures(page: str, specs: list[FigureSpec], controls: dict[str, tup
 
 
 def _is_missing(figure) -> bool:
-    meta = figure.layout.meta if hasattr(figure, "layout") else None
-    return isinstance(meta, dict) and bool(meta.get("missing"))
+    return bool(_meta(figure).get("missing"))
 
 
 def load(ref: VariantRef, reads: str, epoch: int | None):

@@ -1,0 +1,164 @@
+"""Comparing variants: headline metrics, the grokking onset, onset-aligned overlays, a shared PCA
+frame, and the Compare page's callbacks."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from dash import Patch
+
+from second_seed import second_seed
+from workbench import compare
+from workbench.renderers.compare import metric_overlay, shared_trajectory_paths
+
+
+@pytest.fixture(scope="module")
+def two_seeds(tiny_analyzed):
+    store, seed0 = tiny_analyzed
+    return store, seed0, second_seed(store)
+
+
+def store_loader(store):
+    def load(variant, reads):
+        ref = compare_ref(variant)
+        return store.load_history(ref) if reads == "history" else store.load_artifact(ref, reads)
+    return load
+
+
+def compare_ref(variant):
+    from workbench.store import VariantRef
+    return VariantRef(*variant.split("/", 1))
+
+
+def test_onset_is_where_log_test_loss_is_halfway_from_its_peak_to_its_final_value():
+    # Up to 10 nats at epoch 5, then down by 10% per epoch to 10 · 0.9^87 ≈ 1e-3 nats.
+    loss = np.r_[np.linspace(2, 10, 6), 10 * 0.9 ** np.arange(1, 88)]
+    # Halfway in log space between 10 and 1e-3 is 0.1 nats: 10 · 0.9^n ≤ 0.1 first at n = 44.
+    assert compare.grokking_onset(loss) == 5 + 44
+    assert compare.grokking_onset(loss, fraction=0.25) == 5 + 22
+
+
+def test_a_run_whose_test_loss_never_falls_tenfold_has_no_onset():
+    assert compare.grokking_onset(np.r_[np.linspace(2, 4, 10), np.linspace(4, 0.5, 90)]) is None
+    assert compare.grokking_onset([np.nan, np.nan]) is None
+
+
+def test_clusters_need_two_percent_of_the_neurons():
+    sizes = np.array([[0, 5, 120, 11, 10], [0, 0, 0, 0, 0]])          # [epochs, n_freq], d_mlp 512
+    assert compare.min_cluster_size(512) == 11
+    assert compare.cluster_count(sizes, 512).tolist() == [2, 0]
+
+
+def test_headline_metrics_of_the_tiny_run_come_from_its_history_and_artifacts(tiny_analyzed):
+    store, ref = tiny_analyzed
+    row = compare.variant_metrics(store, ref)
+    history = store.load_history(ref)
+    assert row["memorized_epoch"] == int(np.argmax(history["train_acc"] >= 0.99)) < 50
+    assert 300 < row["grokked_epoch"] == int(np.argmax(history["test_acc"] >= 0.99)) < 400
+    assert row["memorized_epoch"] < row["onset_epoch"] < row["grokked_epoch"]
+    assert row["final_test_loss"] == pytest.approx(float(history["test_loss"][-1]))
+    fourier = store.load_artifact(ref, "fourier_embedding")
+    assert row["key_frequencies"] == (np.flatnonzero(fourier["key_mask"][-1]) + 1).tolist() != []
+    sizes = store.load_artifact(ref, "neuron_frequencies")["cluster_size"][-1]
+    assert row["n_clusters"] == int((sizes >= 11).sum()) >= len(row["key_frequencies"]) - 1
+    pr = store.load_artifact(ref, "dimensionality")["participation_ratio.W_E"][-1]
+    assert row["participation_ratio_W_E"] == pytest.approx(float(pr))
+    assert (row["p"], row["seed"], row["analysis"]) == (31, 0, "complete")
+
+
+def test_metric_differences_flag_only_what_differs():
+    rows = [{"p": 31, "grok": 354, "loss": 1.0000, "keys": [3, 9]}, {"p": 31, "grok": 345, "loss": 1.0001, "keys": [3]}]
+    assert compare.metric_differences(rows, ["p", "grok", "loss", "keys"]) == {
+        "p": False, "grok": True, "loss": False, "keys": True}
+
+
+def test_compared_variants_survive_the_url_even_with_commas_in_their_ids():
+    from workbench.selection import parse_query, to_query
+    state = {"variant": "tiny_addition/p31-s0-d598", "compare": ["tiny_addition/p23-s0-every=10x50,25x200", "f/a+b"]}
+    query = to_query(state)
+    assert query.endswith("&compare=tiny_addition/p23-s0-every=10x50%2C25x200,f/a%2Bb")
+    assert parse_query(query) == state and parse_query("?compare=a/b,c/d")["compare"] == ["a/b", "c/d"]
+
+
+def test_the_onset_aligned_overlay_puts_every_onset_at_zero(two_seeds):
+    store, seed0, seed1 = two_seeds
+    variants = [str(seed0), str(seed1)]
+    onsets = {v: compare.grokking_onset(store.load_history(compare_ref(v))["test_loss"]) for v in variants}
+    assert onsets[variants[0]] != onsets[variants[1]]                     # so aligning moves something
+    data = compare.overlay_data("loss", variants, store_loader(store), onsets)
+    fig = metric_overlay(data, 300, metric="loss", align="onset")
+    for trace in fig.data:
+        variant = variants[0] if trace.name.startswith(seed0.id) else variants[1]
+        at_onset = np.flatnonzero(np.asarray(trace.customdata) == onsets[variant])
+        assert np.asarray(trace.x)[at_onset].tolist() == [0]              # x = epoch − onset, epoch in customdata
+    cursors = fig.layout.shapes[:fig.layout.meta["cursor_shapes"]]
+    assert [c.x0 for c in cursors] == [300 - onsets[v] for v in variants]
+    assert fig.layout.xaxis.title.text.startswith("epochs since grokking onset") and fig.layout.yaxis.title.text
+    assert fig.layout.meta["caption"] and fig.layout.meta["click"] == "epoch" and all(t.hovertemplate for t in fig.data)
+    raw = metric_overlay(data, 300, metric="loss", align="epoch")
+    assert all(np.array_equal(t.x, t.customdata) for t in raw.data) and raw.layout.shapes[0].x0 == 300
+
+
+def test_shared_pca_of_one_variant_is_its_own_trajectory_and_is_cached(two_seeds, monkeypatch):
+    store, seed0, seed1 = two_seeds
+    alone = compare.shared_trajectory(store, [seed0])
+    own = store.load_artifact(seed0, "parameter_trajectory")["all.projection"]
+    np.testing.assert_allclose(alone["projection"][0], own, rtol=1e-3, atol=1e-3 * np.abs(own).max())
+    both = compare.shared_trajectory(store, [seed0, seed1], "all")
+    assert [len(p) for p in both["projection"]] == [len(e) for e in both["epochs"]] == [24, 24]
+    stacked = np.concatenate(both["projection"])
+    np.testing.assert_allclose(stacked.mean(axis=0), 0, atol=1e-6 * np.abs(stacked).max())  # one joint centre
+    assert np.all(np.diff(both["explained_variance"]) <= 0) and both["explained_variance"].sum() <= 1
+    fig = shared_trajectory_paths(both, 250, labels=["s0", "s1"])
+    assert fig.layout.meta["click"] == "epoch" and "PC1" in fig.layout.xaxis.title.text
+    rings = [t for t in fig.data if t.name.endswith("now")]
+    assert [t.customdata for t in rings[::3]] == [(250,), (250,)]             # the checkpoint in force, ringed
+    monkeypatch.setattr(type(store), "load_weights", lambda *a: pytest.fail("read checkpoints despite the cache"))
+    again = compare.shared_trajectory(store, [seed0, seed1], "all")
+    np.testing.assert_array_equal(again["projection"][1], both["projection"][1])
+
+
+def test_variants_of_different_primes_share_a_frame_only_where_shapes_agree(tiny_analyzed):
+    store, seed0 = tiny_analyzed
+    from workbench.families import load_family
+    from workbench.store import VariantRef
+    from workbench.training import train
+    variant = load_family("tiny_addition").variant(p=23, epochs=20, every=[[10, 20]])
+    train(variant, store, progress=False)
+    other = VariantRef(variant.family, variant.id)
+    with pytest.raises(ValueError, match="attention or mlp"):
+        compare.shared_trajectory(store, [seed0, other], "all")
+    mlp = compare.shared_trajectory(store, [seed0, other], "mlp")
+    assert [len(p) for p in mlp["projection"]] == [24, 3]
+
+
+@pytest.fixture
+def compare_page(two_seeds):
+    store, seed0, seed1 = two_seeds
+    from workbench.app import create_app
+    app = create_app(store.root)
+    from workbench.pages._common import CALLBACKS
+    with app.server.test_request_context():
+        yield CALLBACKS["compare"], str(seed0), str(seed1)
+
+
+def test_an_epoch_change_shifts_each_aligned_cursor_by_its_variants_onset(compare_page):
+    callbacks, seed0, seed1 = compare_page
+    selection = {"variant": seed0, "compare": [seed1], "epoch": 250}
+    *figures, rendered = callbacks["overlays"](selection, "onset", None)
+    offsets = rendered["offsets"]["loss"]
+    assert len(offsets) == 2 and figures[0].layout.shapes[0].x0 == 250 - offsets[0]
+    *moved, _ = callbacks["overlays"]({**selection, "epoch": 300}, "onset", rendered)
+    assert isinstance(moved[0], Patch)
+    shapes = moved[0].to_plotly_json()["operations"]
+    assert {op["params"]["value"] for op in shapes} == {300 - offsets[0], 300 - offsets[1]}
+
+
+def test_side_by_side_shows_one_column_per_variant_and_differences_highlight(compare_page):
+    callbacks, seed0, seed1 = compare_page
+    out = callbacks["side_by_side"]({"variant": seed0, "compare": [seed1], "epoch": 250}, "loss_curves", None)
+    figures, classes = out[:6], out[12:18]
+    assert classes[:2] == ["col-12 col-lg-6"] * 2 and classes[2:] == ["d-none"] * 4
+    assert figures[1].layout.title.text.startswith(seed1.split("/")[1]) and figures[1].layout.shapes[0].x0 == 250
+    table, note = callbacks["differences"]({"variant": seed0, "compare": [seed1]})
+    text = str(table)
+    assert note == "" and "model seed" in text and "table-warning" in text

@@ -1,0 +1,137 @@
+"""The Variants table and the Compare page in headless Chromium, with two seeds of the tiny run."""
+from __future__ import annotations
+
+from urllib.parse import urlparse
+
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+
+from browser import ServedApp, chromium_driver
+from second_seed import second_seed
+from test_app_browser import (click_data_point, figure_title, graph_element, open_page, query, severe_console_errors,
+                              wait_for)
+from workbench import compare
+from workbench.store import VariantRef
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def served(tiny_analyzed):
+    store, seed0 = tiny_analyzed
+    seed1 = second_seed(store)
+    app = ServedApp(store.root)
+    yield app, store, str(seed0), str(seed1)
+    app.close()
+
+
+@pytest.fixture(scope="module")
+def browser(served, tmp_path_factory):
+    driver = chromium_driver(tmp_path_factory.mktemp("chromium"))
+    yield driver
+    driver.quit()
+
+
+def layout_of(driver, name) -> dict:
+    """Title, shape x0s and traces (name, x, customdata; decoded from plotly's typed arrays) of a figure."""
+    return driver.execute_script("""const gd = arguments[0]; return {title: gd.layout.title && gd.layout.title.text,
+        shapes: (gd.layout.shapes || []).map(s => s.x0), data: (gd._fullData || []).map(t => ({name: t.name,
+        x: Array.from(t.x || []), customdata: Array.from(t.customdata || [])}))};""", graph_element(driver, name))
+
+
+def cursor(driver, name, i=0):
+    shapes = layout_of(driver, name)["shapes"]
+    return shapes[i] if len(shapes) > i else None
+
+
+def onset(store, variant) -> int:
+    return compare.grokking_onset(store.load_history(VariantRef(*variant.split("/", 1)))["test_loss"])
+
+
+def test_choosing_a_second_seed_under_compare_with_shows_both_side_by_side(served, browser):
+    app, store, seed0, seed1 = served
+    open_page(browser, app.url, "/compare", variant=seed0, epoch=250)
+    browser.find_element(By.ID, "compare-with").click()
+    option = wait_for(browser, lambda d: d.find_element(
+        By.CSS_SELECTOR, f"label.dash-dropdown-option:has(input[value='{seed1}'])"))
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'}); arguments[0].click();", option)
+    browser.find_element(By.TAG_NAME, "body").send_keys(Keys.ESCAPE)
+    wait_for(browser, lambda d: query(d).get("compare") == seed1, "the URL does not list the compared seed")
+    wait_for(browser, lambda d: (figure_title(d, "compare-side-1") or "").startswith(seed1.split("/")[1]),
+             "the second column does not show the second seed")
+    assert (figure_title(browser, "compare-side-0") or "").startswith(seed0.split("/")[1])
+    wait_for(browser, lambda d: len(layout_of(d, "compare-loss")["data"]) == 4, "the overlay lacks a seed")
+    assert not severe_console_errors(browser)
+
+
+def test_clicking_an_overlay_point_moves_the_epoch_and_every_cursor(served, browser):
+    app, store, seed0, seed1 = served
+    open_page(browser, app.url, "/compare", variant=seed0, epoch=500, compare=seed1)
+    wait_for(browser, lambda d: cursor(d, "compare-side-1") == 500 and cursor(d, "compare-accuracy") == 500)
+    click_data_point(browser, "compare-loss", 2, 150)  # seed 1's train loss at epoch 150 (a checkpoint)
+    wait_for(browser, lambda d: query(d).get("epoch") == "150", "the click did not set the epoch")
+    for name in ("compare-loss", "compare-accuracy", "compare-clusters", "compare-side-0", "compare-side-1"):
+        wait_for(browser, lambda d, name=name: cursor(d, name) == 150, f"the cursor of {name} did not move")
+    wait_for(browser, lambda d: "epoch 150 ringed" in (figure_title(d, "compare-trajectory") or ""))
+    assert query(browser)["compare"] == seed1
+
+
+def test_aligning_on_onset_puts_both_onsets_at_zero_and_a_click_picks_that_seeds_epoch(served, browser):
+    app, store, seed0, seed1 = served
+    onsets = {seed0: onset(store, seed0), seed1: onset(store, seed1)}
+    open_page(browser, app.url, "/compare", variant=seed0, epoch=250, compare=seed1)
+    browser.find_element(By.CSS_SELECTOR, "label[for='_dbcprivate_radioitems_compare-align_input_onset']").click()
+    wait_for(browser, lambda d: "aligned" in (layout_of(d, "compare-loss")["title"] or ""), "no onset alignment")
+    for trace in layout_of(browser, "compare-loss")["data"]:
+        variant = seed0 if trace["name"].startswith(seed0.split("/")[1]) else seed1
+        assert trace["x"][trace["customdata"].index(onsets[variant])] == 0
+    assert layout_of(browser, "compare-loss")["shapes"][:2] == [250 - onsets[seed0], 250 - onsets[seed1]]
+    click_data_point(browser, "compare-loss", 3, 300)  # seed 1's test loss at its own epoch 300
+    wait_for(browser, lambda d: query(d).get("epoch") == "300", "the click did not pick seed 1's epoch")
+    wait_for(browser, lambda d: layout_of(d, "compare-loss")["shapes"][1] == 300 - onsets[seed1])
+
+
+def open_table(driver, base, **params):
+    driver.get(f"{base}/variants?" + "&".join(f"{k}={v}" for k, v in params.items()))
+    wait_for(driver, lambda d: len(table_column(d, "variant_id")) >= 2, "no table rows")
+
+
+def table_column(driver, column) -> list[str]:
+    return [c.text for c in driver.find_elements(By.CSS_SELECTOR, f"td[data-dash-column='{column}']")]
+
+
+def test_the_variant_table_sorts_by_grok_epoch_and_opens_rows(served, browser):
+    app, store, seed0, seed1 = served
+    grok = {v: compare.variant_metrics(store, VariantRef(*v.split("/", 1)))["grokked_epoch"] for v in (seed0, seed1)}
+    assert grok[seed0] != grok[seed1]
+    early, late = sorted(grok, key=grok.get)
+    open_table(browser, app.url, variant=seed0)
+    sort = "th[data-dash-column='grokked_epoch'] .column-header--sort"
+    browser.find_element(By.CSS_SELECTOR, sort).click()
+
+    def order(d):
+        ids = table_column(d, "variant_id")
+        return [v for v in ids if v in (seed0.split("/")[1], seed1.split("/")[1])]
+    wait_for(browser, lambda d: order(d) == [early.split("/")[1], late.split("/")[1]], "not sorted ascending")
+    epochs = [int(t.replace(",", "")) for t in table_column(browser, "grokked_epoch") if t.strip()]
+    assert epochs == sorted(epochs)
+    browser.find_element(By.CSS_SELECTOR, sort).click()
+    wait_for(browser, lambda d: order(d) == [late.split("/")[1], early.split("/")[1]], "not sorted descending")
+    cell = [c for c in browser.find_elements(By.CSS_SELECTOR, "td[data-dash-column='variant_id']")
+            if c.text == seed1.split("/")[1]][0]
+    cell.click()
+    wait_for(browser, lambda d: query(d).get("variant") == seed1, "clicking a row did not select its variant")
+
+
+def test_ticking_two_rows_and_pressing_compare_opens_them_in_compare(served, browser):
+    app, store, seed0, seed1 = served
+    open_table(browser, app.url, variant=seed0)
+    for variant in (seed1, seed0):
+        row = browser.find_element(By.XPATH, f"//td[@data-dash-column='variant_id'][.='{variant.split('/')[1]}']/..")
+        row.find_element(By.CSS_SELECTOR, "input[type='checkbox']").click()
+    browser.find_element(By.ID, "variants-compare").click()
+    wait_for(browser, lambda d: urlparse(d.current_url).path == "/compare", "compare did not open")
+    wait_for(browser, lambda d: {query(d).get("variant"), query(d).get("compare")} == {seed0, seed1})
+    wait_for(browser, lambda d: len(layout_of(d, "compare-loss")["data"]) == 4, "the overlay lacks a variant")
+    assert not severe_console_errors(browser)

@@ -1,0 +1,279 @@
+"""Comparing variants: headline metrics, the grokking onset, overlay curves and a shared PCA.
+
+How do the prime, the seeds and the recipe change training dynamics? Everything here is computed
+from what is on disk (history, analyzer series, checkpoints) and knows nothing of the app: the
+Variants and Compare pages, notebooks and tests all call the same functions.
+
+Definitions (epochs are training epochs; history index = epoch):
+- memorization epoch: the first epoch with train accuracy ≥ 99% (`ACCURACY_THRESHOLD`);
+- grok epoch: the first epoch with test accuracy ≥ 99%;
+- grokking onset (`grokking_onset`): the first epoch after the test-loss peak at which log test
+  loss has come down `ONSET_FRACTION` = 50% of the way from its peak to its final value. A run
+  whose final test loss is not at least `ONSET_MIN_DROP` = 10× below its peak has no onset (it
+  has not grokked). Unlike the grok epoch, the onset marks the middle of the test-loss drop,
+  so runs aligned on it line up their transitions rather than their finish lines;
+- neuron clusters (`cluster_count`): frequencies whose cluster (neurons explained ≥ 85% by that
+  frequency, `neuron_frequencies.cluster_size`) holds at least `MIN_CLUSTER_FRACTION` = 2% of
+  the MLP's neurons (11 of 512): stray neurons at a random frequency are not a cluster.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from workbench.store import Store, VariantRef
+
+ACCURACY_THRESHOLD = 0.99
+ONSET_FRACTION = 0.5
+ONSET_MIN_DROP = 10.0
+MIN_CLUSTER_FRACTION = 0.02
+MAX_COMPARED = 6
+SHARED_PCA_VERSION = 1
+
+
+# -- headline metrics ---------------------------------------------------------------------------
+
+def first_epoch_at_least(values, threshold: float) -> int | None:
+    """The first index (= epoch in a history) where values ≥ threshold; None if never (NaN never counts)."""
+    hits = np.flatnonzero(np.nan_to_num(np.asarray(values, dtype=np.float64), nan=-np.inf) >= threshold)
+    return int(hits[0]) if len(hits) else None
+
+
+def grokking_onset(test_loss, fraction: float = ONSET_FRACTION, min_drop: float = ONSET_MIN_DROP) -> int | None:
+    """The epoch the test-loss drop is `fraction` done, in log space: the first epoch after the
+    peak with log L ≤ log L_peak − fraction · (log L_peak − log L_final). None when the final
+    loss is not `min_drop`× below the peak (no grokking yet). test_loss: [n_epochs], index = epoch."""
+    loss = np.asarray(test_loss, dtype=np.float64)
+    finite = np.flatnonzero(np.isfinite(loss) & (loss > 0))
+    if len(finite) < 2:
+        return None
+    log_loss = np.full(len(loss), np.nan)
+    log_loss[finite] = np.log(loss[finite])
+    peak = int(finite[np.argmax(log_loss[finite])])
+    final = log_loss[finite[-1]]
+    if log_loss[peak] - final < np.log(min_drop):
+        return None
+    threshold = log_loss[peak] - fraction * (log_loss[peak] - final)
+    after = np.flatnonzero(np.nan_to_num(log_loss[peak:], nan=np.inf) <= threshold)
+    return peak + int(after[0]) if len(after) else None
+
+
+def key_frequencies(fourier_embedding: dict) -> list[int]:
+    """The final epoch's key frequencies of W_E (1-based k), from the `fourier_embedding` series."""
+    return (np.flatnonzero(np.asarray(fourier_embedding["key_mask"])[-1]) + 1).tolist()
+
+
+def min_cluster_size(d_mlp: int) -> int:
+    """Fewest neurons a frequency cluster needs to count: MIN_CLUSTER_FRACTION of the MLP, at least 2."""
+    return max(2, int(np.ceil(MIN_CLUSTER_FRACTION * d_mlp)))
+
+
+def cluster_count(cluster_size, d_mlp: int) -> np.ndarray:
+    """Frequencies whose cluster holds ≥ `min_cluster_size(d_mlp)` neurons; cluster_size
+    [..., n_freq] -> [...] (one count per epoch for a series)."""
+    return (np.asarray(cluster_size) >= min_cluster_size(d_mlp)).sum(axis=-1)
+
+
+def _final(values) -> float | None:
+    values = np.asarray(values, dtype=np.float64)
+    return float(values[-1]) if len(values) and np.isfinite(values[-1]) else None
+
+
+def headline_metrics(history: dict | None, fourier: dict | None = None, neurons: dict | None = None,
+                     dimensionality: dict | None = None) -> dict:
+    """The comparison table's numbers for one variant, from whatever of its data exists (None
+    for a missing input gives None for what it feeds)."""
+    row = dict.fromkeys(("memorized_epoch", "grokked_epoch", "onset_epoch", "final_train_loss",
+                         "final_test_loss", "key_frequencies", "n_clusters", "fraction_explained",
+                         "participation_ratio_W_E"))
+    if history:
+        row.update(memorized_epoch=first_epoch_at_least(history.get("train_acc", []), ACCURACY_THRESHOLD),
+                   grokked_epoch=first_epoch_at_least(history.get("test_acc", []), ACCURACY_THRESHOLD),
+                   onset_epoch=grokking_onset(history.get("test_loss", [])),
+                   final_train_loss=_final(history.get("train_loss", [])),
+                   final_test_loss=_final(history.get("test_loss", [])))
+    if fourier:
+        row["key_frequencies"] = key_frequencies(fourier)
+    if neurons:
+        d_mlp = np.shape(neurons["dominant_freq"])[-1]
+        row["n_clusters"] = int(cluster_count(np.asarray(neurons["cluster_size"])[-1], d_mlp))
+        row["fraction_explained"] = _final(neurons["fraction_explained"])
+    if dimensionality:
+        row["participation_ratio_W_E"] = _final(dimensionality["participation_ratio.W_E"])
+    return row
+
+
+def analysis_state(report: dict[str, dict]) -> str:
+    """'complete', 'partial (3/7)' or 'not analysed', from `pipeline.status`."""
+    done = sum(1 for r in report.values() if not r["missing"] and not r["stale"] and r["done"])
+    if report and done == len(report):
+        return "complete"
+    return f"partial ({done}/{len(report)})" if done or any(r["done"] for r in report.values()) else "not analysed"
+
+
+def variant_metrics(store: Store, ref: VariantRef) -> dict:
+    """One row of the variant table: recipe, status, headline metrics and analysis state."""
+    from workbench import pipeline
+    from workbench.store import StoreError
+    info = store.info(ref)
+    domain = info.get("spec", {}).get("domain", {})
+    epochs = store.checkpoint_epochs(ref)
+
+    def optional(load):
+        try:
+            return load()
+        except StoreError:
+            return None
+    row = {"variant": str(ref), "family": ref.family, "id": ref.id, "p": domain.get("p"),
+           "seed": domain.get("seed"), "data_seed": domain.get("data_seed"), "status": store.status(ref),
+           "checkpoints": len(epochs), "last_epoch": epochs[-1] if epochs else None}
+    row.update(headline_metrics(optional(lambda: store.load_history(ref)),
+                                *(optional(lambda a=a: store.load_artifact(ref, a))
+                                  for a in ("fourier_embedding", "neuron_frequencies", "dimensionality"))))
+    row["analysis"] = analysis_state(pipeline.status(ref, store)) if epochs else "not analysed"
+    return row
+
+
+def metric_differences(rows: list[dict], keys, rel_tol: float = 1e-3) -> dict[str, bool]:
+    """For each key: do the rows disagree? Numbers within rel_tol of each other count as equal."""
+    differs = {}
+    for key in keys:
+        values = [row.get(key) for row in rows]
+        numbers = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        if len(numbers) == len(values) and numbers:
+            spread, scale = max(numbers) - min(numbers), max(abs(v) for v in numbers)
+            differs[key] = spread > rel_tol * scale
+        else:
+            differs[key] = len({repr(v) for v in values}) > 1
+    return differs
+
+
+# -- overlays -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class OverlayMetric:
+    """A time series drawn for every compared variant on one set of axes.
+    lines: (line name, what it reads — "history" or an analyzer series —, key in that data)."""
+    title: str
+    y_title: str
+    caption: str
+    lines: tuple[tuple[str, str, str], ...]
+    log_y: bool = False
+    fmt: str = ".4g"
+
+
+OVERLAY_METRICS = {
+    "loss": OverlayMetric("Loss", "loss (nats, log scale)", "Train loss falls together; where test loss drops "
+                          "is where each variant groks.", (("train loss", "history", "train_loss"),
+                                                           ("test loss", "history", "test_loss")), log_y=True),
+    "accuracy": OverlayMetric("Accuracy", "accuracy (fraction of pairs)", "Test accuracy rises late, at a "
+                              "different epoch for each variant.", (("train acc.", "history", "train_acc"),
+                                                                   ("test acc.", "history", "test_acc")), fmt=".1%"),
+    "progress": OverlayMetric("Restricted and excluded loss", "loss (nats, log scale)", "Restricted loss falls "
+                              "before test loss; excluded loss rises as memorization is abandoned.",
+                              (("restricted loss", "progress_measures", "restricted_loss"),
+                               ("excluded loss", "progress_measures", "excluded_loss")), log_y=True),
+    "gini": OverlayMetric("Fourier sparsity (Gini)", "Gini coefficient (0 = uniform, 1 = one frequency)",
+                          "Gini climbs as each variant concentrates on its key frequencies.",
+                          (("Gini W_E", "progress_measures", "gini_W_E"),
+                           ("Gini W_L", "progress_measures", "gini_W_L")), fmt=".3f"),
+    "participation_ratio": OverlayMetric("Participation ratio of W_E", "participation ratio (dimensions)",
+                                         "W_E compresses into few dimensions after grokking.",
+                                         (("PR W_E", "dimensionality", "participation_ratio.W_E"),), fmt=".2f"),
+    "velocity": OverlayMetric("Speed through parameter space", "‖Δθ‖ per epoch (L2 norm, log scale)",
+                              "Fast while memorizing, a bump at grokking, a slow drift during cleanup.",
+                              (("speed (all parameters)", "parameter_trajectory", "all.velocity"),),
+                              log_y=True, fmt=".3g"),
+    "clusters": OverlayMetric("Neuron frequency clusters", "clusters (frequencies, count)",
+                              "Clusters with ≥ 2% of the neurons; grokked runs settle on their key frequencies.",
+                              (("clusters", "neuron_frequencies", "cluster_count"),), fmt="d"),
+}
+
+
+def overlay_line(data: dict, reads: str, key: str) -> tuple[np.ndarray, np.ndarray]:
+    """(epochs, values) of one overlay line from a history or an analyzer series. Per-interval
+    values (velocity, [n − 1]) sit at the end of each interval; "cluster_count" is derived."""
+    if reads == "history":
+        values = np.asarray(data[key])
+        return np.arange(len(values)), values
+    epochs = np.asarray(data["epochs"])
+    if key == "cluster_count":
+        return epochs, cluster_count(data["cluster_size"], np.shape(data["dominant_freq"])[-1])
+    values = np.asarray(data[key])
+    return (epochs[1:] if len(values) == len(epochs) - 1 else epochs), values
+
+
+def short_labels(variants: list[str]) -> list[str]:
+    """Legend labels: the variant ids when all share one family, else family/id."""
+    families = {v.split("/", 1)[0] for v in variants}
+    return [v.split("/", 1)[-1] if len(families) == 1 else v for v in variants]
+
+
+def overlay_data(metric: str, variants: list[str], load, onsets: dict[str, int | None]) -> dict:
+    """What `workbench.renderers.compare.metric_overlay` draws for `metric`: each variant's lines,
+    read with `load(variant, reads)`; "index" is its place among `variants` (its color). A variant
+    whose data is missing (load raises StoreError or KeyError) is listed under "missing" instead."""
+    from workbench.store import StoreError
+    spec, rows, missing = OVERLAY_METRICS[metric], [], []
+    for index, (variant, label) in enumerate(zip(variants, short_labels(variants))):
+        try:
+            lines = {name: overlay_line(load(variant, reads), reads, key) for name, reads, key in spec.lines}
+        except (StoreError, KeyError):
+            missing.append(label)
+            continue
+        rows.append({"variant": variant, "label": label, "index": index, "onset": onsets.get(variant), "lines": lines})
+    return {"variants": rows, "missing": missing}
+
+
+# -- parameter trajectories in one frame -------------------------------------------------------
+
+@lru_cache(maxsize=4)
+def _cache(directory: str):
+    import diskcache
+    return diskcache.Cache(directory, size_limit=512 * 1024**2, eviction_policy="least-recently-used")
+
+
+def shared_trajectory(store: Store, refs: list[VariantRef], group: str = "all", n_components: int = 3) -> dict:
+    """PCA fitted on the checkpoints of all `refs` together (flattened parameters of `group`,
+    stacked), each variant's path projected into that one basis, so paths are comparable.
+
+    Returns {"variants": [str], "epochs": [[n_i]], "projection": [[n_i, c]], "explained_variance": [c]}.
+    Reads every checkpoint, so the result is kept in a disk cache under `<data root>/.cache/compare`
+    keyed by every checkpoint's checksum. Raises ValueError when the variants' parameters in
+    `group` differ in shape (different p change W_E and W_U; attention and MLP stay comparable)."""
+    from workbench import trajectory
+    from workbench.analyzers.trajectory import GROUPS, flatten
+    if group not in GROUPS:
+        raise ValueError(f"unknown parameter group {group!r}; groups: {', '.join(GROUPS)}")
+    epochs = [store.checkpoint_epochs(ref) for ref in refs]
+    if any(not e for e in epochs):
+        raise ValueError("a compared variant has no checkpoints yet")
+    key = ("shared_pca", SHARED_PCA_VERSION, group, n_components,
+           tuple((str(ref), tuple((e, store.checkpoint_fingerprint(ref, e)) for e in eps))
+                 for ref, eps in zip(refs, epochs)))
+    cache = _cache(str(store.cache_dir / "compare"))
+    cached = cache.get(key)
+    if cached is not None:
+        return cached
+    shapes, rows = {}, []
+    for ref, eps in zip(refs, epochs):
+        for e in eps:
+            weights = store.load_weights(ref, e)
+            shapes.setdefault(str(ref), {k: v.shape for k, v in weights.items() if k.startswith(GROUPS[group])})
+            rows.append(flatten(weights, group).astype(np.float32))
+    if len({tuple(sorted(s.items())) for s in shapes.values()}) > 1:
+        raise ValueError(f"the '{group}' parameters differ in shape between these variants (different p or "
+                         "architecture): pick the attention or mlp group to compare them in one frame")
+    _, ratio, projection = trajectory.pca(np.stack(rows), n_components)
+    missing = n_components - projection.shape[1]              # fewer directions than components
+    projection, ratio = np.pad(projection, ((0, 0), (0, missing))), np.pad(ratio, (0, missing))
+    bounds = np.cumsum([0] + [len(e) for e in epochs])
+    result = {"variants": [str(r) for r in refs], "group": group, "explained_variance": ratio,
+              "epochs": [np.asarray(e) for e in epochs],
+              "projection": [projection[a:b] for a, b in zip(bounds[:-1], bounds[1:])]}
+    cache.set(key, result)
+    return result

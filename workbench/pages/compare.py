@@ -1,0 +1,189 @@
+"""Compare: how do the prime, the seeds and the recipe change training? The selected variant and
+the ones chosen under "compare with" in the sidebar (2–6 in all, in the URL as compare=a/b,c/d):
+metrics overlaid on shared axes (raw epochs, or aligned on each run's grokking onset), one
+figure side by side per variant, parameter paths in one PCA frame, and a table of differences.
+Every figure shares the epoch cursor; clicking any of them sets the epoch."""
+from __future__ import annotations
+
+import dash
+import dash_bootstrap_components as dbc
+from dash import Input, Output, Patch, State, dcc, html
+
+from workbench import compare
+from workbench.analyzers.trajectory import GROUPS
+from workbench.app import store
+from workbench.pages._common import (CALLBACKS, caption, card, catalog_figure, cursor_count, history, load,
+                                     message_figure, move_cursors, safe_figure)
+from workbench.pages._compared import compared, prime, ref
+from workbench.pages._differences import differences
+from workbench.renderers import CATALOG
+from workbench.renderers.compare import metric_overlay, shared_trajectory_paths
+from workbench.store import StoreError
+
+dash.register_page(__name__, path="/compare", name="Compare", order=8)
+
+OVERLAYS = list(compare.OVERLAY_METRICS)
+SIDE_BY_SIDE = ["loss_curves", "accuracy_curves", "embedding_fourier_over_epochs", "cluster_sizes",
+                "trajectory_projections", "participation_ratio", "progress_losses", "gini", "trajectory_velocity",
+                "logit_map_fourier_over_epochs", "head_specialization"]  # figures whose clicks pick an epoch
+FREQUENCY_AXIS = {"embedding_fourier_over_epochs", "logit_map_fourier_over_epochs", "cluster_sizes"}
+SLOTS = range(compare.MAX_COMPARED)
+
+
+def layout(**_query):
+    align = dbc.RadioItems(id="compare-align", inline=True, value="epoch", options=[
+        {"label": "raw epoch", "value": "epoch"}, {"label": "epochs since grokking onset", "value": "onset"}])
+    kind = dcc.Dropdown(id="compare-side-kind", value="loss_curves", clearable=False, style={"minWidth": "22rem"},
+                        options=[{"label": f"{name}: {CATALOG[name].description}", "value": name}
+                                 for name in SIDE_BY_SIDE])
+    group = dbc.RadioItems(id="compare-group", inline=True, value="all",
+                           options=[{"label": g, "value": g} for g in GROUPS])
+    slots = [html.Div(id={"type": "compare-slot", "index": i}, className="d-none", children=[
+        card(f"compare-side-{i}", "the chosen figure for this variant", width=12)]) for i in SLOTS]
+    return html.Div([
+        html.P("The selected variant and those chosen under “compare with” in the sidebar (or ticked in the "
+               "Variants table). Click any figure to move the shared epoch.", className="text-muted"),
+        html.Div(id="compare-note", className="small text-primary mb-2"),
+        html.H5("Overlays"),
+        html.Div(className="d-flex gap-2 align-items-center mb-2", children=[
+            dbc.Label("align by", className="mb-0"), align,
+            html.Span(f"onset: test loss {compare.ONSET_FRACTION:.0%} of the way down (log scale) from its peak "
+                      "to its final value", className="small text-muted")]),
+        dbc.Row([card(f"compare-{name}", compare.OVERLAY_METRICS[name].title) for name in OVERLAYS]),
+        html.H5("Side by side"),
+        html.Div(className="mb-2", children=kind),
+        dbc.Row(slots),
+        html.H5("Trajectories in one frame"),
+        html.Div(className="d-flex gap-2 align-items-center mb-2", children=[
+            dbc.Label("parameter group", className="mb-0"), group]),
+        dbc.Row([card("compare-trajectory", "Parameter paths in one PCA frame", width=12)]),
+        html.H5("Differences"),
+        html.Div(id="compare-differences"),
+        dcc.Store(id="compare-overlays-rendered"), dcc.Store(id="compare-side-rendered")])
+
+
+def _graph(name):
+    return {"type": "wb-graph", "click": "epoch", "name": name}
+
+
+def _caption(name):
+    return {"type": "wb-caption", "name": name}
+
+
+def _onsets(variants) -> dict:
+    onsets = {}
+    for variant in variants:
+        try:
+            onsets[variant] = compare.grokking_onset(history(ref(variant))["test_loss"])
+        except (StoreError, KeyError):
+            onsets[variant] = None
+    return onsets
+
+
+def _shift_cursors(epoch: int, offsets: list[int]) -> Patch:
+    patch = Patch()
+    for i, offset in enumerate(offsets):
+        patch["layout"]["shapes"][i]["x0"] = epoch - offset
+        patch["layout"]["shapes"][i]["x1"] = epoch - offset
+    return patch
+
+
+def render_overlays(selection, align, rendered):
+    """Every overlay: rebuilt when the variants or the alignment change, else its cursors move."""
+    variants, epoch = compared(selection), (selection or {}).get("epoch")
+    key = [variants, align]
+    if rendered and rendered.get("key") == key and epoch is not None:
+        return ([_shift_cursors(epoch, rendered["offsets"][name]) for name in OVERLAYS]
+                + [dash.no_update] * (len(OVERLAYS) + 1))
+    onsets = _onsets(variants)
+    figures = []
+    for name in OVERLAYS:
+        data = compare.overlay_data(name, variants, lambda v, reads: load(ref(v), reads, None), onsets)
+        if not data["variants"]:
+            hint = f"run  workbench analyze {' '.join(variants)}" if variants else "pick variants in the sidebar"
+            figures.append(message_figure(f"Nothing to overlay yet: {hint}"))
+        else:
+            figures.append(metric_overlay(data, epoch, metric=name, align=align))
+    offsets = {name: (f.layout.meta or {}).get("cursor_offsets", []) for name, f in zip(OVERLAYS, figures)}
+    return figures + [caption(f) for f in figures] + [{"key": key, "offsets": offsets}]
+
+
+def _side_figure(variant, kind, selection, primes):
+    figure = safe_figure(ref(variant), lambda: catalog_figure(kind)(ref(variant), {**selection, "variant": variant}))
+    if (figure.layout.meta or {}).get("missing"):
+        return figure
+    for trace in figure.data:  # clickData carries customdata only from plain lists, not typed arrays
+        if trace.customdata is not None and getattr(trace.customdata, "ndim", 2) == 1:
+            trace.customdata = trace.customdata.tolist()
+    title = figure.layout.title.text or ""
+    figure.update_layout(title_text=f"{variant.split('/', 1)[-1]} (p = {primes[variant]}): {title}")
+    if kind in FREQUENCY_AXIS and len(set(primes.values())) > 1:
+        figure.add_annotation(text=f"different primes: k = 1…{(primes[variant] - 1) // 2} here is k/{primes[variant]} "
+                                   "of a turn; the same k is another frequency at another p",
+                              xref="paper", yref="paper", x=0, y=1.0, yanchor="bottom", showarrow=False,
+                              font=dict(size=11, color="#b02a37"))
+    return figure
+
+
+def render_side_by_side(selection, kind, rendered):
+    """The chosen catalog figure for each variant in its own column, one shared epoch cursor."""
+    selection = selection or {}
+    variants, epoch = compared(selection), selection.get("epoch")
+    key = [variants, kind]
+    n = len(variants)
+    if rendered and rendered.get("key") == key and epoch is not None and CATALOG[kind].kind == "summary":
+        counts = rendered["cursors"]
+        figures = [move_cursors(epoch, counts[i]) if i < n else dash.no_update for i in SLOTS]
+        return figures + [dash.no_update] * (2 * len(SLOTS)) + [dash.no_update]
+    primes = {v: prime(v) for v in variants}
+    figures = [_side_figure(variants[i], kind, selection, primes) if i < n else message_figure("")
+               for i in SLOTS]
+    width = 12 if n == 1 else 6 if n == 2 else 4                     # three per row at most
+    classes = [f"col-12 col-lg-{width}" if i < n else "d-none" for i in SLOTS]
+    counts = [0 if (f.layout.meta or {}).get("missing") else cursor_count(f) for f in figures]
+    return figures + [caption(f) for f in figures] + classes + [{"key": key, "cursors": counts}]
+
+
+def render_trajectory(selection, group):
+    """All compared paths projected into one PCA basis fitted on all their checkpoints."""
+    variants = compared(selection)
+    if not variants:
+        figure = message_figure("No variant yet: run `workbench demo`")
+        return figure, ""
+    try:
+        data = compare.shared_trajectory(store(), [ref(v) for v in variants], group)
+    except ValueError as err:
+        figure = message_figure(str(err))
+        return figure, ""
+    except StoreError as err:
+        figure = message_figure(f"Cannot read the checkpoints: {err}")
+        return figure, ""
+    figure = shared_trajectory_paths(data, (selection or {}).get("epoch"), labels=compare.short_labels(variants))
+    return figure, caption(figure)
+
+
+def render_differences(selection):
+    variants = compared(selection)
+    note = "" if len(variants) >= 2 else ("Pick 1 to 5 variants under “compare with” in the sidebar (or tick rows "
+                                          "in the Variants table and press compare) to see them side by side.")
+    return differences(variants), note
+
+
+CALLBACKS["compare"] = {"overlays": render_overlays, "side_by_side": render_side_by_side,
+                        "trajectory": render_trajectory, "differences": render_differences}
+
+dash.callback([Output(_graph(f"compare-{name}"), "figure") for name in OVERLAYS]
+              + [Output(_caption(f"compare-{name}"), "children") for name in OVERLAYS]
+              + [Output("compare-overlays-rendered", "data")],
+              Input("selection", "data"), Input("compare-align", "value"),
+              State("compare-overlays-rendered", "data"))(render_overlays)
+dash.callback([Output(_graph(f"compare-side-{i}"), "figure") for i in SLOTS]
+              + [Output(_caption(f"compare-side-{i}"), "children") for i in SLOTS]
+              + [Output({"type": "compare-slot", "index": i}, "className") for i in SLOTS]
+              + [Output("compare-side-rendered", "data")],
+              Input("selection", "data"), Input("compare-side-kind", "value"),
+              State("compare-side-rendered", "data"))(render_side_by_side)
+dash.callback(Output(_graph("compare-trajectory"), "figure"), Output(_caption("compare-trajectory"), "children"),
+              Input("selection", "data"), Input("compare-group", "value"))(render_trajectory)
+dash.callback(Output("compare-differences", "children"), Output("compare-note", "children"),
+              Input("selection", "data"))(render_differences)
