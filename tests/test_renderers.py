@@ -341,3 +341,14 @@ def test_per_head_matrices_are_averaged_unless_asked_per_head():
     assert "W_Q (mean of 2 heads)" in names and len(names) == 9
     per_head = [t.name for t in CATALOG["participation_ratio"](data, 20, per_head=True).data]
     assert "W_Q head 1" in per_head and len(per_head) == 5 + 4 * N_HEADS
+
+
+def test_every_trajectory_panel_names_its_axes():
+    import numpy as np
+    from workbench.renderers import CATALOG
+    epochs = np.arange(0, 50, 10)
+    data = {"epochs": epochs, "all.projection": np.random.default_rng(0).normal(size=(5, 3)),
+            "all.explained_variance": np.array([0.5, 0.3, 0.1]), "all.crossing_epochs": np.zeros((0, 2))}
+    fig = CATALOG["trajectory_projections"](data, 20)
+    titles = [fig.layout[f"xaxis{i or ''}"].title.text for i in (0, 2, 3)]
+    assert titles[0].startswith("PC1 (50%") and all(titles)

@@ -69,6 +69,9 @@ def trajectory_projections(data: dict[str, np.ndarray], epoch: int | None = None
     current = epoch_index(epochs, epoch)
     fig = make_subplots(rows=1, cols=3, horizontal_spacing=0.08,
                         subplot_titles=[f"PC{a} / PC{b}" for a, b in PLANES])
+    # the shared layout first: it blanks the first panel's axis titles, which are set below
+    fig.update_layout(base_layout(f"Parameter trajectory ({group}), epoch {int(epochs[current])} ringed", "", "",
+                                  PATH_CAPTION, height=400, showlegend=False))
     for col, plane in enumerate(PLANES, start=1):
         for trace in _path_traces(projection, epochs, current, plane, showscale=col == 3):
             fig.add_trace(trace, row=1, col=col)
@@ -82,8 +85,6 @@ def trajectory_projections(data: dict[str, np.ndarray], epoch: int | None = None
             marker=dict(symbol="x", size=9, color=COLORS["cursor"]),
             text=[f"segments from epochs {a} and {b} cross" for a, b in crossings.reshape(-1, 2)],
             hovertemplate="%{text}<extra></extra>"), row=1, col=3)
-    fig.update_layout(base_layout(f"Parameter trajectory ({group}), epoch {int(epochs[current])} ringed", "", "",
-                                  PATH_CAPTION, height=400, showlegend=False))
     return finish(fig, click="epoch")
 
 
