@@ -155,10 +155,27 @@ def test_an_epoch_change_shifts_each_aligned_cursor_by_its_variants_onset(compar
 
 def test_side_by_side_shows_one_column_per_variant_and_differences_highlight(compare_page):
     callbacks, seed0, seed1 = compare_page
-    out = callbacks["side_by_side"]({"variant": seed0, "compare": [seed1], "epoch": 250}, "loss_curves", None)
+    out = callbacks["side_by_side"]({"variant": seed0, "compare": [seed1], "epoch": 250}, "loss_curves", "shared",
+                                    None)
     figures, classes = out[:6], out[12:18]
     assert classes[:2] == ["col-12 col-lg-6"] * 2 and classes[2:] == ["d-none"] * 4
-    assert figures[1].layout.title.text.startswith(seed1.split("/")[1]) and figures[1].layout.shapes[0].x0 == 250
+    assert figures[1]["layout"]["title"]["text"].startswith(seed1.split("/")[1])
+    assert figures[1]["layout"]["shapes"][0]["x0"] == 250
     table, note = callbacks["differences"]({"variant": seed0, "compare": [seed1]})
     text = str(table)
     assert note == "" and "model seed" in text and "table-warning" in text
+
+
+def test_per_variant_cursors_sit_at_the_same_point_relative_to_each_onset(compare_page):
+    from workbench import compare
+    from workbench.pages._common import history, ref_of
+    callbacks, seed0, seed1 = compare_page
+    onsets = [compare.grokking_onset(history(ref_of({"variant": v}))["test_loss"]) for v in (seed0, seed1)]
+    selection = {"variant": seed0, "compare": [seed1], "epoch": 300}
+    *out, rendered = callbacks["side_by_side"](selection, "loss_curves", "onset", None)
+    shift = onsets[1] - onsets[0]
+    assert out[0]["layout"]["shapes"][0]["x0"] == 300 and out[1]["layout"]["shapes"][0]["x0"] == 300 + shift
+    clicked = [t for t in out[1]["data"] if isinstance(t.get("customdata"), list)][0]  # a click picks seed 0's epoch
+    assert clicked["customdata"][0] == -shift  # epoch 0 of seed 1 = epoch -shift of seed 0
+    *moved, _ = callbacks["side_by_side"]({**selection, "epoch": 350}, "loss_curves", "onset", rendered)
+    assert moved[1].to_plotly_json()["operations"][0]["params"]["value"] == 350 + shift

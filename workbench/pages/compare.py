@@ -2,18 +2,20 @@
 the ones chosen under "compare with" in the sidebar (2–6 in all, in the URL as compare=a/b,c/d):
 metrics overlaid on shared axes (raw epochs, or aligned on each run's grokking onset), one
 figure side by side per variant, parameter paths in one PCA frame, and a table of differences.
-Every figure shares the epoch cursor; clicking any of them sets the epoch."""
+Every figure shares the epoch cursor (side by side can instead put each variant's cursor at the
+same point relative to its grokking onset); clicking any of them sets the epoch."""
 from __future__ import annotations
 
 import dash
+import numpy as np
 import dash_bootstrap_components as dbc
 from dash import Input, Output, Patch, State, dcc, html
 
 from workbench import compare
 from workbench.analyzers.trajectory import GROUPS
 from workbench.app import store
-from workbench.pages._common import (CALLBACKS, caption, card, catalog_figure, cursor_count, history, load,
-                                     message_figure, move_cursors, safe_figure)
+from workbench.pages._common import (CALLBACKS, caption, card, catalog_figure, cursor_count, for_browser, history,
+                                     load, message_figure, move_cursors, safe_figure)
 from workbench.pages._compared import compared, prime, ref
 from workbench.pages._differences import differences
 from workbench.renderers import CATALOG
@@ -33,6 +35,9 @@ SLOTS = range(compare.MAX_COMPARED)
 def layout(**_query):
     align = dbc.RadioItems(id="compare-align", inline=True, value="epoch", options=[
         {"label": "raw epoch", "value": "epoch"}, {"label": "epochs since grokking onset", "value": "onset"}])
+    cursors = dbc.RadioItems(id="compare-side-cursor", inline=True, value="shared", options=[
+        {"label": "one shared epoch", "value": "shared"},
+        {"label": "per variant: the same point relative to its grokking onset", "value": "onset"}])
     kind = dcc.Dropdown(id="compare-side-kind", value="loss_curves", clearable=False, style={"minWidth": "22rem"},
                         options=[{"label": f"{name}: {CATALOG[name].description}", "value": name}
                                  for name in SIDE_BY_SIDE])
@@ -52,6 +57,8 @@ def layout(**_query):
         dbc.Row([card(f"compare-{name}", compare.OVERLAY_METRICS[name].title) for name in OVERLAYS]),
         html.H5("Side by side"),
         html.Div(className="mb-2", children=kind),
+        html.Div(className="d-flex gap-2 align-items-center mb-2", children=[
+            dbc.Label("cursors", className="mb-0"), cursors]),
         dbc.Row(slots),
         html.H5("Trajectories in one frame"),
         html.Div(className="d-flex gap-2 align-items-center mb-2", children=[
@@ -108,13 +115,18 @@ def render_overlays(selection, align, rendered):
     return figures + [caption(f) for f in figures] + [{"key": key, "offsets": offsets}]
 
 
-def _side_figure(variant, kind, selection, primes):
-    figure = safe_figure(ref(variant), lambda: catalog_figure(kind)(ref(variant), {**selection, "variant": variant}))
+def _side_figure(variant, kind, selection, primes, shift=0):
+    """`kind` for one variant with its cursor at the selected epoch + `shift` (its onset offset
+    in per-variant mode); its click ids are shifted back, so a click picks the equivalent
+    epoch of the selected variant."""
+    own = {**selection, "variant": variant, "epoch": (selection.get("epoch") or 0) + shift}
+    figure = safe_figure(ref(variant), lambda: catalog_figure(kind)(ref(variant), own))
     if (figure.layout.meta or {}).get("missing"):
-        return figure
-    for trace in figure.data:  # clickData carries customdata only from plain lists, not typed arrays
-        if trace.customdata is not None and getattr(trace.customdata, "ndim", 2) == 1:
-            trace.customdata = trace.customdata.tolist()
+        return for_browser(figure)
+    if shift:
+        for trace in figure.data:
+            if trace.customdata is not None and getattr(trace.customdata, "ndim", 2) == 1:
+                trace.customdata = np.asarray(trace.customdata) - shift
     title = figure.layout.title.text or ""
     figure.update_layout(title_text=f"{variant.split('/', 1)[-1]} (p = {primes[variant]}): {title}")
     if kind in FREQUENCY_AXIS and len(set(primes.values())) > 1:
@@ -122,26 +134,39 @@ def _side_figure(variant, kind, selection, primes):
                                    "of a turn; the same k is another frequency at another p",
                               xref="paper", yref="paper", x=0, y=1.0, yanchor="bottom", showarrow=False,
                               font=dict(size=11, color="#b02a37"))
-    return figure
+    if shift:
+        figure.update_layout(title_text=f"{figure.layout.title.text} · cursor {shift:+d} epochs (onset offset)")
+    return for_browser(figure)
 
 
-def render_side_by_side(selection, kind, rendered):
-    """The chosen catalog figure for each variant in its own column, one shared epoch cursor."""
+def _side_shifts(variants: list[str], mode: str) -> list[int]:
+    """Per-variant cursor offsets: onset_i - onset_selected in "onset" mode (0 where unknown)."""
+    if mode != "onset" or not variants:
+        return [0] * len(variants)
+    onsets = _onsets(variants)
+    base = onsets.get(variants[0])
+    return [onsets[v] - base if base is not None and onsets[v] is not None else 0 for v in variants]
+
+
+def render_side_by_side(selection, kind, cursor_mode, rendered):
+    """The chosen catalog figure for each variant in its own column: one shared epoch cursor, or
+    per-variant cursors at the same point relative to each variant's grokking onset."""
     selection = selection or {}
     variants, epoch = compared(selection), selection.get("epoch")
-    key = [variants, kind]
+    key = [variants, kind, cursor_mode]
     n = len(variants)
     if rendered and rendered.get("key") == key and epoch is not None and CATALOG[kind].kind == "summary":
-        counts = rendered["cursors"]
-        figures = [move_cursors(epoch, counts[i]) if i < n else dash.no_update for i in SLOTS]
+        counts, shifts = rendered["cursors"], rendered["shifts"]
+        figures = [move_cursors(epoch + shifts[i], counts[i]) if i < n else dash.no_update for i in SLOTS]
         return figures + [dash.no_update] * (2 * len(SLOTS)) + [dash.no_update]
     primes = {v: prime(v) for v in variants}
-    figures = [_side_figure(variants[i], kind, selection, primes) if i < n else message_figure("")
+    shifts = _side_shifts(variants, cursor_mode)
+    figures = [_side_figure(variants[i], kind, selection, primes, shifts[i]) if i < n else for_browser(message_figure(""))
                for i in SLOTS]
     width = 12 if n == 1 else 6 if n == 2 else 4                     # three per row at most
     classes = [f"col-12 col-lg-{width}" if i < n else "d-none" for i in SLOTS]
-    counts = [0 if (f.layout.meta or {}).get("missing") else cursor_count(f) for f in figures]
-    return figures + [caption(f) for f in figures] + classes + [{"key": key, "cursors": counts}]
+    counts = [0 if f["layout"].get("meta", {}).get("missing") else cursor_count(f) for f in figures]
+    return figures + [caption(f) for f in figures] + classes + [{"key": key, "cursors": counts, "shifts": shifts}]
 
 
 def render_trajectory(selection, group):
@@ -181,7 +206,7 @@ dash.callback([Output(_graph(f"compare-side-{i}"), "figure") for i in SLOTS]
               + [Output(_caption(f"compare-side-{i}"), "children") for i in SLOTS]
               + [Output({"type": "compare-slot", "index": i}, "className") for i in SLOTS]
               + [Output("compare-side-rendered", "data")],
-              Input("selection", "data"), Input("compare-side-kind", "value"),
+              Input("selection", "data"), Input("compare-side-kind", "value"), Input("compare-side-cursor", "value"),
               State("compare-side-rendered", "data"))(render_side_by_side)
 dash.callback(Output(_graph("compare-trajectory"), "figure"), Output(_caption("compare-trajectory"), "children"),
               Input("selection", "data"), Input("compare-group", "value"))(render_trajectory)
