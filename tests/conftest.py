@@ -48,3 +48,12 @@ def tiny_analyzed(tiny_trained):
     ref = VariantRef(variant.family, variant.id)
     analyze(ref, store, progress=False, workers=1)
     return store, ref
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    """Headless Chromium for one test module (skips the module where Chromium is missing)."""
+    from browser import chromium_driver
+    driver = chromium_driver(tmp_path_factory.mktemp("chromium"))
+    yield driver
+    driver.quit()

@@ -10,7 +10,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
-from browser import ServedApp, chromium_driver
+from browser import ServedApp
 from workbench.store import VariantRef
 
 pytestmark = pytest.mark.browser
@@ -23,13 +23,6 @@ def served(tiny_analyzed):
     app = ServedApp(store.root)
     yield app, store, ref
     app.close()
-
-
-@pytest.fixture(scope="module")
-def browser(served, tmp_path_factory):
-    driver = chromium_driver(tmp_path_factory.mktemp("chromium"))
-    yield driver
-    driver.quit()
 
 
 def query(driver) -> dict:

@@ -7,7 +7,7 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
-from browser import ServedApp, chromium_driver
+from browser import ServedApp
 from second_seed import second_seed
 from test_app_browser import (click_data_point, figure_title, graph_element, open_page, query, severe_console_errors,
                               wait_for)
@@ -24,13 +24,6 @@ def served(tiny_analyzed):
     app = ServedApp(store.root)
     yield app, store, str(seed0), str(seed1)
     app.close()
-
-
-@pytest.fixture(scope="module")
-def browser(served, tmp_path_factory):
-    driver = chromium_driver(tmp_path_factory.mktemp("chromium"))
-    yield driver
-    driver.quit()
 
 
 def layout_of(driver, name) -> dict:
