@@ -55,14 +55,6 @@ def _history(root, ref, stamp):
     return Store(root).load_history(ref)
 
 
-def at_epoch(data: dict, epoch: int) -> dict:
-    """One epoch's slice of a stacked series (keys without an epoch axis are kept whole)."""
-    epochs = list(data["epochs"])
-    i = epochs.index(epoch) if epoch in epochs else len(epochs) - 1
-    n = len(epochs)
-    return {k: (v[i] if k != "epochs" and v.ndim and v.shape[0] == n else v) for k, v in data.items()}
-
-
 def message_figure(text: str) -> go.Figure:
     """A blank figure that says why it is blank (and what to run)."""
     fig = go.Figure()

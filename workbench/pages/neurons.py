@@ -6,7 +6,8 @@ import dash_bootstrap_components as dbc
 import numpy as np
 from dash import html
 
-from workbench.pages._common import FigureSpec, at_epoch, catalog_figure, page_layout, register_figures, series
+from workbench.pages._common import FigureSpec, catalog_figure, page_layout, register_figures, series
+from workbench.renderers.cursor import at_epoch
 
 dash.register_page(__name__, path="/neurons", name="Neurons", order=2)
 CLUSTER_FVE = 0.85
@@ -24,7 +25,7 @@ def downsample(_ref, selection):
 def cluster_of_selected(ref, selection) -> np.ndarray:
     """Neurons in the selected neuron's frequency cluster at the epoch (strongest first), or the
     most frequency-selective neurons when it is in no cluster."""
-    row = at_epoch(series(ref, "neuron_frequencies"), selection.get("epoch"))
+    row, _ = at_epoch(series(ref, "neuron_frequencies"), selection.get("epoch"))
     neuron = min(int(selection.get("neuron") or 0), len(row["dominant_freq"]) - 1)
     same = (row["dominant_freq"] == row["dominant_freq"][neuron]) & (row["dominant_fve"] >= CLUSTER_FVE)
     members = np.flatnonzero(same) if row["dominant_fve"][neuron] >= CLUSTER_FVE else np.array([], int)

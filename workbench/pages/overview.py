@@ -7,6 +7,7 @@ import dash_bootstrap_components as dbc
 import numpy as np
 from dash import Input, Output, html
 
+from workbench.compare import ACCURACY_THRESHOLD, first_epoch_at_least
 from workbench.pages._common import FigureSpec, catalog_figure, history, page_layout, ref_of, register_figures, series
 from workbench.store import StoreError
 
@@ -33,11 +34,6 @@ def layout(**_query):
 register_figures("overview", SPECS)
 
 
-def first_epoch_at_least(values: np.ndarray, threshold: float) -> int | None:
-    hits = np.flatnonzero(np.nan_to_num(values, nan=-1) >= threshold)
-    return int(hits[0]) if len(hits) else None
-
-
 def metric(label: str, value, note: str = "") -> dbc.Col:
     return dbc.Col(dbc.Card(dbc.CardBody([html.Div(label, className="small text-muted"),
                                           html.Div(value, className="wb-metric"),
@@ -53,8 +49,8 @@ def headline_metrics(selection):
         h = history(ref)
     except StoreError as err:
         return html.P(str(err), className="text-muted")
-    memorized = first_epoch_at_least(h.get("train_acc", np.array([])), 0.99)
-    grokked = first_epoch_at_least(h.get("test_acc", np.array([])), 0.99)
+    memorized = first_epoch_at_least(h.get("train_acc", []), ACCURACY_THRESHOLD)
+    grokked = first_epoch_at_least(h.get("test_acc", []), ACCURACY_THRESHOLD)
     cards = [metric("memorized (train acc ≥ 99%)", f"epoch {memorized:,}" if memorized is not None else "not yet"),
              metric("grokked (test acc ≥ 99%)", f"epoch {grokked:,}" if grokked is not None else "not yet"),
              metric("final test accuracy", f"{np.nan_to_num(h['test_acc'][-1]):.3f}" if "test_acc" in h else "–")]
