@@ -12,27 +12,60 @@ from pathlib import Path
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import ALL, Input, Output, State, ctx, dcc, html
+from dash import ALL, MATCH, Input, Output, State, ctx, dcc, html
 
 from workbench import selection as sel
 from workbench.store import Store, StoreError, VariantRef
 
 PACKAGE = Path(__file__).resolve().parent
 PAGE_ORDER = ["/variants", "/", "/fourier", "/neurons", "/attention", "/trajectories", "/dimensionality", "/progress",
-              "/compare"]
+              "/compare", "/train", "/analyze", "/jobs"]
 MAX_COMPARED_WITH = 5  # the selected variant and up to five others
 
 
-def create_app(data_root: str | Path | None = None) -> dash.Dash:
+def create_app(data_root: str | Path | None = None, *, broker: str | None = None, celery=None) -> dash.Dash:
+    """The app on one data root. Jobs (train, extend, analyze) run as background callbacks: in a
+    process on this machine (`DiskcacheManager`), or on Celery workers when a `broker` URL (or a
+    ready `celery` app) is given - workers that share this data root."""
     _start_callbacks_afresh()
+    root = str(Store(data_root).root)
+    if celery is None and broker:
+        from workbench.worker import celery_app
+        celery = celery_app(broker, root)
     app = dash.Dash(
         __name__, use_pages=True, pages_folder=str(PACKAGE / "pages"), assets_folder=str(PACKAGE / "assets"),
         title="workbench", suppress_callback_exceptions=True, update_title=None,
         # Everything is served from the package: the app works offline.
-        serve_locally=True, external_stylesheets=[], external_scripts=[])
-    app.server.config["WORKBENCH_DATA"] = str(Store(data_root).root)
+        serve_locally=True, external_stylesheets=[], external_scripts=[],
+        background_callback_manager=_background_manager(root, celery))
+    app.server.config["WORKBENCH_DATA"] = root
     app.layout = layout
+    _register_job_runner(app, root, in_process=celery is not None)
     return app
+
+
+def _background_manager(root: str, celery):
+    if celery is not None:
+        from dash import CeleryManager
+        return CeleryManager(celery)
+    import diskcache
+    from dash import DiskcacheManager
+    return DiskcacheManager(diskcache.Cache(str(Store(root).cache_dir / "background")))
+
+
+def _register_job_runner(app: dash.Dash, root: str, in_process: bool) -> None:
+    """One background callback per job: a runner (see `pages._jobs.runner`) mounted in the
+    shell starts it, so it keeps running while the user moves between pages. On Celery every
+    job is its own task (a sweep fans out over the workers); on this machine each job gets a
+    fresh Python process, and `jobs.local_slots()` of them run at once."""
+    @app.callback(Output({"type": "job-finished", "job": MATCH}, "data"),
+                  Input({"type": "job-runner", "job": MATCH}, "data"), background=True)
+    def run_job(job_id):
+        from workbench import jobs
+        if in_process:
+            return jobs.execute(Store(root), job_id)["state"]
+        jobs.execute_in_subprocess(root, job_id)
+        return Store(root).load_job(job_id)["state"]
 
 
 _SHELL_CALLBACKS: list[tuple] = []  # this module's callback registrations, as first seen
@@ -114,6 +147,7 @@ def layout() -> html.Div:
         dcc.Store(id="selection", storage_type="memory"),
         sidebar(),
         html.Main(className="wb-main", id="page-content"),
+        html.Div(id="job-runners", hidden=True),  # jobs started here run on across pages
     ])
 
 

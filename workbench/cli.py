@@ -6,20 +6,14 @@ and a non-zero exit code; tracebacks are for bugs only.
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
 
 from workbench.families import FamilyError, parse_value
+from workbench.jobs import user_errors
 
 DEMO_FAMILY = "modular_addition_demo"
 DEMO_SEEDS = (1, 3)  # both measured to grok by epoch ~1,700 (README has the numbers)
-
-
-def _user_errors() -> tuple[type[Exception], ...]:
-    from workbench.importers import CheckpointImportError
-    from workbench.model import WeightsError
-    from workbench.analyzers import UnknownAnalyzerError
-    from workbench.store import StoreError
-    return FamilyError, StoreError, CheckpointImportError, WeightsError, UnknownAnalyzerError
 
 
 def _variants(args) -> list:
@@ -31,23 +25,109 @@ def _variants(args) -> list:
             raise FamilyError(f"--set expects key=value, got {item!r} (e.g. --set train_fraction=0.5)")
         key, value = item.split("=", 1)
         overrides[key.strip()] = parse_value(value.strip())
-    for key in ("p", "data_seed"):
-        if getattr(args, key) is not None:
-            overrides[key] = getattr(args, key)
-    seeds = args.seed or [None]
-    return [family.variant({**overrides, **({"seed": s} if s is not None else {})}) for s in seeds]
+    # A sweep: every combination of the listed primes, seeds and data seeds.
+    axes = [[(key, v) for v in getattr(args, key)] if getattr(args, key) else [()] for key in ("p", "seed", "data_seed")]
+    combos = [dict(pair for pair in combo if pair) for combo in itertools.product(*axes)]
+    return [family.variant({**overrides, **combo}) for combo in combos]
 
 
 def cmd_train(args) -> int:
     from workbench.store import Store
     from workbench.training import train
     store = Store(args.data)
+    if args.queue:
+        from workbench import jobs
+        return _enqueue(args, store, [jobs.submit_train(store, v) for v in _variants(args)
+                                      if not _finished(store, v)])
     for variant in _variants(args):
         info = train(variant, store, device=args.device, progress=not args.quiet)
         final = info.get("final", {})
         print(f"{variant.family}/{variant.id}: {info['status']} - train loss {final.get('train_loss', float('nan')):.3g}, "
               f"test accuracy {final.get('test_acc', float('nan')):.4f} ({info.get('train_seconds', 0):.0f} s); "
               f"data in {store.variant_dir(_ref(variant))}")
+    return 0
+
+
+def _finished(store, variant) -> bool:
+    ref = _ref(variant)
+    if store.exists(ref) and store.status(ref) in ("trained", "analyzed"):
+        print(f"{ref}: already trained (skipped; `workbench extend` adds epochs or checkpoints)")
+        return True
+    return False
+
+
+def _enqueue(args, store, submitted: list[dict]) -> int:
+    from workbench.worker import BROKER_VARIABLE, broker_url, enqueue
+    broker = broker_url(args.broker)
+    if not broker:
+        raise FamilyError(f"--queue needs a Celery broker: pass --broker redis://HOST:6379/0 or set {BROKER_VARIABLE}")
+    enqueue(broker, store.root, [job["id"] for job in submitted])
+    for job in submitted:
+        print(f"queued job {job['id']}: {job['kind']} {job['target']}")
+    print(f"{len(submitted)} job(s) sent to {broker}; `workbench jobs` shows their progress")
+    return 0
+
+
+def cmd_extend(args) -> int:
+    from workbench.store import Store
+    from workbench.training import extend
+    store = Store(args.data)
+    window = _window(args.window, args.every) if args.window else None
+    if (args.epochs is None) == (window is None):
+        raise FamilyError("give either --epochs N (train on to epoch N) or --window START-STOP --every K")
+    for ref in resolve_variants(store, args.variants):
+        if args.queue:
+            from workbench import jobs
+            _enqueue(args, store, [jobs.submit_extend(store, ref, args.epochs, window)])
+            continue
+        info = extend(ref, store, epochs=args.epochs, window=window, device=args.device, progress=not args.quiet)
+        print(f"{ref}: {info['status']}, {len(store.checkpoint_epochs(ref))} checkpoints up to epoch "
+              f"{info['spec']['training']['epochs']}; extensions: {info['extensions'][-1]}")
+    return 0
+
+
+def _window(text: str, every: int | None) -> tuple[int, int, int]:
+    try:
+        start, stop = (int(x) for x in text.split("-"))
+    except ValueError:
+        raise FamilyError(f"--window expects START-STOP, e.g. 1000-2000; got {text!r}") from None
+    if not every:
+        raise FamilyError("--window needs --every K (checkpoint interval inside the window)")
+    return start, stop, every
+
+
+def cmd_jobs(args) -> int:
+    from workbench import jobs
+    from workbench.store import Store
+    store = Store(args.data)
+    if args.action != "list" and not args.job:
+        raise FamilyError(f"`workbench jobs {args.action}` needs a job id; `workbench jobs` lists them")
+    if args.action == "cancel":
+        job = jobs.cancel(store, args.job)
+        print(f"job {job['id']}: cancel requested ({job['state']})")
+        return 0
+    if args.action == "resume":
+        job = jobs.resume(store, args.job)
+        if args.queue:
+            return _enqueue(args, store, [job])
+        job = jobs.execute(store, job["id"])
+        print(f"job {job['id']}: {job['state']} - {job.get('message') or job.get('error')}")
+        return 0 if job["state"] == "done" else 1
+    for job in jobs.listing(store, limit=args.limit):
+        progress = job.get("progress") or {}
+        done = f"{progress['done']}/{progress['total']}" if progress.get("total") else ""
+        detail = job.get("error") or job.get("message") or progress.get("text", "")
+        print(f"{job['id']}  {job['state']:<9} {job['kind']:<7} {job['target']}  {done}  {detail}")
+    return 0
+
+
+def cmd_worker(args) -> int:
+    from workbench.store import Store
+    from workbench.worker import BROKER_VARIABLE, broker_url, run_worker
+    broker = broker_url(args.broker)
+    if not broker:
+        raise FamilyError(f"a worker needs a Celery broker: pass --broker redis://HOST:6379/0 or set {BROKER_VARIABLE}")
+    run_worker(broker, str(Store(args.data).root), concurrency=args.concurrency)
     return 0
 
 
@@ -122,6 +202,10 @@ def cmd_analyze(args) -> int:
     store = Store(args.data)
     names = [a.strip() for a in args.analyzers.split(",")] if args.analyzers else None
     epochs = parse_epochs(args.epochs)
+    if args.queue:
+        from workbench import jobs
+        return _enqueue(args, store, [jobs.submit_analyze(store, ref, names, args.force)
+                                      for ref in resolve_variants(store, args.variants)])
     for ref in resolve_variants(store, args.variants):
         if epochs is not None:  # a range selects the checkpoints inside it
             epochs_here = [e for e in store.checkpoint_epochs(ref) if e in set(epochs)]
@@ -164,10 +248,10 @@ def cmd_demo(args) -> int:
     return _serve(store.root, args.port, f"?variant={DEMO_FAMILY}/{family.variant(seed=DEMO_SEEDS[0]).id}")
 
 
-def _serve(root, port: int, query: str = "") -> int:
+def _serve(root, port: int, query: str = "", broker: str | None = None) -> int:
     """Serve on loopback only: the app has no access control (yet), so it is not exposed."""
     from workbench.app import create_app
-    app = create_app(root)
+    app = create_app(root, broker=broker)
     print(f"serving {root} at http://127.0.0.1:{port}/{query}  (Ctrl-C stops)", flush=True)
     app.run(host="127.0.0.1", port=port, debug=False)
     return 0
@@ -175,7 +259,15 @@ def _serve(root, port: int, query: str = "") -> int:
 
 def cmd_serve(args) -> int:
     from workbench.store import Store
-    return _serve(Store(args.data).root, args.port)
+    from workbench.worker import broker_url
+    return _serve(Store(args.data).root, args.port, broker=broker_url(args.broker))
+
+
+def queue_options(p: argparse.ArgumentParser, queue: bool = True) -> None:
+    if queue:
+        p.add_argument("--queue", action="store_true", help="send the work as jobs to the Celery queue instead "
+                       "of running it here (see `workbench worker`)")
+    p.add_argument("--broker", help="Celery broker URL, e.g. redis://localhost:6379/0 (default $WORKBENCH_BROKER)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -197,17 +289,41 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("serve", cmd_serve, "serve the app on http://127.0.0.1:8050")
     p.add_argument("--port", type=int, default=8050, help="port (default 8050)")
+    queue_options(p, queue=False)
 
     p = command("train", cmd_train, "train variants of a family (resumes interrupted runs)")
     p.add_argument("family", help="family name, e.g. modular_addition (see families/)")
-    p.add_argument("--p", type=int, help="the prime modulus")
-    p.add_argument("--seed", type=int, nargs="+", help="model seed(s); several train one after another")
-    p.add_argument("--data-seed", dest="data_seed", type=int, help="train/test split seed")
+    p.add_argument("--p", type=int, nargs="+", help="the prime modulus (several: a sweep)")
+    p.add_argument("--seed", type=int, nargs="+", help="model seed(s) (several: a sweep)")
+    p.add_argument("--data-seed", dest="data_seed", type=int, nargs="+", help="train/test split seed(s) "
+                   "(several: a sweep; every combination of primes, seeds and data seeds is one variant)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override a family value, e.g. --set train_fraction=0.5 --set epochs=5000 "
                         "--set checkpoints.every=100:1500,500:25000 (repeatable)")
     p.add_argument("--device", help="cpu or cuda (default: cuda when available)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    queue_options(p)
+
+    p = command("extend", cmd_extend, "extend trained variants in place: more epochs, or denser checkpoints "
+                "in a window (replayed from the nearest checkpoint)")
+    p.add_argument("variants", nargs="+", help="family/variant, a variant id, or a family (all its variants)")
+    p.add_argument("--epochs", type=int, help="train on to this many epochs")
+    p.add_argument("--window", metavar="START-STOP", help="add checkpoints in this epoch range ...")
+    p.add_argument("--every", type=int, help="... every this many epochs")
+    p.add_argument("--device", help="cpu or cuda (default: cuda when available)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    queue_options(p)
+
+    p = command("jobs", cmd_jobs, "list jobs started from the app or queued (newest first), cancel or resume one")
+    p.add_argument("action", nargs="?", default="list", choices=["list", "cancel", "resume"])
+    p.add_argument("job", nargs="?", help="job id (for cancel and resume)")
+    p.add_argument("--limit", type=int, default=30, help="how many jobs to list (default 30)")
+    queue_options(p)
+
+    p = command("worker", cmd_worker, "run a Celery worker for the app's and the queue's jobs "
+                "(needs a broker; workers must share the data root)")
+    p.add_argument("--concurrency", type=int, default=1, help="jobs this worker runs at once (default 1)")
+    queue_options(p, queue=False)
 
     p = command("analyze", cmd_analyze, "compute analysis artifacts (resumes; only missing or stale ones)")
     p.add_argument("variants", nargs="+", help="family/variant, a variant id, or a family (all its variants)")
@@ -216,6 +332,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="recompute even what is up to date")
     p.add_argument("--workers", type=int, help="worker processes (default: one per core when it pays off)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    queue_options(p)
 
     p = command("export", cmd_export, "write a standalone HTML report of a variant's figures at an epoch")
     p.add_argument("variant", help="family/variant or a variant id")
@@ -243,7 +360,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\ninterrupted - run the same command again to resume", file=sys.stderr)
         return 130
-    except _user_errors() as err:
+    except user_errors() as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
 

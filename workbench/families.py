@@ -8,6 +8,8 @@ A family is a TOML file in `families/` (or a directory on $WORKBENCH_FAMILIES):
     [domain]      operation, p, seed, data_seed
     [model]       n_layers, d_model, n_heads, d_head, d_mlp, act_fn
     [training]    lr, weight_decay, betas, warmup_epochs, train_fraction, epochs
+                  optional: lr_schedule (constant | cosine | step) and its lr_final_fraction,
+                  lr_step_epochs, lr_step_factor
     [checkpoints] every = [[interval, until_epoch], ...], extra = [epochs], keep_optimizer
 
 A variant is the family with some values overridden (`p=59`, `training.lr=3e-3`); its id
@@ -27,6 +29,7 @@ from workbench import config
 OPERATIONS = ("add", "subtract", "multiply")
 TASKS = ("modular_arithmetic",)
 ACT_FNS = ("relu", "gelu")
+LR_SCHEDULES = ("constant", "cosine", "step")
 
 
 class FamilyError(ValueError):
@@ -66,6 +69,10 @@ SCHEMA: dict[str, dict[str, tuple[type, Any, str]]] = {
         "warmup_epochs": (int, _non_negative, "a non-negative integer (0 = constant learning rate)"),
         "train_fraction": (float, _fraction, "a number strictly between 0 and 1"),
         "epochs": (int, _positive, "a positive integer"),
+        "lr_schedule": (str, lambda v: v in LR_SCHEDULES, f"one of {', '.join(LR_SCHEDULES)} (after the warm-up)"),
+        "lr_final_fraction": (float, lambda v: 0 <= v <= 1, "a number in [0, 1]: the cosine schedule's last lr / lr"),
+        "lr_step_epochs": (int, _positive, "a positive integer: the step schedule multiplies lr every this many epochs"),
+        "lr_step_factor": (float, lambda v: 0 < v <= 1, "a number in (0, 1]: the step schedule's factor"),
     },
     "checkpoints": {
         "every": (list, lambda v: _valid_segments(v), "a list of [interval, until_epoch] pairs with "
@@ -74,6 +81,10 @@ SCHEMA: dict[str, dict[str, tuple[type, Any, str]]] = {
         "keep_optimizer": (str, lambda v: v in ("all", "last"), "'all' or 'last'"),
     },
 }
+# Optional keys and their values when absent. They are not written into a spec that does not set
+# them, so variants trained before they existed keep their recipe (and their id).
+OPTIONAL = {"training": {"lr_schedule": "constant", "lr_final_fraction": 0.0, "lr_step_epochs": 1000,
+                         "lr_step_factor": 0.5}}
 TOP_LEVEL = {"name": str, "description": str, "extends": str, "task": str, "analyzers": list}
 ID_KEYS = {"p": "p", "seed": "s", "data_seed": "d"}  # always in the variant id, in this order
 
@@ -118,7 +129,7 @@ def _check_spec(where: str, raw: dict) -> dict:
             raise FamilyError(f"{where}: unknown key '{key}'; known keys: "
                               f"{', '.join([*TOP_LEVEL, *SCHEMA])}")
     for section, keys in SCHEMA.items():
-        missing = [k for k in keys if k not in raw.get(section, {})]
+        missing = [k for k in keys if k not in raw.get(section, {}) and k not in OPTIONAL.get(section, {})]
         if missing:
             raise FamilyError(f"{where}: missing {', '.join(f'{section}.{k}' for k in missing)}; "
                               f"add it to the family file (see families/modular_addition.toml)")
@@ -170,6 +181,11 @@ class Variant:
         return checkpoint_schedule(self.spec["checkpoints"], self.epochs)
 
 
+def setting(spec: dict, section: str, key: str) -> Any:
+    """A spec value, with the default of an optional key the spec does not set."""
+    return spec[section].get(key, OPTIONAL.get(section, {}).get(key))
+
+
 @dataclass(frozen=True)
 class Family:
     name: str
@@ -192,8 +208,10 @@ class Family:
         for key, value in {**(overrides or {}), **short}.items():
             section, sub = self._locate(key)
             value = _check_value(f"variant of {self.name}", section, sub, value)
-            resolved[section][sub] = value
-            if self.spec[section][sub] != value:
+            current = self.spec[section].get(sub, OPTIONAL.get(section, {}).get(sub))
+            if sub in self.spec[section] or value != current:
+                resolved[section][sub] = value
+            if current != value:
                 changed[f"{section}.{sub}"] = value
         for section in SCHEMA:
             resolved[section] = dict(resolved[section])

@@ -8,6 +8,8 @@
         optimizer/epoch_00012500.safetensors     # AdamW state at the same epoch, for resuming
         artifacts/...                       # written by the analysis pipeline
         .lock                               # held by the process writing this variant
+      .jobs/<job id>.json                   # train/extend/analyze jobs started from the app or queued
+      .jobs/<job id>.lock | .cancel         # held while the job runs | asks it to stop
       .cache/                               # derived data; always safe to delete
 
 Every write goes to a temporary file that is renamed into place, so a crash never leaves a
@@ -23,6 +25,7 @@ import fcntl
 import json
 import os
 import re
+import socket
 import tempfile
 import zlib
 from dataclasses import dataclass
@@ -181,38 +184,12 @@ class Store:
     @contextlib.contextmanager
     def lock(self, ref: VariantRef, purpose: str) -> Iterator[None]:
         """Hold the variant's write lock; a second writer gets LockedError naming the holder."""
-        path = self.variant_dir(ref) / ".lock"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "a+") as f:
-            try:
-                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                f.seek(0)
-                holder = f.read().strip() or "another process"
-                raise LockedError(f"variant {ref} is busy: {holder}. Wait for that job to finish "
-                                  f"or stop it, then run this again") from None
-            f.seek(0)
-            f.truncate()
-            f.write(f"{purpose} by process {os.getpid()} since {timestamp()}")
-            f.flush()
-            try:
-                yield
-            finally:
-                f.seek(0)
-                f.truncate()
-                fcntl.flock(f, fcntl.LOCK_UN)
+        with _hold(self.variant_dir(ref) / ".lock", f"{purpose} by process {os.getpid()} since {timestamp()}",
+                   f"variant {ref} is busy: {{holder}}. Wait for that job to finish or stop it, then run this again"):
+            yield
 
     def is_locked(self, ref: VariantRef) -> bool:
-        path = self.variant_dir(ref) / ".lock"
-        if not path.exists():
-            return False
-        with open(path, "a+") as f:
-            try:
-                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return True
-            fcntl.flock(f, fcntl.LOCK_UN)
-            return False
+        return _is_held(self.variant_dir(ref) / ".lock")
 
     # -- checkpoints and history ------------------------------------------------------------
     def save_checkpoint(self, ref: VariantRef, epoch: int, weights: dict[str, np.ndarray],
@@ -305,6 +282,44 @@ class Store:
     def delete_artifact(self, ref: VariantRef, analyzer: str, epoch: int | None) -> None:
         self._artifact_path(ref, analyzer, epoch).unlink(missing_ok=True)
 
+    # -- jobs (see workbench.jobs) -----------------------------------------------------------
+    @property
+    def jobs_dir(self) -> Path:
+        return self.root / ".jobs"
+
+    def _job_path(self, job_id: str, suffix: str = ".json") -> Path:
+        return self.jobs_dir / f"{check_name('job', job_id)}{suffix}"
+
+    def save_job(self, job: dict) -> None:
+        write_json(self._job_path(job["id"]), job)
+
+    def load_job(self, job_id: str) -> dict:
+        path = self._job_path(job_id)
+        if not path.is_file():
+            raise MissingError(f"no job {job_id!r} in {self.jobs_dir}; `workbench jobs` lists them")
+        return read_json(path)
+
+    def job_ids(self) -> list[str]:
+        """Every job, oldest first (ids start with their creation time)."""
+        return sorted(p.stem for p in self.jobs_dir.glob("*.json")) if self.jobs_dir.is_dir() else []
+
+    @contextlib.contextmanager
+    def job_lock(self, job_id: str, wait: bool = False) -> Iterator[None]:
+        """Held by the process running a job: a running job whose lock is free has lost its process."""
+        with _hold(self._job_path(job_id, ".lock"), f"process {os.getpid()} on {socket.gethostname()}",
+                   f"job {job_id} is being run by {{holder}}", wait=wait):
+            yield
+
+    def job_is_held(self, job_id: str) -> bool:
+        return _is_held(self._job_path(job_id, ".lock"))
+
+    def request_cancel(self, job_id: str) -> None:
+        """Ask a job to stop: its process sees the request at its next epoch or checkpoint."""
+        atomic_write(self._job_path(job_id, ".cancel"), lambda f: f.write(timestamp().encode()))
+
+    def cancel_requested(self, job_id: str) -> bool:
+        return self._job_path(job_id, ".cancel").exists()
+
     # -- listing ----------------------------------------------------------------------------
     def families(self) -> list[str]:
         if not self.root.is_dir():
@@ -339,6 +354,41 @@ class Store:
                 planned, status = None, "corrupt"
             rows.append(VariantListing(ref, status, len(epochs), epochs[-1] if epochs else None, planned))
         return rows
+
+
+@contextlib.contextmanager
+def _hold(path: Path, holder: str, busy: str, wait: bool = False) -> Iterator[None]:
+    """An exclusive flock on `path`, released when the holder exits or dies; `busy` (with
+    {holder}) is the LockedError message when another process holds it and `wait` is False."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            f.seek(0)
+            raise LockedError(busy.format(holder=f.read().strip() or "another process")) from None
+        f.seek(0)
+        f.truncate()
+        f.write(holder)
+        f.flush()
+        try:
+            yield
+        finally:
+            f.seek(0)
+            f.truncate()
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _is_held(path: Path) -> bool:
+    if not path.exists():
+        return False
+    with open(path, "a+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(f, fcntl.LOCK_UN)
+        return False
 
 
 def _describe_epochs(epochs: list[int]) -> str:

@@ -9,6 +9,8 @@ run gives the history an uninterrupted one would.
 """
 from __future__ import annotations
 
+import copy
+import math
 import time
 from dataclasses import dataclass
 from typing import Callable
@@ -18,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from workbench import tasks
-from workbench.families import Variant
+from workbench.families import OPTIONAL, Variant, checkpoint_schedule
 from workbench.model import ModelConfig, Transformer, check_weights, init_weights
 from workbench.store import Store, StoreError, VariantRef, timestamp
 
@@ -54,9 +56,22 @@ def cross_entropy_f64(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tenso
 
 
 def learning_rate(training: dict, epoch: int) -> float:
-    """Linear warm-up over `warmup_epochs` steps, then constant (the paper code's LambdaLR)."""
-    warmup = training["warmup_epochs"]
-    return training["lr"] * (min(epoch / warmup, 1.0) if warmup else 1.0)
+    """The lr of the step after epoch `epoch`: a linear warm-up over `warmup_epochs` steps (the
+    paper code's LambdaLR), then `lr_schedule`: constant; cosine from lr down to
+    lr x lr_final_fraction at the last epoch; or step decay, x lr_step_factor every lr_step_epochs."""
+    lr, warmup = training["lr"], training["warmup_epochs"]
+    if warmup and epoch < warmup:
+        return lr * epoch / warmup
+    after = epoch - warmup
+    schedule = training.get("lr_schedule", OPTIONAL["training"]["lr_schedule"])
+    if schedule == "cosine":
+        final = training.get("lr_final_fraction", OPTIONAL["training"]["lr_final_fraction"])
+        progress = min(after / max(training["epochs"] - warmup, 1), 1.0)
+        return lr * (final + (1 - final) * 0.5 * (1 + math.cos(math.pi * progress)))
+    if schedule == "step":
+        every = training.get("lr_step_epochs", OPTIONAL["training"]["lr_step_epochs"])
+        return lr * training.get("lr_step_factor", OPTIONAL["training"]["lr_step_factor"]) ** (after // every)
+    return lr
 
 
 def default_device() -> str:
@@ -78,10 +93,10 @@ def _restore_optimizer(model: Transformer, opt: torch.optim.Optimizer, arrays: d
                             for key in ("exp_avg", "exp_avg_sq", "step")}
 
 
-def _resume_point(store: Store, ref: VariantRef, history_len: int) -> int | None:
-    """The latest checkpoint with optimizer state and full history before it, if any."""
+def _resume_point(store: Store, ref: VariantRef, before: int) -> int | None:
+    """The latest checkpoint at or before epoch `before` that has its optimizer state."""
     for epoch in reversed(store.checkpoint_epochs(ref)):
-        if epoch <= history_len and store.load_optimizer(ref, epoch) is not None:
+        if epoch <= before and store.load_optimizer(ref, epoch) is not None:
             return epoch
     return None
 
@@ -95,12 +110,11 @@ def train(variant: Variant, store: Store | None = None, *, device: str | None = 
     """
     store = store or Store()
     ref = VariantRef(variant.family, variant.id)
-    device = device or default_device()
     with store.lock(ref, "training"):
         info = _open_record(store, ref, variant)
         if info.get("status") in ("trained", "analyzed"):  # finished: nothing to do
             return info
-        return _run(store, ref, variant, device, progress, callback)
+        return _run(store, ref, info["spec"], device or default_device(), progress, callback)
 
 
 def _open_record(store: Store, ref: VariantRef, variant: Variant) -> dict:
@@ -111,51 +125,120 @@ def _open_record(store: Store, ref: VariantRef, variant: Variant) -> dict:
         store.write_info(ref, info)
         return info
     info = store.info(ref)
-    if info.get("spec") != variant.spec:
+    if info.get("created_spec", info.get("spec")) != variant.spec:
         raise StoreError(f"variant {ref} already exists with a different recipe (the family file changed "
                          f"since it was trained?); delete {store.variant_dir(ref)} or train under another id")
     return info
 
 
-def _run(store, ref, variant, device, progress, callback) -> dict:
-    spec, epochs = variant.spec, variant.epochs
-    cfg = ModelConfig.from_spec(spec)
-    split = Split.for_variant(spec, device)
-    schedule = set(variant.checkpoint_schedule())
-    keep_all = spec["checkpoints"]["keep_optimizer"] == "all"
+def extend(ref: VariantRef, store: Store | None = None, *, epochs: int | None = None,
+           window: tuple[int, int, int] | None = None, device: str | None = None, progress: bool = True,
+           callback: EpochCallback | None = None) -> dict:
+    """Extend a variant in place, keeping its id, history and checkpoints.
 
-    history = _empty_history(cfg, epochs)
-    start = 0
-    if store.checkpoint_epochs(ref):
-        previous = store.load_history(ref) if (store.variant_dir(ref) / "history.safetensors").is_file() else {}
-        start = _resume_point(store, ref, len(previous.get("train_loss", ()))) or 0
-        for key in history:
-            if key in previous:
-                history[key][:start] = previous[key][:start]
-    if start:
-        weights = check_weights(cfg, store.load_weights(ref, start), f"{ref} epoch {start}")
-    else:
-        weights = init_weights(cfg, spec["domain"]["seed"])
-    store.drop_checkpoints_after(ref, start if start else -1)
-    model = Transformer(cfg, weights).to(device)
-    tr = spec["training"]
-    opt = torch.optim.AdamW(model.parameters(), lr=tr["lr"], weight_decay=tr["weight_decay"],
-                            betas=tuple(tr["betas"]))
-    if start:
-        _restore_optimizer(model, opt, store.load_optimizer(ref, start))
-    info = store.update_info(ref, status="training")
-    names = [name for name, _ in model.named_parameters()]
-    params = list(model.parameters())
+    `epochs`: train on to this many epochs, resuming from the last checkpoint.
+    `window=(start, stop, every)`: add checkpoints every `every` epochs in [start, stop] by
+    replaying training from the nearest checkpoint before `start` that has optimizer state (from
+    initialisation when there is none). Training is deterministic, so the replay passes through
+    the same weights; the largest difference between replayed and recorded losses is stored in
+    the record's `extensions` as evidence.
+    """
+    store = store or Store()
+    with store.lock(ref, "extending"):
+        info = store.info(ref)
+        if (info.get("source") or {}).get("kind") != "trained":
+            raise StoreError(f"variant {ref} was imported, not trained here; it has no recipe to continue")
+        spec = copy.deepcopy(info["spec"])
+        tr = spec["training"]
+        if epochs is not None:
+            if epochs <= tr["epochs"]:
+                raise StoreError(f"variant {ref} already has {tr['epochs']} epochs; extend it to more than that")
+            if tr.get("lr_schedule") == "cosine":
+                raise StoreError(f"variant {ref} uses a cosine schedule, which depends on the number of epochs, so "
+                                 f"a longer run is a different run; train a new variant with --set epochs={epochs}")
+            record = {"kind": "epochs", "from": tr["epochs"], "to": epochs, "at": timestamp()}
+            tr["epochs"] = epochs
+            info = store.update_info(ref, spec=spec, created_spec=info.get("created_spec", info["spec"]),
+                                     status="training", extensions=[*info.get("extensions", []), record])
+            return _run(store, ref, spec, device or default_device(), progress, callback)
+        if window is None:
+            raise ValueError("extend needs epochs or window")
+        return _densify(store, ref, info, spec, window, device or default_device(), progress, callback)
 
-    bar = _progress_bar(progress, epochs, start, ref)
-    began, stopped = time.perf_counter(), False
-    for epoch in range(start, epochs + 1):
-        lr = learning_rate(tr, epoch)
-        for group in opt.param_groups:
+
+def _densify(store, ref, info, spec, window, device, progress, callback) -> dict:
+    start, stop, every = window
+    last = store.checkpoint_epochs(ref)[-1] if store.checkpoint_epochs(ref) else -1
+    if not (0 <= start < stop and every > 0):
+        raise StoreError(f"checkpoint window {start}-{stop} every {every} is invalid; use 0 <= start < stop, every > 0")
+    if stop > last:
+        raise StoreError(f"variant {ref} has checkpoints up to epoch {last}; a denser window must end by then "
+                         f"(extend its epochs first)")
+    wanted = sorted({*range(start, stop + 1, every), stop} - set(store.checkpoint_epochs(ref)))
+    replayed = {"kind": "window", "start": start, "stop": stop, "every": every, "at": timestamp(),
+                "added": len(wanted)}
+    if wanted:
+        history = store.load_history(ref)
+        resume = _resume_point(store, ref, wanted[0]) or 0
+        deviation = _replay(store, ref, spec, device, resume, set(wanted), history, progress, callback)
+        if deviation is None:  # stopped early: what was written is kept, the record is not changed
+            return store.info(ref)
+        replayed.update(replayed_from=resume, max_loss_deviation=deviation)
+    spec["checkpoints"]["extra"] = sorted({*spec["checkpoints"]["extra"], *range(start, stop + 1, every), stop})
+    status = "trained" if info.get("status") == "analyzed" and wanted else info.get("status")
+    return store.update_info(ref, spec=spec, created_spec=info.get("created_spec", info["spec"]), status=status,
+                             extensions=[*info.get("extensions", []), replayed])
+
+
+def _replay(store, ref, spec, device, start, wanted, history, progress, callback) -> float | None:
+    """Train from `start` to the last epoch in `wanted`, writing checkpoints at `wanted` only."""
+    run = _Run(spec, device, store.load_weights(ref, start) if start else None,
+               store.load_optimizer(ref, start) if start else None, ref)
+    stop, deviation = max(wanted), 0.0
+    bar = _progress_bar(progress, stop - start, 0, ref)
+    for epoch in range(start, stop + 1):
+        metrics = run.evaluate(epoch)
+        recorded = history.get("train_loss", [])
+        if epoch < len(recorded):
+            deviation = max(deviation, abs(metrics["train_loss"] - recorded[epoch]) / max(abs(recorded[epoch]), 1e-12))
+        if epoch in wanted:
+            keep = spec["checkpoints"]["keep_optimizer"] == "all"
+            store.save_checkpoint(ref, epoch, run.weights(), run.optimizer_arrays() if keep else None)
+        if bar:
+            bar.update(1)
+        if callback and callback(epoch, metrics) and epoch < stop:
+            return None
+        run.step()
+    if bar:
+        bar.close()
+    return float(deviation)
+
+
+class _Run:
+    """A model, its optimizer and its data: one epoch = `evaluate` (losses, norms, gradients), then `step`."""
+
+    def __init__(self, spec, device, weights, optimizer_state, ref):
+        self.cfg = ModelConfig.from_spec(spec)
+        self.split = Split.for_variant(spec, device)
+        self.tr = spec["training"]
+        weights = check_weights(self.cfg, weights, f"{ref}") if weights is not None else init_weights(
+            self.cfg, spec["domain"]["seed"])
+        self.model = Transformer(self.cfg, weights).to(device)
+        self.opt = torch.optim.AdamW(self.model.parameters(), lr=self.tr["lr"],
+                                     weight_decay=self.tr["weight_decay"], betas=tuple(self.tr["betas"]))
+        if optimizer_state is not None:
+            _restore_optimizer(self.model, self.opt, optimizer_state)
+        self.names = [name for name, _ in self.model.named_parameters()]
+        self.params = list(self.model.parameters())
+
+    def evaluate(self, epoch: int) -> dict:
+        lr = learning_rate(self.tr, epoch)
+        for group in self.opt.param_groups:
             group["lr"] = lr
+        split, model, params = self.split, self.model, self.params
         logits = model.last_logits(split.train_a, split.train_b)
         loss = cross_entropy_f64(logits, split.train_y)
-        opt.zero_grad(set_to_none=True)
+        self.opt.zero_grad(set_to_none=True)
         loss.backward()
         with torch.no_grad():
             test_logits = model.last_logits(split.test_a, split.test_b)
@@ -166,9 +249,54 @@ def _run(store, ref, variant, device, progress, callback) -> dict:
                 *[n.double() for n in torch._foreach_norm(params)],
                 *[n.double() for n in torch._foreach_norm([q.grad for q in params])],
             ]).cpu().numpy()
-        metrics = _record(history, epoch, row, names, lr)
+        n = len(self.names)
+        metrics = dict(zip(["train_loss", "test_loss", "train_acc", "test_acc"], row[:4].tolist()))
+        metrics.update({f"weight_norm.{name}": v for name, v in zip(self.names, row[4 : 4 + n].tolist())})
+        metrics.update({f"grad_norm.{name}": v for name, v in zip(self.names, row[4 + n :].tolist())})
+        metrics["lr"] = lr
+        return metrics
+
+    def step(self) -> None:
+        self.opt.step()
+
+    def weights(self) -> dict[str, np.ndarray]:
+        return {k: v.detach().cpu().numpy() for k, v in self.model.state_dict().items()}
+
+    def optimizer_arrays(self) -> dict[str, np.ndarray]:
+        return _optimizer_arrays(self.model, self.opt) if self.opt.state else _initial_optimizer_arrays(self.model)
+
+
+def _run(store, ref, spec, device, progress, callback) -> dict:
+    epochs = spec["training"]["epochs"]
+    schedule = set(checkpoint_schedule(spec["checkpoints"], epochs))
+    keep_all = spec["checkpoints"]["keep_optimizer"] == "all"
+    cfg = ModelConfig.from_spec(spec)
+    history = _empty_history(cfg, epochs)
+    start = 0
+    if store.checkpoint_epochs(ref):
+        previous = store.load_history(ref)
+        start = _resume_point(store, ref, len(previous.get("train_loss", ()))) or 0
+        for key in history:
+            if key in previous:
+                history[key][:start] = previous[key][:start]
+    store.drop_checkpoints_after(ref, start if start else -1)
+    run = _Run(spec, device, store.load_weights(ref, start) if start else None,
+               store.load_optimizer(ref, start) if start else None, ref)
+    info = store.update_info(ref, status="training")
+
+    bar = _progress_bar(progress, epochs, start, ref)
+    began, stopped = time.perf_counter(), False
+    for epoch in range(start, epochs + 1):
+        metrics = run.evaluate(epoch)
+        for key, value in metrics.items():
+            history[key][epoch] = value
         if epoch in schedule:
-            _save(store, ref, model, opt, history, epoch, keep_all)
+            # History first, then optimizer state, then weights: whatever a crash interrupts, the
+            # newest complete checkpoint has its optimizer state and every history row before it.
+            store.save_history(ref, {k: v[: epoch + 1] for k, v in history.items()})
+            store.save_checkpoint(ref, epoch, run.weights(), run.optimizer_arrays())
+            if not keep_all:
+                store.prune_optimizer(ref, keep=epoch)
         if bar:
             bar.update(1)
             bar.set_postfix(train=f"{metrics['train_loss']:.3g}", test=f"{metrics['test_loss']:.3g}",
@@ -177,7 +305,7 @@ def _run(store, ref, variant, device, progress, callback) -> dict:
             stopped = True
             break
         if epoch < epochs:
-            opt.step()
+            run.step()
     if bar:
         bar.close()
     seconds = info.get("train_seconds", 0.0) + time.perf_counter() - began
@@ -191,28 +319,6 @@ def _empty_history(cfg: ModelConfig, epochs: int) -> dict[str, np.ndarray]:
     keys = ["train_loss", "test_loss", "train_acc", "test_acc", "lr"]
     keys += [f"weight_norm.{n}" for n in cfg.param_shapes()] + [f"grad_norm.{n}" for n in cfg.param_shapes()]
     return {k: np.full(epochs + 1, np.nan) for k in keys}
-
-
-def _record(history: dict, epoch: int, row: np.ndarray, names: list[str], lr: float) -> dict:
-    n = len(names)
-    metrics = dict(zip(["train_loss", "test_loss", "train_acc", "test_acc"], row[:4]))
-    metrics.update({f"weight_norm.{name}": v for name, v in zip(names, row[4 : 4 + n])})
-    metrics.update({f"grad_norm.{name}": v for name, v in zip(names, row[4 + n :])})
-    metrics["lr"] = lr
-    for key, value in metrics.items():
-        history[key][epoch] = value
-    return metrics
-
-
-def _save(store, ref, model, opt, history, epoch, keep_all) -> None:
-    # History first, then optimizer state, then weights: whatever a crash interrupts, the
-    # newest complete checkpoint has its optimizer state and every history row before it.
-    store.save_history(ref, {k: v[: epoch + 1] for k, v in history.items()})
-    optimizer = _optimizer_arrays(model, opt) if opt.state else _initial_optimizer_arrays(model)
-    weights = {k: v.detach().cpu().numpy() for k, v in model.state_dict().items()}
-    store.save_checkpoint(ref, epoch, weights, optimizer)
-    if not keep_all:
-        store.prune_optimizer(ref, keep=epoch)
 
 
 def _initial_optimizer_arrays(model: Transformer) -> dict[str, np.ndarray]:

@@ -127,3 +127,36 @@ def parameter_norms(history: dict[str, np.ndarray], epoch: int | None = None, *,
 
 def _param_color(i: int) -> str:
     return PARAMETER_PALETTE[i % len(PARAMETER_PALETTE)]
+
+
+PLAN_CAPTION = ("Where checkpoints will fall: each one is an epoch you can open and analyse. Put them densely "
+                "where the loss moves (memorization, the test-loss drop).")
+
+
+def checkpoint_plan(planned: list[int], existing: list[int] | None = None,
+                    history: dict[str, np.ndarray] | None = None) -> go.Figure:
+    """Planned checkpoint epochs as ticks, over the variant's loss curves when it exists (the
+    Train page's preview); existing checkpoints are drawn apart from the ones to be added."""
+    existing = sorted(existing or [])
+    added = sorted(set(planned) - set(existing))
+    has_losses = bool(history) and "train_loss" in history
+    title = f"Checkpoints: {len(added):,} to write" + (f", {len(existing):,} on disk" if existing else "")
+    fig = go.Figure(layout=base_layout(title, "epoch", "loss (nats, log scale)" if has_losses else "checkpoints",
+                                       PLAN_CAPTION, log_y=has_losses, height=300))
+    if has_losses:
+        fig.add_traces(_metric_traces(history, history_epochs(history), "loss", ".4g"))
+    ticks = "y2" if has_losses else "y"
+    for epochs, name, color, row in ((existing, "on disk", COLORS["checkpoint"], 0),
+                                     (added, "to write", COLORS["test"], 1)):
+        if epochs:
+            fig.add_trace(go.Scatter(
+                x=np.asarray(epochs), y=np.full(len(epochs), row), mode="markers", name=f"checkpoints {name}",
+                yaxis=ticks, marker=dict(symbol="line-ns-open", size=14, color=color),
+                hovertemplate=f"checkpoint {name}: epoch %{{x:,}}<extra></extra>"))
+    rows = dict(range=[-0.5, 1.5], tickvals=[0, 1], ticktext=["on disk", "to write"], showgrid=False)
+    if has_losses:
+        fig.update_layout(yaxis2=dict(overlaying="y", side="right", **rows))
+    else:
+        fig.update_layout(yaxis=dict(type="linear", title=None, **rows))
+    fig.update_xaxes(rangemode="tozero")
+    return finish(fig)

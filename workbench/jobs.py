@@ -1,0 +1,295 @@
+"""Jobs: training, extending and analysing variants in the background, with progress and cancel.
+
+A job is a small JSON record in the store (`Store.save_job`), so its state and history survive
+the app restarting and every browser tab, the CLI and every worker machine see the same thing:
+
+    queued -> running -> done | failed | cancelled
+
+Whoever runs a job (a Dash background callback on this machine, a Celery worker on another, or
+`python -m workbench.jobs run ID`) calls `execute`, which holds the job's lock while it runs.
+So a job marked running whose lock is free has lost its process (killed, machine rebooted):
+`listing` reports it failed, with that reason. Cancel is a request file the running job checks
+at every epoch or checkpoint; it stops cleanly between two atomic writes, so the variant stays
+resumable, and Resume submits the same work again (training continues from its last checkpoint,
+analysis from what is done).
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from typing import Iterator
+
+from workbench.store import LockedError, Store, StoreError, VariantRef, timestamp
+
+KINDS = ("train", "extend", "analyze")
+FINAL = ("done", "failed", "cancelled")
+PROGRESS_EVERY_SECONDS = 0.5  # how often a running job writes its progress (and heartbeat)
+
+
+def user_errors() -> tuple[type[Exception], ...]:
+    """Errors whose message tells the user what to fix (anything else is a bug: name its type)."""
+    from workbench.analyzers import UnknownAnalyzerError
+    from workbench.families import FamilyError
+    from workbench.importers import CheckpointImportError
+    from workbench.model import WeightsError
+    return FamilyError, StoreError, CheckpointImportError, WeightsError, UnknownAnalyzerError
+
+
+def _new_id() -> str:
+    return time.strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
+
+
+def submit(store: Store, kind: str, target: str, args: dict, resumed_from: str | None = None) -> dict:
+    """Record a queued job. `target` is the variant ("family/id"); `args` what the runner needs."""
+    if kind not in KINDS:
+        raise StoreError(f"unknown job kind {kind!r}; one of {', '.join(KINDS)}")
+    active = [j for j in listing(store) if j["target"] == target and j["state"] in ("queued", "running")]
+    if active:
+        raise StoreError(f"job {active[0]['id']} ({active[0]['kind']}) is already {active[0]['state']} for "
+                         f"{target}; wait for it or cancel it")
+    job = {"id": _new_id(), "kind": kind, "target": target, "args": args, "state": "queued",
+           "created": timestamp(), "progress": {}, "attempts": [], "resumed_from": resumed_from}
+    store.save_job(job)
+    return job
+
+
+def submit_train(store: Store, variant) -> dict:
+    """A job training `variant` (a families.Variant); an existing, finished variant is refused."""
+    ref = VariantRef(variant.family, variant.id)
+    if store.exists(ref) and store.status(ref) in ("trained", "analyzed"):
+        raise StoreError(f"variant {ref} is already trained; extend it (more epochs or denser checkpoints) "
+                         f"instead of training it again")
+    return submit(store, "train", str(ref), {"family": variant.family, "overrides": variant.overrides})
+
+
+def submit_extend(store: Store, ref: VariantRef, epochs: int | None = None,
+                  window: tuple[int, int, int] | None = None) -> dict:
+    if (epochs is None) == (window is None):
+        raise StoreError("extend a variant either to more epochs or with a checkpoint window, not both")
+    store.info(ref)  # a missing variant is refused now, not when the job runs
+    return submit(store, "extend", str(ref), {"epochs": epochs, "window": list(window) if window else None})
+
+
+def submit_analyze(store: Store, ref: VariantRef, analyzers: list[str] | None = None, force: bool = False) -> dict:
+    from workbench import analyzers as registry
+    for name in analyzers or []:
+        registry.get(name)  # an unknown analyzer is refused now, with the known names
+    store.info(ref)
+    return submit(store, "analyze", str(ref), {"analyzers": analyzers, "force": force})
+
+
+def cancel(store: Store, job_id: str) -> dict:
+    """Ask a job to stop; a queued job is cancelled at once."""
+    job = store.load_job(job_id)
+    if job["state"] in FINAL:
+        return job
+    store.request_cancel(job_id)
+    with contextlib.suppress(LockedError), store.job_lock(job_id):
+        job = store.load_job(job_id)
+        if job["state"] == "queued":
+            job.update(state="cancelled", finished=timestamp(), message="cancelled before it started")
+            store.save_job(job)
+    return job
+
+
+def resume(store: Store, job_id: str) -> dict:
+    """Submit a failed or cancelled job's work again (it continues where the last one stopped)."""
+    job = store.load_job(job_id)
+    if job["state"] not in ("failed", "cancelled"):
+        raise StoreError(f"job {job_id} is {job['state']}; only a failed or cancelled job can be resumed")
+    return submit(store, job["kind"], job["target"], job["args"], resumed_from=job_id)
+
+
+def listing(store: Store, limit: int = 200) -> list[dict]:
+    """Jobs, newest first; running jobs whose process is gone are marked failed."""
+    jobs = []
+    for job_id in reversed(store.job_ids()[-limit:]):
+        try:
+            job = store.load_job(job_id)
+        except StoreError:
+            continue  # being replaced this instant, or damaged: not worth failing the list
+        if job["state"] == "running" and not store.job_is_held(job_id):
+            job = _mark_lost(store, job_id) or job
+        jobs.append(job)
+    return jobs
+
+
+def _mark_lost(store: Store, job_id: str) -> dict | None:
+    with contextlib.suppress(LockedError), store.job_lock(job_id):
+        job = store.load_job(job_id)  # read again under the lock: it may have finished meanwhile
+        if job["state"] == "running":
+            job.update(state="failed", finished=timestamp(), error=_lost_reason(job))
+            store.save_job(job)
+        return job
+    return None
+
+
+def _lost_reason(job: dict) -> str:
+    return (f"the process running it ({job.get('pid')} on {job.get('host')}) stopped without finishing - killed, "
+            f"or the app or worker was restarted. The variant is resumable: Resume continues from its last "
+            f"checkpoint")
+
+
+class Reporter:
+    """The progress callback given to training and analysis: writes the job's progress at most
+    every `every` seconds (and at the end), and answers True once a cancel was requested."""
+
+    def __init__(self, store: Store, job: dict, every: float):
+        self.store, self.job, self.every = store, job, every
+        self.began, self.last_write, self.first_done = time.monotonic(), 0.0, None
+        self.cancelled = False
+
+    def __call__(self, done: int, total: int, text: str = "", metrics: dict | None = None) -> bool:
+        now = time.monotonic()
+        if self.first_done is None:
+            self.first_done, self.began = done, now
+        rate = (done - self.first_done) / (now - self.began) if now > self.began else 0.0
+        self.job["progress"] = {"done": int(done), "total": int(total), "text": text,
+                                "eta_seconds": (total - done) / rate if rate > 0 else None,
+                                "metrics": {k: float(v) for k, v in (metrics or {}).items()
+                                            if k in ("train_loss", "test_loss", "train_acc", "test_acc")}}
+        if now - self.last_write >= self.every or done >= total:
+            self.last_write = now
+            self.job["updated"] = timestamp()
+            self.store.save_job(self.job)
+        self.cancelled = self.store.cancel_requested(self.job["id"])
+        return self.cancelled
+
+
+def execute(store: Store, job_id: str, *, every: float = PROGRESS_EVERY_SECONDS, slots: int | None = None) -> dict:
+    """Run a job in this process and return its final record. `slots` limits how many jobs this
+    machine runs at once (the rest wait as queued); None means no limit (a Celery worker's own
+    concurrency is the limit)."""
+    with store.job_lock(job_id, wait=True):  # a duplicate delivery waits, then finds the job finished
+        job = store.load_job(job_id)
+        if job["state"] in FINAL:
+            return job
+        if job["state"] == "running":  # the previous attempt's process died mid-job
+            job["attempts"].append({"host": job.get("host"), "pid": job.get("pid"), "started": job.get("started"),
+                                    "error": _lost_reason(job)})
+        with _slot(store, slots):
+            if store.cancel_requested(job_id):
+                job.update(state="cancelled", finished=timestamp(), message="cancelled before it started")
+                store.save_job(job)
+                return job
+            job.update(state="running", started=timestamp(), host=socket.gethostname(), pid=os.getpid(), error=None)
+            store.save_job(job)
+            reporter = Reporter(store, job, every)
+            try:
+                message = RUNNERS[job["kind"]](store, job, reporter)
+                state = "cancelled" if reporter.cancelled else "done"
+                job.update(state=state, message=message if state == "done" else
+                           "cancelled; the variant is resumable (Resume continues where it stopped)")
+            except Exception as err:  # noqa: BLE001 - the record says why; the runner must not crash
+                known = isinstance(err, user_errors())
+                job.update(state="failed", error=str(err) if known else f"{type(err).__name__}: {err}")
+            job["finished"] = timestamp()
+            store.save_job(job)
+            return job
+
+
+@contextlib.contextmanager
+def _slot(store: Store, slots: int | None) -> Iterator[None]:
+    """One of `slots` machine-wide places to run (a lock file per slot and host); waits for one."""
+    if not slots:
+        yield
+        return
+    host = socket.gethostname()
+    with contextlib.ExitStack() as held:
+        for index in range(slots):
+            with contextlib.suppress(LockedError):
+                held.enter_context(store.job_lock(f"slot-{host}-{index}"))
+                break
+        else:
+            held.enter_context(store.job_lock(f"slot-{host}-{os.getpid() % slots}", wait=True))
+        yield
+
+
+def _run_train(store: Store, job: dict, report: Reporter) -> str:
+    from workbench.families import load_family
+    from workbench.training import train
+    args = job["args"]
+    variant = load_family(args["family"]).variant(args["overrides"])
+    total = variant.epochs
+    info = train(variant, store, progress=False,
+                 callback=lambda epoch, m: report(epoch, total, _loss_text(m), m))
+    return _trained_message(info)
+
+
+def _run_extend(store: Store, job: dict, report: Reporter) -> str:
+    from workbench.training import extend
+    args, ref = job["args"], _ref(job)
+    window = tuple(args["window"]) if args.get("window") else None
+    total = args["epochs"] or window[1]
+    info = extend(ref, store, epochs=args.get("epochs"), window=window, progress=False,
+                  callback=lambda epoch, m: report(epoch, total, _loss_text(m), m))
+    if window and not report.cancelled:
+        added = info["extensions"][-1]
+        return (f"added {added['added']} checkpoints in epochs {window[0]}-{window[1]} (replayed from epoch "
+                f"{added.get('replayed_from', '-')}, largest loss difference {added.get('max_loss_deviation', 0):.1e})")
+    return _trained_message(info)
+
+
+def _run_analyze(store: Store, job: dict, report: Reporter) -> str:
+    from workbench.pipeline import analyze
+    args = job["args"]
+    counts = analyze(_ref(job), store, analyzers=args.get("analyzers"), force=bool(args.get("force")),
+                     progress=False, callback=lambda done, total, what: report(done, total, what))
+    return (f"analysed {counts['epochs_analyzed']} checkpoints and {counts['series_analyzed']} series "
+            f"({', '.join(counts['analyzers'])})")
+
+
+RUNNERS = {"train": _run_train, "extend": _run_extend, "analyze": _run_analyze}
+
+
+def _ref(job: dict) -> VariantRef:
+    return VariantRef(*job["target"].split("/", 1))
+
+
+def _loss_text(metrics: dict) -> str:
+    return (f"train loss {metrics['train_loss']:.3g} · test loss {metrics['test_loss']:.3g} · "
+            f"test acc {metrics['test_acc']:.3f}")
+
+
+def _trained_message(info: dict) -> str:
+    final = info.get("final") or {}
+    return (f"{info['status']}: train loss {final.get('train_loss', float('nan')):.3g}, test accuracy "
+            f"{final.get('test_acc', float('nan')):.4f} ({info.get('train_seconds', 0):.0f} s)")
+
+
+def local_slots() -> int:
+    """Jobs this machine runs at once: $WORKBENCH_JOB_SLOTS, else one per two cores."""
+    value = os.environ.get("WORKBENCH_JOB_SLOTS", "")
+    return int(value) if value.isdigit() and int(value) > 0 else max(1, (os.cpu_count() or 1) // 2)
+
+
+def execute_in_subprocess(root: str, job_id: str) -> int:
+    """Run a job in a fresh Python process (what the app's background callbacks do: the app's
+    own process may hold torch's thread pools, which a forked child must not inherit)."""
+    command = [sys.executable, "-m", "workbench.jobs", "run", job_id, "--data", str(root),
+               "--slots", str(local_slots())]
+    return subprocess.run(command, stdin=subprocess.DEVNULL, check=False).returncode
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+    parser = argparse.ArgumentParser(prog="python -m workbench.jobs", description="run one recorded job")
+    parser.add_argument("command", choices=["run"])
+    parser.add_argument("job")
+    parser.add_argument("--data", required=True)
+    parser.add_argument("--slots", type=int, default=0)
+    args = parser.parse_args(argv)
+    if args.slots:
+        import torch
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // args.slots))
+    job = execute(Store(args.data), args.job, slots=args.slots or None)
+    return 0 if job["state"] in ("done", "cancelled") else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

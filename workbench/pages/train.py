@@ -1,0 +1,238 @@
+"""Train: new variants (one, or a sweep over primes x seeds x data seeds) or extend one in place.
+
+The form starts from the family's values; what differs becomes the variant's overrides (and
+its id). The plan below the form lists every variant the sweep makes and what will happen to
+it: trained, resumed (interrupted earlier), or refused (already trained: extend it instead).
+The preview shows where checkpoints will fall, over the loss curve when the variant exists.
+"""
+from __future__ import annotations
+
+import dash
+import dash_bootstrap_components as dbc
+from dash import Input, Output, State, dcc, html
+
+from workbench import jobs
+from workbench.app import store
+from workbench.families import LR_SCHEDULES, FamilyError, checkpoint_schedule, family_names, load_family, setting
+from workbench.pages._common import for_browser, graph_config, message_figure
+from workbench.pages._jobs import panel, start
+from workbench.store import StoreError, VariantRef
+
+dash.register_page(__name__, path="/train", name="Train", order=10)
+
+FIELDS = [  # (id, label, section.key or None, input type, help)
+    ("p", "primes p", "domain.p", "text", "one or several, e.g. 59 or 47, 59"),
+    ("seed", "model seeds", "domain.seed", "text", "e.g. 1, 2, 3"),
+    ("data_seed", "data seeds", "domain.data_seed", "text", "train/test split seeds"),
+    ("train_fraction", "train fraction", "training.train_fraction", "number", "share of the p² pairs trained on"),
+    ("weight_decay", "weight decay", "training.weight_decay", "number", "AdamW"),
+    ("lr", "learning rate", "training.lr", "number", "peak"),
+    ("warmup_epochs", "warm-up epochs", "training.warmup_epochs", "number", "linear warm-up, then the schedule"),
+    ("epochs", "epochs", "training.epochs", "number", "full-batch steps"),
+    ("every", "checkpoint every", "checkpoints.every", "text", "interval:until, e.g. 100:1500,500:25000"),
+]
+SCHEDULE_FIELDS = [("lr_final_fraction", "final lr / lr (cosine)", "number"),
+                   ("lr_step_epochs", "step every (epochs)", "number"), ("lr_step_factor", "step factor", "number")]
+LISTS = ("p", "seed", "data_seed")
+
+
+def _field(fid: str, label: str, kind: str, help_text: str = "") -> dbc.Col:
+    return dbc.Col(md=3, className="mb-2", children=[
+        dbc.Label(label, html_for=f"train-{fid}", className="small mb-0"),
+        dbc.Input(id=f"train-{fid}", type=kind, size="sm", debounce=True, step="any" if kind == "number" else None),
+        html.Div(help_text, className="form-text mt-0")])
+
+
+def layout(**_query):
+    names = family_names()
+    variants = [str(r.ref) for r in store().listing() if r.checkpoints]
+    new_form = html.Div(id="train-new-form", children=[
+        dbc.Row([_field(fid, label, kind, help_text) for fid, label, _, kind, help_text in FIELDS]),
+        dbc.Row([dbc.Col(md=3, className="mb-2", children=[
+            dbc.Label("lr schedule", html_for="train-lr_schedule", className="small mb-0"),
+            dcc.Dropdown(id="train-lr_schedule", options=list(LR_SCHEDULES), value="constant", clearable=False)]),
+            *[_field(fid, label, kind) for fid, label, kind in SCHEDULE_FIELDS]])])
+    extend_form = html.Div(id="train-extend-form", hidden=True, children=[dbc.Row([
+        dbc.Col(md=6, children=[dbc.Label("variant to extend", html_for="extend-variant", className="small mb-0"),
+                                dcc.Dropdown(id="extend-variant", options=variants, value=variants[0] if variants else None)]),
+        _extend_field("epochs", "train on to epoch"),
+        dbc.Col(md=12, className="small text-muted mb-1", children="…or add checkpoints in a window:"),
+        _extend_field("window-start", "from epoch"), _extend_field("window-stop", "to epoch"),
+        _extend_field("window-every", "every (epochs)")])])
+    return html.Div([
+        html.P("Train new variants of a family - several primes, seeds or data seeds make a sweep, one job per "
+               "variant - or extend a trained one with more epochs or denser checkpoints.", className="text-muted"),
+        dbc.Row(className="mb-2", children=[
+            dbc.Col(md=4, children=[dbc.Label("family", html_for="train-family", className="small mb-0"),
+                                    dcc.Dropdown(id="train-family", options=names, clearable=False,
+                                                 value="modular_addition_demo" if "modular_addition_demo" in names
+                                                 else (names[0] if names else None))]),
+            dbc.Col(md=8, children=dbc.RadioItems(
+                id="train-mode", inline=True, value="new", className="mt-4",
+                options=[{"label": "new variants", "value": "new"}, {"label": "extend a variant", "value": "extend"}]))]),
+        html.Div(id="train-family-description", className="small text-muted mb-2"),
+        new_form, extend_form,
+        html.Div(id="train-plan", className="mb-2"),
+        dcc.Graph(id="train-preview", config=graph_config(), figure=message_figure("the checkpoint plan shows here")),
+        html.P(id="train-preview-caption", className="wb-caption"),
+        dbc.Button("Start", id="train-start", color="primary", className="me-2"),
+        html.Span(id="train-message", className="small"),
+        panel(["train", "extend"], title="Training jobs")])
+
+
+def _extend_field(fid: str, label: str) -> dbc.Col:
+    return dbc.Col(md=3, className="mb-2", children=[
+        dbc.Label(label, html_for=f"extend-{fid}", className="small mb-0"),
+        dbc.Input(id=f"extend-{fid}", type="number", size="sm", min=0, step=1, debounce=True)])
+
+
+@dash.callback(Output("train-new-form", "hidden"), Output("train-extend-form", "hidden"), Input("train-mode", "value"))
+def show_mode(mode):
+    return mode != "new", mode != "extend"
+
+
+@dash.callback([Output(f"train-{fid}", "value") for fid, *_ in FIELDS]
+               + [Output("train-lr_schedule", "value")] + [Output(f"train-{fid}", "value") for fid, *_ in SCHEDULE_FIELDS]
+               + [Output("train-family-description", "children")], Input("train-family", "value"))
+def family_defaults(name):
+    """The form starts from the family's values."""
+    try:
+        spec = load_family(name).spec
+    except FamilyError as err:
+        return [dash.no_update] * (len(FIELDS) + 1 + len(SCHEDULE_FIELDS)) + [str(err)]
+    values = []
+    for _, _, dotted, _, _ in FIELDS:
+        section, key = dotted.split(".")
+        value = setting(spec, section, key)
+        values.append(",".join(f"{a}:{b}" for a, b in value) if key == "every" else value)
+    schedule = [setting(spec, "training", fid) for fid, *_ in SCHEDULE_FIELDS]
+    return values + [setting(spec, "training", "lr_schedule")] + schedule + [spec.get("description", "")]
+
+
+def _numbers(text, name: str) -> list[int]:
+    parts = [t for t in str(text if text is not None else "").replace(";", ",").replace(" ", ",").split(",") if t]
+    try:
+        return [int(t) for t in parts]
+    except ValueError:
+        raise FamilyError(f"{name}: expected whole numbers separated by commas, got {text!r}") from None
+
+
+def planned_variants(family: str, values: dict) -> list:
+    """Every variant the form describes (the product of the listed primes, seeds and data seeds)."""
+    from workbench.families import parse_value
+    fam = load_family(family)
+    overrides = {}
+    for fid, _, dotted, _, _ in FIELDS:
+        if fid in LISTS or values.get(fid) in (None, ""):
+            continue
+        overrides[dotted] = parse_value(str(values[fid])) if fid == "every" else values[fid]
+    schedule = values.get("lr_schedule") or "constant"
+    overrides["training.lr_schedule"] = schedule
+    used = {"cosine": ["lr_final_fraction"], "step": ["lr_step_epochs", "lr_step_factor"]}.get(schedule, [])
+    for fid in used:
+        if values.get(fid) not in (None, ""):
+            overrides[f"training.{fid}"] = values[fid]
+    lists = {fid: _numbers(values.get(fid), label) or [setting(fam.spec, "domain", fid)]
+             for fid, label, *_ in FIELDS if fid in LISTS}
+    if len(lists["p"]) * len(lists["seed"]) * len(lists["data_seed"]) > 64:
+        raise FamilyError("a sweep of more than 64 variants: split it, or queue it from the command line")
+    return [fam.variant({**overrides, "p": p, "seed": s, "data_seed": d})
+            for p in lists["p"] for s in lists["seed"] for d in lists["data_seed"]]
+
+
+def _plan_row(variant) -> tuple[html.Li, bool]:
+    ref = VariantRef(variant.family, variant.id)
+    if not store().exists(ref):
+        note, ok = f"new: {variant.epochs:,} epochs, {len(variant.checkpoint_schedule()):,} checkpoints", True
+    elif store().is_locked(ref):
+        note, ok = "busy (being trained or analysed now) - refused", False
+    elif store().status(ref) in ("trained", "analyzed"):
+        note, ok = "already trained - refused (use 'extend a variant')", False
+    else:
+        note, ok = "interrupted earlier - will resume from its last checkpoint", True
+    return html.Li([html.Code(str(ref)), f"  {note}"], className="" if ok else "text-danger"), ok
+
+
+def _form_values(args) -> dict:
+    keys = [fid for fid, *_ in FIELDS] + ["lr_schedule"] + [fid for fid, *_ in SCHEDULE_FIELDS]
+    return dict(zip(keys, args))
+
+
+FORM_INPUTS = ([Input(f"train-{fid}", "value") for fid, *_ in FIELDS] + [Input("train-lr_schedule", "value")]
+               + [Input(f"train-{fid}", "value") for fid, *_ in SCHEDULE_FIELDS])
+EXTEND_INPUTS = [Input(f"extend-{fid}", "value") for fid in ("variant", "epochs", "window-start", "window-stop",
+                                                             "window-every")]
+
+
+def _extension(ext) -> tuple[VariantRef, int | None, tuple[int, int, int] | None]:
+    variant, epochs, start_, stop, every = ext
+    if not variant or "/" not in variant:
+        raise StoreError("pick a variant to extend")
+    window = (int(start_), int(stop), int(every)) if None not in (start_, stop, every) else None
+    if (epochs is None) == (window is None):
+        raise StoreError("give either 'train on to epoch', or a window (from, to, every)")
+    return VariantRef(*variant.split("/", 1)), (int(epochs) if epochs is not None else None), window
+
+
+@dash.callback(Output("train-plan", "children"), Output("train-preview", "figure"),
+               Output("train-preview-caption", "children"), Output("train-start", "disabled"),
+               Input("train-family", "value"), Input("train-mode", "value"), *FORM_INPUTS, *EXTEND_INPUTS)
+def plan(family, mode, *args):
+    from workbench.renderers.training import checkpoint_plan
+    form, ext = _form_values(args[: len(FORM_INPUTS)]), args[len(FORM_INPUTS):]
+    try:
+        if mode == "extend":
+            ref, epochs, window = _extension(ext)
+            info = store().info(ref)
+            spec, existing = info["spec"], store().checkpoint_epochs(ref)
+            if epochs is not None:
+                planned = checkpoint_schedule(spec["checkpoints"], epochs)
+                note = f"train {ref} on from epoch {spec['training']['epochs']:,} to {epochs:,}"
+            else:
+                planned = sorted({*range(window[0], window[1] + 1, window[2]), window[1]})
+                note = f"add checkpoints to {ref} every {window[2]} epochs in {window[0]:,}-{window[1]:,}"
+            figure = checkpoint_plan([*existing, *planned], existing, _history(ref))
+            return html.P(note), for_browser(figure), figure.layout.meta["caption"], False
+        variants = planned_variants(family, form)
+    except (FamilyError, StoreError, ValueError) as err:
+        return html.P(str(err), className="text-danger"), message_figure("fix the form to see the plan"), "", True
+    rows = [_plan_row(v) for v in variants]
+    first = variants[0]
+    ref = VariantRef(first.family, first.id)
+    figure = checkpoint_plan(first.checkpoint_schedule(), store().checkpoint_epochs(ref), _history(ref))
+    plan_list = html.Div([html.Div(f"{len(variants)} variant(s):", className="small"),
+                          html.Ul([row for row, _ in rows], className="small mb-1")])
+    return plan_list, for_browser(figure), figure.layout.meta["caption"], not any(ok for _, ok in rows)
+
+
+def _history(ref: VariantRef) -> dict | None:
+    try:
+        return store().load_history(ref) or None
+    except StoreError:
+        return None
+
+
+@dash.callback(Output("job-runners", "children", allow_duplicate=True), Output("train-message", "children"),
+               Output("jobs-digest", "data", allow_duplicate=True),
+               Input("train-start", "n_clicks"), State("train-family", "value"), State("train-mode", "value"),
+               *[State(i.component_id, i.component_property) for i in FORM_INPUTS + EXTEND_INPUTS],
+               prevent_initial_call=True)
+def start_jobs(n_clicks, family, mode, *args):
+    if not n_clicks:
+        return dash.no_update, dash.no_update, dash.no_update
+    form, ext = _form_values(args[: len(FORM_INPUTS)]), args[len(FORM_INPUTS):]
+    submitted, refused = [], []
+    try:
+        if mode == "extend":
+            ref, epochs, window = _extension(ext)
+            submitted.append(jobs.submit_extend(store(), ref, epochs, window))
+        else:
+            for variant in planned_variants(family, form):
+                try:
+                    submitted.append(jobs.submit_train(store(), variant))
+                except StoreError as err:
+                    refused.append(str(err))
+    except (FamilyError, StoreError, ValueError) as err:
+        return dash.no_update, html.Span(str(err), className="text-danger"), dash.no_update
+    message = f"started {len(submitted)} job(s)" + (f"; refused {len(refused)}: {' '.join(refused)}" if refused else "")
+    return start(submitted), message, None
