@@ -16,12 +16,13 @@ fi
 
 if [ "${1:-}" = "--test" ]; then
     "${PIP[@]}" -e ".[test]"
-    if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+    # Browser tests drive headless Chromium; the multi-machine test runs a real Redis on loopback.
+    if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null || ! command -v redis-server >/dev/null; then
         SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
         if command -v apt-get >/dev/null; then
-            $SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium chromium-driver >/dev/null
+            $SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium chromium-driver redis-server >/dev/null
         else
-            echo "setup.sh: install Chromium and ChromeDriver for the browser tests" >&2
+            echo "setup.sh: install Chromium, ChromeDriver and redis-server for the browser and queue tests" >&2
         fi
     fi
 else

@@ -73,10 +73,10 @@ def layout(**_query):
         html.Div(id="train-family-description", className="small text-muted mb-2"),
         new_form, extend_form,
         html.Div(id="train-plan", className="mb-2"),
+        html.Div(className="mb-2", children=[dbc.Button("Start", id="train-start", color="primary", className="me-2"),
+                                             html.Span(id="train-message", className="small")]),
         dcc.Graph(id="train-preview", config=graph_config(), figure=message_figure("the checkpoint plan shows here")),
         html.P(id="train-preview-caption", className="wb-caption"),
-        dbc.Button("Start", id="train-start", color="primary", className="me-2"),
-        html.Span(id="train-message", className="small"),
         panel(["train", "extend"], title="Training jobs")])
 
 
