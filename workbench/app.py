@@ -130,7 +130,7 @@ def checkpoint_epochs(variant: str | None) -> list[int]:
         return []
 
 
-MAX_LOG_STOPS = 1000
+MAX_LOG_STOPS = 500  # the slider draws at most 500 marks
 
 
 def log_positions(ref: VariantRef) -> list[int]:

@@ -167,16 +167,20 @@ def _number(value, where: str, name: str, path: Path) -> float:
     raise LogImportError(f"{path}: {where}, column {name!r}: {value!r} is not a number")
 
 
-def _numeric_column(values) -> bool:
-    for value in values:
-        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-            return False
-        if isinstance(value, str):
-            try:
-                float(value)
-            except ValueError:
-                return False
+def _is_number(value) -> bool:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return False
+    try:
+        float(value)
+    except ValueError:
+        return False
     return True
+
+
+def _numeric_column(values) -> bool:
+    """A metric column: at least half its values are numbers (a text column is skipped; a stray
+    word in a metric column is an error naming its line)."""
+    return 2 * sum(map(_is_number, values)) >= len(values)
 
 
 def _pick_x(names, step: str | None, path: Path, where: str) -> str | None:

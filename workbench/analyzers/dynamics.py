@@ -15,7 +15,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from workbench import alerts, oscillation, phases
+from workbench import alerts, phases
 from workbench.analyzers import register
 from workbench.store import Store, StoreError, VariantRef
 
@@ -107,7 +107,7 @@ def _cache(directory: str):
     return diskcache.Cache(directory, size_limit=1024**3, eviction_policy="least-recently-used")
 
 
-def oscillations(store: Store, ref: VariantRef, name: str, window: int = oscillation.WINDOW) -> dict:
+def oscillations(store: Store, ref: VariantRef, name: str, window: int = 100) -> dict:
     """`workbench.oscillation.analyse` of one series of the run, cached under
     `<data root>/.cache/dynamics` by the series' content."""
     series = run_series(store, ref)
@@ -119,6 +119,7 @@ def oscillations(store: Store, ref: VariantRef, name: str, window: int = oscilla
     cache = _cache(str(store.cache_dir / "dynamics"))
     result = cache.get(key)
     if result is None:
+        from workbench import oscillation  # SciPy's signal module: loaded when first needed, not at app start
         result = oscillation.analyse(x, y, window)
         cache.set(key, result)
     return result
