@@ -127,7 +127,7 @@ def test_an_imported_log_is_a_run_the_app_lists_analyses_and_compares(store, tmp
         summaries = CALLBACKS["dynamics"]["summaries"]
         *figures, rendered = summaries(selection, "val_acc", None, "val_acc >= 0.5 by 100", None)
         titles = [f["layout"]["title"]["text"] for f in figures[:7]]
-        assert titles[0] == "val_acc" and "periodogram" in titles[3] and titles[5] == "Gates"
+        assert titles[0].startswith("val_acc<br>") and "periodogram" in titles[3] and titles[5] == "Gates"
         assert titles[6] == "val_acc: compared runs", titles
         alerts = [t for t in figures[0]["data"] if t["name"] == "alerts"][0]
         assert alerts["customdata"] == [400.0]                                     # click the alert: epoch 400

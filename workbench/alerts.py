@@ -12,7 +12,8 @@ runs them all over a run's series with one `AlertRules`:
   (8) robust standard deviations of the sample-to-sample changes (or of their mean deviation,
   whichever is larger: accuracy on a small set moves in equal quanta) — and carries at least
   `jump_share` (40%) of the level shift between the `jump_window` (10) samples before and after
-  (so a fast but smooth descent is not one). Losses are compared in log10;
+  (so a fast but smooth descent is not one), and a shift of at least `jump_min_span` (5%) of the
+  series' span (1st to 99th percentile; early noise is not one). Losses are compared in log10;
 - weak gradient: a parameter group whose gradient norm stays below `weak_fraction` (1%) of the
   median of the other groups' for at least `weak_span` (20%) of the run;
 - exploding weight norm: the total weight norm grows past `explode` (10×) its starting value.
@@ -35,6 +36,7 @@ class AlertRules:
     jump_sigma: float = 8.0
     jump_share: float = 0.4
     jump_window: int = 10
+    jump_min_span: float = 0.05
     weak_fraction: float = 0.01
     weak_span: float = 0.2
     explode: float = 10.0
@@ -143,6 +145,7 @@ def abrupt_changes(name: str, x, y, rules: AlertRules = AlertRules()) -> list[Al
     # The robust sd of the steps; their mean deviation when more than half the steps are equal
     # (a quantized metric such as accuracy on a small set has MAD 0).
     noise = max(1.4826 * float(np.median(deviation)), float(np.mean(deviation)), 1e-12)
+    span = float(np.subtract(*np.percentile(z, [99, 1])))
     candidates = np.flatnonzero(np.abs(d) > rules.jump_sigma * noise) + 1   # index of the first sample after
     alerts, last = [], -np.inf
     for i in candidates[np.argsort(-np.abs(d[candidates - 1]))]:
@@ -150,7 +153,8 @@ def abrupt_changes(name: str, x, y, rules: AlertRules = AlertRules()) -> list[Al
             continue
         shift = float(np.median(z[i: i + w]) - np.median(z[i - w: i]))
         step = float(d[i - 1])
-        if np.sign(shift) != np.sign(step) or abs(step) < rules.jump_share * abs(shift) or abs(shift) < rules.jump_sigma * noise:
+        if (np.sign(shift) != np.sign(step) or abs(step) < rules.jump_share * abs(shift)
+                or abs(shift) < max(rules.jump_sigma * noise, rules.jump_min_span * span)):
             continue
         last = i
         before, after = float(np.median(y[i - w: i])), float(np.median(y[i: i + w]))

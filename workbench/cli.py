@@ -262,7 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("variant", help="family/variant or a variant id")
     p.add_argument("--epoch", type=int, help="epoch (snapped to the nearest checkpoint; default: the last)")
     p.add_argument("--page", default="overview", help="overview, fourier, neurons, attention, trajectories, "
-                   "dimensionality, progress, a comma-separated list, or all (default: overview)")
+                   "dimensionality, progress, dynamics, a comma-separated list, or all (default: overview)")
     p.add_argument("--out", help="output file (default: <family>-<variant>-epoch<E>.html)")
 
     p = command("import-log", cmd_import_log, "import a training log (CSV, JSONL, JSON, .pt/.pth) from any project "

@@ -58,7 +58,7 @@ def series_figure(data: dict, epoch=None, *, name: str, alerts=(), phases=None) 
     x, y = data["x"], data["y"]
     log = data["scale"] == "log10"
     fig = go.Figure(layout=base_layout(
-        f"{name}{_sampling(data)}", _x_name(data), f"{name}{' (log scale)' if log else ''}",
+        f"{name}<br><sup>{_sampling(data).strip(' ()') or 'every logged point'}</sup>", _x_name(data), f"{name}{' (log scale)' if log else ''}",
         "Shaded: the run's phases. Red markers: alerts (hover for the cause; click to go there).", log_y=log))
     fig.add_trace(epoch_line(x, y, name, COLORS["test"], max_points=MAX_POINTS, width=1.2))
     trend = 10 ** data["trend"] if log else data["trend"]
@@ -81,7 +81,7 @@ def periodogram_figure(data: dict, epoch=None, *, phases=None) -> go.Figure:
     dominant period of each window on top. Summary: cursor, click epoch."""
     unit = _x_name(data)
     fig = go.Figure(layout=base_layout(
-        f"Sliding periodogram ({_windows(data)})", f"{unit} (window centre)", f"frequency (cycles per {unit})",
+        f"Sliding periodogram<br><sup>{_windows(data)}</sup>", f"{unit} (window centre)", f"frequency (cycles per {unit})",
         "A bright horizontal band is a steady period; a band that drifts is a period that changes with training."))
     if len(data["window_x"]):
         power = np.log10(np.maximum(data["power"], 1e-300)).T.astype(np.float32)
@@ -105,7 +105,7 @@ def autocorrelation_figure(data: dict, epoch=None, *, phases=None) -> go.Figure:
     multiples of a lag are a period. Summary: cursor, click epoch."""
     unit = _x_name(data)
     fig = go.Figure(layout=base_layout(
-        f"Sliding autocorrelation ({_windows(data)})", f"{unit} (window centre)", f"lag ({unit}s)",
+        f"Sliding autocorrelation<br><sup>{_windows(data)}</sup>", f"{unit} (window centre)", f"lag ({unit}s)",
         "Red stripes at lags T, 2T, ... mean a period T; a uniform colour beyond lag 0 is noise."))
     if len(data["window_x"]):
         fig.add_trace(go.Heatmap(
@@ -168,10 +168,10 @@ def decomposition_figure(data: dict, epoch=None, *, phases=None) -> go.Figure:
     cursors, click epoch."""
     unit = _x_name(data)
     period = data["dominant_period"]
-    title = (f"Trend + oscillation: amplitude {data['amplitude']:.3g}, structured share "
-             f"{data['structured_share']:.0%}" + (f", dominant period {period:.3g} {unit}s" if period else ""))
+    title = (f"Trend + oscillation<br><sup>amplitude {data['amplitude']:.3g}, structured share "
+             f"{data['structured_share']:.0%}" + (f", dominant period {period:.3g} {unit}s" if period else "") + "</sup>")
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.07, row_heights=[0.5, 0.5])
-    fig.update_layout(base_layout(title + _sampling(data), "", "", (
+    fig.update_layout(base_layout(title.replace("</sup>", _sampling(data) + "</sup>"), "", "", (
         f"Trend: zero-phase Butterworth low-pass, periods over {data['window']} samples. Structured share: "
         "power above the white-noise level (0% = noise, 100% = a clean rhythm)."), height=480))
     x = data["x"]
