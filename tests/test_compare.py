@@ -168,8 +168,9 @@ def test_side_by_side_shows_one_column_per_variant_and_differences_highlight(com
 
 
 def test_per_variant_cursors_sit_at_the_same_point_relative_to_each_onset(compare_page, monkeypatch):
-    from workbench.pages import compare as page
+    import sys
     callbacks, seed0, seed1 = compare_page
+    page = sys.modules[callbacks["side_by_side"].__module__]      # as the app imported it
     onsets = [36, 56]  # both tiny seeds turn at epoch 36; give them different onsets to see the shift
     monkeypatch.setattr(page, "_onsets", lambda variants: dict(zip((seed0, seed1), onsets)))
     selection = {"variant": seed0, "compare": [seed1], "epoch": 300}
