@@ -17,7 +17,7 @@ import numpy as np
 
 from workbench import alerts, phases
 from workbench.analyzers import register
-from workbench.store import Store, StoreError, VariantRef
+from workbench.store import MissingError, Store, StoreError, VariantRef
 
 NAME = "loss_dynamics"
 OSCILLATION_VERSION = 1
@@ -65,9 +65,13 @@ PHASE_RULES, ALERT_RULES = phases.PhaseRules(), alerts.AlertRules()
 
 def run_dynamics(store: Store, ref: VariantRef, rules: phases.PhaseRules = PHASE_RULES,
                  alert_rules: alerts.AlertRules = ALERT_RULES) -> dict[str, np.ndarray]:
-    """The `loss_dynamics` artifact of a run (module docstring)."""
-    own, grads, weight_norm = grouped(run_series(store, ref))
-    found = phases.detect_phases(own, rules, settling_series(store, ref))
+    """The `loss_dynamics` artifact of a run (module docstring); a run without a history (an
+    imported checkpoint alone) has no events and no alerts."""
+    try:
+        own, grads, weight_norm = grouped(run_series(store, ref))
+        found = phases.detect_phases(own, rules, settling_series(store, ref))
+    except (MissingError, ValueError):
+        own, grads, weight_norm, found = {}, {}, None, phases.Phases(np.nan, np.nan)
     # A log's NaN is a logged value; a history's NaN is "not trained yet", except in a finished run.
     log = store.is_log(ref)
     finished = log or store.info(ref).get("status") in ("trained", "analyzed")
