@@ -8,10 +8,12 @@ not yet in the cache loads them.
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 import dash
 import dash_bootstrap_components as dbc
+import numpy as np
 from dash import ALL, MATCH, Input, Output, State, ctx, dcc, html
 
 from workbench import selection as sel
@@ -19,7 +21,7 @@ from workbench.store import Store, StoreError, VariantRef
 
 PACKAGE = Path(__file__).resolve().parent
 PAGE_ORDER = ["/variants", "/", "/fourier", "/neurons", "/attention", "/trajectories", "/dimensionality", "/progress",
-              "/compare", "/train", "/analyze", "/jobs"]
+              "/dynamics", "/compare", "/train", "/analyze", "/jobs"]
 MAX_COMPARED_WITH = 5  # the selected variant and up to five others
 
 
@@ -152,12 +154,30 @@ def layout() -> html.Div:
 
 
 def checkpoint_epochs(variant: str | None) -> list[int]:
+    """The epochs the selection can stop at: the checkpoints, or for an imported log its x positions."""
     if not variant or "/" not in variant:
         return []
     try:
-        return store().checkpoint_epochs(VariantRef(*variant.split("/", 1)))
+        ref = VariantRef(*variant.split("/", 1))
+        return store().checkpoint_epochs(ref) or (log_positions(ref) if store().is_log(ref) else [])
     except StoreError:
         return []
+
+
+MAX_LOG_STOPS = 500  # the slider draws at most 500 marks
+
+
+def log_positions(ref: VariantRef) -> list[int]:
+    """An imported log's x positions (rounded), at most MAX_LOG_STOPS spread evenly over the run."""
+    return _log_positions(str(store().root), ref, store().info(ref).get("updated"))
+
+
+@lru_cache(maxsize=32)
+def _log_positions(root: str, ref: VariantRef, _stamp) -> list[int]:
+    xs = np.unique(np.round(np.concatenate([x for x, _ in Store(root).load_log(ref).values()])).astype(np.int64))
+    if len(xs) > MAX_LOG_STOPS:
+        xs = xs[np.unique(np.linspace(0, len(xs) - 1, MAX_LOG_STOPS).round().astype(np.int64))]
+    return xs.tolist()
 
 
 def sync_selection(search, variant, slider_epoch, typed_epoch, _prev, _next, neuron, _nprev, _nnext, head,

@@ -162,6 +162,45 @@ def cmd_import(args) -> int:
     return 0
 
 
+def cmd_import_log(args) -> int:
+    from workbench.logimport import import_log
+    from workbench.store import Store
+    summary = import_log(args.path, Store(args.data), family=args.family, run=args.id, step=args.step,
+                         metrics=args.metric, gates=args.gate, replace=args.replace)
+    points = ", ".join(f"{name} ({n:,})" for name, n in summary["series"].items())
+    print(f"imported {args.path} as {summary['run']}: x = {summary['x']}; {points}")
+    for note in summary["notes"]:
+        print(f"  note: {note}")
+    _print_dynamics(summary["phases"], summary["alerts"], summary["gates"])
+    print(f"open it: workbench serve, then /dynamics?variant={summary['run']}")
+    return 0
+
+
+def cmd_alerts(args) -> int:
+    from workbench.analyzers.dynamics import run_dynamics, run_series, stored_alerts, stored_phases
+    from workbench.gates import evaluate_all
+    from workbench.store import Store
+    store = Store(args.data)
+    for ref in resolve_variants(store, args.variants):
+        artifact = run_dynamics(store, ref)
+        gates = args.gate if args.gate is not None else store.info(ref).get("gates", [])
+        print(f"{ref}:")
+        _print_dynamics(stored_phases(artifact), stored_alerts(artifact),
+                        evaluate_all("\n".join(gates), run_series(store, ref)))
+    return 0
+
+
+def _print_dynamics(phases, alerts, gates) -> None:
+    events = {"memorization end": phases.memorization_end, "test-loss peak": phases.test_loss_peak,
+              "grokking onset": phases.onset, "grok": phases.grok, "cleanup end": phases.cleanup_end}
+    print("  phases: " + ", ".join(f"{k} {v:,.0f}" if v is not None else f"{k} -" for k, v in events.items()))
+    print(f"  {len(alerts)} alert(s)" + (":" if alerts else ""))
+    for alert in alerts:
+        print(f"    {alert.summary()}")
+    for result in gates:
+        print(f"  gate {result.gate.text!r} on {result.series}: {result.verdict}")
+
+
 def resolve_variants(store, names: list[str]) -> list:
     """`family/variant`, a bare variant id (if one family has it), or a family (all its variants)."""
     from workbench.store import MissingError, VariantRef
@@ -338,8 +377,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("variant", help="family/variant or a variant id")
     p.add_argument("--epoch", type=int, help="epoch (snapped to the nearest checkpoint; default: the last)")
     p.add_argument("--page", default="overview", help="overview, fourier, neurons, attention, trajectories, "
-                   "dimensionality, progress, a comma-separated list, or all (default: overview)")
+                   "dimensionality, progress, dynamics, a comma-separated list, or all (default: overview)")
     p.add_argument("--out", help="output file (default: <family>-<variant>-epoch<E>.html)")
+
+    p = command("import-log", cmd_import_log, "import a training log (CSV, JSONL, JSON, .pt/.pth) from any project "
+                "as a log-only run: its phases, oscillations and alerts on the Loss dynamics page")
+    p.add_argument("path", help="the log file: .csv/.tsv, .jsonl, .json (records or dict of lists), .pt/.pth")
+    p.add_argument("--family", default="logs", help="family folder the run goes in (default: logs)")
+    p.add_argument("--id", help="run id (default: the file name)")
+    p.add_argument("--step", metavar="NAME", help="the x column (default: the first of step, global_step, iteration, "
+                   "epoch, ...; else the record number)")
+    p.add_argument("--metric", action="append", metavar="NAME", help="import only this metric (repeatable; "
+                   "default: every numeric column)")
+    p.add_argument("--gate", action="append", metavar="RULE", help="a pass/fail gate, e.g. 'val_acc >= 0.5 by epoch 3' "
+                   "(repeatable; shown on the Loss dynamics page)")
+    p.add_argument("--replace", action="store_true", help="overwrite a run of the same id")
+
+    p = command("alerts", cmd_alerts, "print the phases, training alerts and gates of runs")
+    p.add_argument("variants", nargs="+", help="family/variant, a variant id, or a family (all its variants)")
+    p.add_argument("--gate", action="append", metavar="RULE", help="a gate to check, e.g. 'test_acc >= 0.9 by 2000' "
+                   "(repeatable; default: the run's declared gates)")
 
     p = command("list", cmd_list, "list families and variants with their status")
     p.add_argument("family", nargs="?", help="only this family")

@@ -4,14 +4,12 @@ How do the prime, the seeds and the recipe change training dynamics? Everything 
 from what is on disk (history, analyzer series, checkpoints) and knows nothing of the app: the
 Variants and Compare pages, notebooks and tests all call the same functions.
 
-Definitions (epochs are training epochs; history index = epoch):
-- memorization epoch: the first epoch with train accuracy ≥ 99% (`ACCURACY_THRESHOLD`);
-- grok epoch: the first epoch with test accuracy ≥ 99%;
-- grokking onset (`grokking_onset`): the first epoch after the test-loss peak at which log test
-  loss has come down `ONSET_FRACTION` = 50% of the way from its peak to its final value. A run
-  whose final test loss is not at least `ONSET_MIN_DROP` = 10× below its peak has no onset (it
-  has not grokked). Unlike the grok epoch, the onset marks the middle of the test-loss drop,
-  so runs aligned on it line up their transitions rather than their finish lines;
+Definitions (epochs are training epochs; history index = epoch): the memorization epoch, the
+grokking onset and the grok epoch are those of `workbench.phases` (the one definition of a run's
+phases): memorization ends when train loss first falls to 0.05 nats; the grok epoch is the
+first with test accuracy ≥ 99%; the onset is the extrapolated start of the test loss's
+descent after its peak (`grokking_onset`; None for a run whose test loss has not fallen 10×).
+The onset marks where the turn starts, so runs aligned on it line up their transitions;
 - neuron clusters (`cluster_count`): frequencies whose cluster (neurons explained ≥ 85% by that
   frequency, `neuron_frequencies.cluster_size`) holds at least `MIN_CLUSTER_FRACTION` = 2% of
   the MLP's neurons (11 of 512): stray neurons at a random frequency are not a cluster.
@@ -24,12 +22,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from workbench.phases import PhaseRules, detect_phases, onset_of_descent, roles
+
 if TYPE_CHECKING:
     from workbench.store import Store, VariantRef
 
-ACCURACY_THRESHOLD = 0.99
-ONSET_FRACTION = 0.5
-ONSET_MIN_DROP = 10.0
+ACCURACY_THRESHOLD = PhaseRules().grokked_accuracy
 MIN_CLUSTER_FRACTION = 0.02
 MAX_COMPARED = 6
 SHARED_PCA_VERSION = 1
@@ -43,23 +41,37 @@ def first_epoch_at_least(values, threshold: float) -> int | None:
     return int(hits[0]) if len(hits) else None
 
 
-def grokking_onset(test_loss, fraction: float = ONSET_FRACTION, min_drop: float = ONSET_MIN_DROP) -> int | None:
-    """The epoch the test-loss drop is `fraction` done, in log space: the first epoch after the
-    peak with log L ≤ log L_peak − fraction · (log L_peak − log L_final). None when the final
-    loss is not `min_drop`× below the peak (no grokking yet). test_loss: [n_epochs], index = epoch."""
+def grokking_onset(test_loss) -> int | None:
+    """The grokking onset of a history's test loss ([n_epochs], index = epoch), as
+    `workbench.phases.onset_of_descent` defines it; None if the run has not grokked."""
     loss = np.asarray(test_loss, dtype=np.float64)
-    finite = np.flatnonzero(np.isfinite(loss) & (loss > 0))
-    if len(finite) < 2:
-        return None
-    log_loss = np.full(len(loss), np.nan)
-    log_loss[finite] = np.log(loss[finite])
-    peak = int(finite[np.argmax(log_loss[finite])])
-    final = log_loss[finite[-1]]
-    if log_loss[peak] - final < np.log(min_drop):
-        return None
-    threshold = log_loss[peak] - fraction * (log_loss[peak] - final)
-    after = np.flatnonzero(np.nan_to_num(log_loss[peak:], nan=np.inf) <= threshold)
-    return peak + int(after[0]) if len(after) else None
+    onset = onset_of_descent(np.arange(len(loss)), loss)
+    return None if onset is None else int(onset)
+
+
+def run_phases(series: dict) -> dict:
+    """memorized_epoch, onset_epoch and grokked_epoch of a run's {name: (x, y)} series
+    (`workbench.phases`; x is the epoch, or the step of a log indexed by step)."""
+    try:
+        found = detect_phases(series)
+    except ValueError:  # nothing finite logged yet
+        found = None
+    as_int = lambda v: None if v is None else int(round(v))  # noqa: E731
+    return {"memorized_epoch": as_int(found and found.memorization_end), "onset_epoch": as_int(found and found.onset),
+            "grokked_epoch": as_int(found and found.grok)}
+
+
+def history_phases(history: dict) -> dict:
+    """`run_phases` of a history (index = epoch)."""
+    names = [k for k in ("train_loss", "test_loss", "train_acc", "test_acc") if len(history.get(k, []))]
+    return run_phases({k: (np.arange(len(history[k])), history[k]) for k in names})
+
+
+def log_metrics(series: dict) -> dict:
+    """The table's numbers for an imported log: its phases and final train/held-out loss."""
+    role = roles(series)
+    final = {f"final_{r}": _final(series[role[r]][1]) for r in ("train_loss", "test_loss") if r in role}
+    return {**run_phases(series), **final}
 
 
 def key_frequencies(fourier_embedding: dict) -> list[int]:
@@ -91,9 +103,7 @@ def headline_metrics(history: dict | None, fourier: dict | None = None, neurons:
                          "final_test_loss", "key_frequencies", "n_clusters", "fraction_explained",
                          "participation_ratio_W_E"))
     if history:
-        row.update(memorized_epoch=first_epoch_at_least(history.get("train_acc", []), ACCURACY_THRESHOLD),
-                   grokked_epoch=first_epoch_at_least(history.get("test_acc", []), ACCURACY_THRESHOLD),
-                   onset_epoch=grokking_onset(history.get("test_loss", [])),
+        row.update(**history_phases(history),
                    final_train_loss=_final(history.get("train_loss", [])),
                    final_test_loss=_final(history.get("test_loss", [])))
     if fourier:
@@ -135,6 +145,8 @@ def variant_metrics(store: Store, ref: VariantRef) -> dict:
                                 *(optional(lambda a=a: store.load_artifact(ref, a))
                                   for a in ("fourier_embedding", "neuron_frequencies", "dimensionality"))))
     row["analysis"] = analysis_state(pipeline.status(ref, store)) if epochs else "not analysed"
+    if store.is_log(ref):
+        row.update(log_metrics(store.load_log(ref)), analysis="imported log")
     return row
 
 

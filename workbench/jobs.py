@@ -35,9 +35,11 @@ def user_errors() -> tuple[type[Exception], ...]:
     """Errors whose message tells the user what to fix (anything else is a bug: name its type)."""
     from workbench.analyzers import UnknownAnalyzerError
     from workbench.families import FamilyError
+    from workbench.gates import GateError
     from workbench.importers import CheckpointImportError
+    from workbench.logimport import LogImportError
     from workbench.model import WeightsError
-    return FamilyError, StoreError, CheckpointImportError, WeightsError, UnknownAnalyzerError
+    return FamilyError, StoreError, CheckpointImportError, WeightsError, UnknownAnalyzerError, LogImportError, GateError
 
 
 def _new_id() -> str:

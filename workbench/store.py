@@ -4,6 +4,7 @@
       <family>/<variant>/
         variant.json                        # family, id, resolved spec, status, provenance
         history.safetensors                 # per-epoch telemetry, one array per metric
+        log.safetensors                     # an imported training log: x and y of each metric
         checkpoints/epoch_00012500.safetensors   # weights (TransformerLens names and shapes)
         optimizer/epoch_00012500.safetensors     # AdamW state at the same epoch, for resuming
         artifacts/...                       # written by the analysis pipeline
@@ -39,7 +40,7 @@ from safetensors.numpy import save as st_save
 from workbench import config
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.=,+-]*$")
-STATUSES = ("untrained", "training", "interrupted", "trained", "analyzed")
+STATUSES = ("untrained", "training", "interrupted", "trained", "analyzed", "log")
 
 
 class StoreError(Exception):
@@ -235,10 +236,32 @@ class Store:
 
     def load_history(self, ref: VariantRef) -> dict[str, np.ndarray]:
         path = self.variant_dir(ref) / "history.safetensors"
+        if not path.is_file() and self.is_log(ref):
+            raise MissingError(f"{ref} is an imported training log (no model, no checkpoints): "
+                               "its curves are on the Loss dynamics page")
         if not path.is_file():
             raise MissingError(f"variant {ref} has no training history yet; "
                                f"run `workbench train {ref.family} ...` first")
         return read_arrays(path)[0]
+
+    # -- imported training logs ---------------------------------------------------------------
+    def save_log(self, ref: VariantRef, series: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
+        """A log-only run's curves: each metric with its own x (step or epoch) positions."""
+        arrays = {}
+        for name, (x, y) in series.items():
+            arrays[f"x/{name}"], arrays[f"y/{name}"] = np.asarray(x, np.float64), np.asarray(y, np.float64)
+        write_arrays(self.variant_dir(ref) / "log.safetensors", arrays)
+
+    def is_log(self, ref: VariantRef) -> bool:
+        return (self.variant_dir(ref) / "log.safetensors").is_file()
+
+    def load_log(self, ref: VariantRef) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """{metric: (x, y)} of an imported log."""
+        path = self.variant_dir(ref) / "log.safetensors"
+        if not path.is_file():
+            raise MissingError(f"{ref} is not an imported training log; `workbench import-log FILE` makes one")
+        arrays = read_arrays(path, "delete the run's folder and import the log again")[0]
+        return {key[2:]: (arrays[key], arrays["y/" + key[2:]]) for key in sorted(arrays) if key.startswith("x/")}
 
     def checkpoint_fingerprint(self, ref: VariantRef, epoch: int) -> str:
         """The checksum recorded in a checkpoint's header (read without loading the weights)."""

@@ -68,9 +68,10 @@ def all_analyzers() -> list[Analyzer]:
 
 
 BUILTINS = ("fourier_embedding", "fourier_unembedding", "neuron_frequencies", "attention_heads",
-            "dimensionality", "progress_measures", "parameter_trajectory")
+            "dimensionality", "progress_measures", "parameter_trajectory", "loss_dynamics")
 
 
 def _load_builtins() -> None:
     # Imported on first use so that registering a user analyzer never pays for torch.
     from workbench.analyzers import attention, dimensionality, fourier_norms, neurons, progress, trajectory  # noqa: F401
+    from workbench.analyzers import dynamics  # noqa: F401

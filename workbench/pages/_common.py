@@ -14,6 +14,7 @@ import plotly.graph_objects as go
 from dash import Input, Output, Patch, State, dcc, html
 
 from workbench.app import store
+from workbench.renderers.phases import add_phases
 from workbench.store import MissingError, StoreError, VariantRef
 
 def graph_config() -> dict:
@@ -242,5 +243,15 @@ def catalog_figure(name: str, **options) -> Callable[[VariantRef, dict], go.Figu
             opts.setdefault(key, selection.get(key) or 0)
         if entry.reads == "history" and "checkpoints" in inspect.signature(entry.render).parameters:
             opts.setdefault("checkpoints", store().checkpoint_epochs(ref))
-        return entry(load(ref, entry.reads, epoch), epoch, **opts)
+        figure = entry(load(ref, entry.reads, epoch), epoch, **opts)
+        return add_phases(figure, run_phases(ref)) if entry.kind == "summary" else figure
     return build
+
+
+def run_phases(ref: VariantRef):
+    """The run's phases from its `loss_dynamics` artifact; None until it is analysed."""
+    from workbench.phases import Phases
+    try:
+        return Phases.from_arrays(series(ref, "loss_dynamics"))
+    except (StoreError, KeyError):
+        return None

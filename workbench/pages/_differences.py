@@ -15,7 +15,7 @@ ROWS = [  # (metrics key, label, format of a value)
     ("seed", "model seed", "{}"),
     ("data_seed", "data seed", "{}"),
     ("status", "status", "{}"),
-    ("memorized_epoch", "memorized (epoch, train acc ≥ 99%)", "{:,}"),
+    ("memorized_epoch", "memorized (epoch, train loss ≤ 0.05)", "{:,}"),
     ("onset_epoch", "grokking onset (epoch)", "{:,}"),
     ("grokked_epoch", "grok epoch (test acc ≥ 99%)", "{:,}"),
     ("final_train_loss", "final train loss (nats)", "{:.3g}"),

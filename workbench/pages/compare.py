@@ -18,6 +18,7 @@ from workbench.pages._common import (CALLBACKS, caption, card, catalog_figure, c
                                      load, message_figure, move_cursors, safe_figure)
 from workbench.pages._compared import compared, prime, ref
 from workbench.pages._differences import differences
+from workbench.phases import ONSET_RULE
 from workbench.renderers import CATALOG
 from workbench.renderers.compare import metric_overlay, shared_trajectory_paths
 from workbench.store import StoreError
@@ -52,8 +53,7 @@ def layout(**_query):
         html.H5("Overlays"),
         html.Div(className="d-flex gap-2 align-items-center mb-2", children=[
             dbc.Label("align by", className="mb-0"), align,
-            html.Span(f"onset: test loss {compare.ONSET_FRACTION:.0%} of the way down (log scale) from its peak "
-                      "to its final value", className="small text-muted")]),
+            html.Span(ONSET_RULE, className="small text-muted")]),
         dbc.Row([card(f"compare-{name}", compare.OVERLAY_METRICS[name].title) for name in OVERLAYS]),
         html.H5("Side by side"),
         html.Div(className="mb-2", children=kind),

@@ -7,7 +7,7 @@ import dash_bootstrap_components as dbc
 import numpy as np
 from dash import Input, Output, html
 
-from workbench.compare import ACCURACY_THRESHOLD, first_epoch_at_least
+from workbench.compare import history_phases
 from workbench.pages._common import FigureSpec, catalog_figure, history, page_layout, ref_of, register_figures, series
 from workbench.store import StoreError
 
@@ -49,9 +49,10 @@ def headline_metrics(selection):
         h = history(ref)
     except StoreError as err:
         return html.P(str(err), className="text-muted")
-    memorized = first_epoch_at_least(h.get("train_acc", []), ACCURACY_THRESHOLD)
-    grokked = first_epoch_at_least(h.get("test_acc", []), ACCURACY_THRESHOLD)
-    cards = [metric("memorized (train acc ≥ 99%)", f"epoch {memorized:,}" if memorized is not None else "not yet"),
+    events = history_phases(h)
+    memorized, onset, grokked = (events[k] for k in ("memorized_epoch", "onset_epoch", "grokked_epoch"))
+    cards = [metric("memorized (train loss ≤ 0.05)", f"epoch {memorized:,}" if memorized is not None else "not yet"),
+             metric("grokking onset", f"epoch {onset:,}" if onset is not None else "not yet"),
              metric("grokked (test acc ≥ 99%)", f"epoch {grokked:,}" if grokked is not None else "not yet"),
              metric("final test accuracy", f"{np.nan_to_num(h['test_acc'][-1]):.3f}" if "test_acc" in h else "–")]
     try:

@@ -18,6 +18,7 @@ from workbench import compare
 from workbench import selection as sel
 from workbench.app import store
 from workbench.pages._compared import metrics_row
+from workbench.phases import ONSET_RULE
 from workbench.store import StoreError
 
 dash.register_page(__name__, path="/variants", name="Variants", order=-1)
@@ -31,10 +32,8 @@ COLUMNS = [  # (row key, header, type, format, header tooltip)
     ("data_seed", "data seed", "numeric", None, "seed of the train/test split"),
     ("status", "status", "text", None, ""),
     ("checkpoints", "ckpts", "numeric", None, "checkpoints on disk"),
-    ("memorized_epoch", "memorized", "numeric", EPOCH, "memorization epoch: first epoch with train accuracy ≥ 99%"),
-    ("onset_epoch", "onset", "numeric", EPOCH, "grokking onset: first epoch after the test-loss peak where log test "
-                                               f"loss has come {compare.ONSET_FRACTION:.0%} of the way down to its "
-                                               "final value"),
+    ("memorized_epoch", "memorized", "numeric", EPOCH, "memorization epoch: first epoch with train loss ≤ 0.05 nats"),
+    ("onset_epoch", "onset", "numeric", EPOCH, "grokking " + ONSET_RULE),
     ("grokked_epoch", "grokked", "numeric", EPOCH, "grok epoch: first epoch with test accuracy ≥ 99%"),
     ("final_train_loss", "train loss", "numeric", NUMBER, "final train loss (nats)"),
     ("final_test_loss", "test loss", "numeric", NUMBER, "final test loss (nats)"),

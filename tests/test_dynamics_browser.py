@@ -1,0 +1,48 @@
+"""The Loss dynamics page in headless Chromium, on a log imported from another project."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from selenium.webdriver.common.by import By
+
+from browser import ServedApp
+from test_app_browser import click_data_point, graph_element, open_page, query, severe_console_errors, wait_for
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    from workbench.logimport import import_log
+    from workbench.store import Store
+    root = tmp_path_factory.mktemp("dynamics")
+    steps = np.arange(1000)
+    accuracy = np.where(steps < 400, 0.9, 0.3) + np.random.default_rng(0).normal(0, 0.01, 1000)
+    loss = 2 / (1 + steps / 50) * (1 + 0.05 * np.sin(2 * np.pi * steps / 7))
+    path = root / "run.csv"
+    path.write_text("step,loss,val_acc\n" + "\n".join(f"{s},{v},{a}" for s, v, a in zip(steps, loss, accuracy)))
+    store = Store(root / "data")
+    summary = import_log(path, store)
+    app = ServedApp(store.root)
+    yield app, str(summary["run"])
+    app.close()
+
+
+def cursor_x(driver, name):
+    return driver.execute_script("const s = arguments[0].layout.shapes; return s && s.length ? s[0].x0 : null;",
+                                 graph_element(driver, name))
+
+
+def test_clicking_an_alert_or_a_point_moves_the_epoch(served, browser):
+    app, run = served
+    open_page(browser, app.url, "/dynamics", variant=run, epoch=100)
+    wait_for(browser, lambda d: query(d).get("epoch") == "100")
+    alert = wait_for(browser, lambda d: d.find_element(By.XPATH, "//*[contains(text(), 'abrupt change · val_acc')]"),
+                     "the planted drop is not listed")
+    alert.click()
+    wait_for(browser, lambda d: query(d).get("epoch") == "400", "clicking the alert did not move the epoch")
+    wait_for(browser, lambda d: cursor_x(d, "dynamics-series") == 400, "the series cursor did not follow")
+    wait_for(browser, lambda d: cursor_x(d, "dynamics-periodogram") == 400, "the periodogram cursor did not follow")
+    click_data_point(browser, "dynamics-series", 0, 250)          # the loss at step 250
+    wait_for(browser, lambda d: query(d).get("epoch") == "250", "clicking the curve did not move the epoch")
+    assert not severe_console_errors(browser)

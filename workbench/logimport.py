@@ -1,0 +1,342 @@
+"""Import a training log from any project as a log-only run: its curves, phases, oscillations
+and alerts then show on the Loss dynamics page and compare with other runs.
+
+Formats (by extension): CSV/TSV (a header row), JSONL (one JSON object per line), JSON (a list
+of records or a dict of lists) and PyTorch `.pt`/`.pth` (a dict of lists or 1-D tensors, read
+with `torch.load(weights_only=True)`, so no pickled code runs). Nested objects are flattened
+with "/" (`{"val": {"loss": 1}}` → `val/loss`).
+
+- x: the first column named step, global_step, iteration, iter, epoch, ... (`X_NAMES`; steps
+  are preferred to epochs), or `--step NAME`; without one, the record number.
+- metrics: every other numeric column (time stamps skipped), or those named with `--metric`.
+- Each metric keeps its own x: a record without it (an empty cell, a missing key, `null`)
+  just has no point there, so a test loss logged every 10 steps keeps its 10-step spacing. In a
+  dict of lists, a metric `m` is placed at `m_step`/`m_steps`/`m_epoch`/`m_epochs`/`m_x` if
+  given, else at the x list when it is as long, else (when the x list is a whole multiple k as
+  long) at every k-th x, the end of each block. `nan`/`inf` values are kept: they are alerts.
+- Malformed input is refused with the line (or key) and what is wrong; so are files over
+  `MAX_FILE_BYTES` and logs over `MAX_POINTS` points.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+
+from workbench.phases import tokens
+
+X_NAMES = ("step", "global_step", "trainer/global_step", "_step", "steps", "iteration", "iter", "it", "epoch",
+           "epochs")
+SKIPPED_WORDS = {"time", "timestamp", "runtime", "wall", "date"}
+MAX_FILE_BYTES = 1 << 30
+MAX_POINTS = 50_000_000
+FORMATS = {".csv": "csv", ".tsv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".pt": "torch",
+           ".pth": "torch"}
+
+
+class LogImportError(ValueError):
+    """The log cannot be read; the message names the line or key and what would work."""
+
+
+def read_log(path, step: str | None = None, metrics: list[str] | None = None) -> tuple[dict, str, list[str]]:
+    """({metric: (x float64 [n], y float64 [n])}, the x name, notes on what was assumed)."""
+    path = Path(path)
+    if not path.is_file():
+        raise LogImportError(f"{path} does not exist")
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise LogImportError(f"{path} is {size / 2**30:.1f} GiB; logs over {MAX_FILE_BYTES / 2**30:.0f} GiB are "
+                             "refused - keep the columns you need (e.g. --metric) in a smaller file")
+    kind = FORMATS.get(path.suffix.lower())
+    if kind is None:
+        raise LogImportError(f"{path}: unknown log format {path.suffix!r}; use {', '.join(sorted(FORMATS))}")
+    notes: list[str] = []
+    if kind == "csv":
+        records = _csv_records(path)
+    elif kind == "jsonl":
+        records = _jsonl_records(path)
+    else:
+        data = _load_json(path) if kind == "json" else _load_torch(path)
+        if isinstance(data, dict):
+            return _from_columns(data, step, metrics, notes, path)
+        if not isinstance(data, list):
+            raise LogImportError(f"{path} holds a {type(data).__name__}; expected a list of records or a dict of lists")
+        records = [(f"record {i}", _flat(r, f"record {i}", path)) for i, r in enumerate(data)]
+    return _from_records(records, step, metrics, notes, path)
+
+
+# -- readers ---------------------------------------------------------------------------------
+
+def _csv_records(path: Path) -> list[tuple[str, dict]]:
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        sample = f.read(65536)
+        f.seek(0)
+        delimiter = "\t" if path.suffix.lower() == ".tsv" or sample.count("\t") > sample.count(",") else ","
+        reader = csv.reader(f, delimiter=delimiter)
+        header = next(reader, None)
+        if not header or not any(h.strip() for h in header):
+            raise LogImportError(f"{path}: line 1 should be a header naming the columns (e.g. step,loss,val_loss)")
+        header = [h.strip() for h in header]
+        records = []
+        for row in reader:
+            line = f"line {reader.line_num}"
+            if not any(cell.strip() for cell in row):
+                continue
+            if len(row) != len(header):
+                raise LogImportError(f"{path}: {line} has {len(row)} fields, the header has {len(header)}")
+            records.append((line, {h: cell.strip() for h, cell in zip(header, row) if cell.strip() != ""}))
+    return records
+
+
+def _jsonl_records(path: Path) -> list[tuple[str, dict]]:
+    records = []
+    with open(path, encoding="utf-8") as f:
+        for number, text in enumerate(f, start=1):
+            if not text.strip():
+                continue
+            try:
+                record = json.loads(text)
+            except json.JSONDecodeError as err:
+                raise LogImportError(f"{path}: line {number} is not valid JSON ({err.msg} at column {err.colno})") from None
+            if not isinstance(record, dict):
+                raise LogImportError(f"{path}: line {number} is a {type(record).__name__}, not a JSON object")
+            records.append((f"line {number}", _flat(record, f"line {number}", path)))
+    return records
+
+
+def _load_json(path: Path):
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise LogImportError(f"{path}: not valid JSON at line {err.lineno}, column {err.colno} ({err.msg})") from None
+    except UnicodeDecodeError as err:
+        raise LogImportError(f"{path} is not UTF-8 text ({err.reason})") from None
+
+
+def _load_torch(path: Path):
+    import torch
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise LogImportError(f"{path} could not be loaded safely ({str(err).splitlines()[0]}); save a dict of "
+                             "lists of numbers (torch.save({'loss': losses, ...}, path))") from None
+    return _plain(data)
+
+
+def _plain(value):
+    """Tensors and NumPy arrays to lists, recursively (a 0-d tensor to a number)."""
+    if hasattr(value, "detach"):
+        value = value.detach().cpu().numpy()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _flat(record, where: str, path: Path, prefix: str = "") -> dict:
+    if not isinstance(record, dict):
+        raise LogImportError(f"{path}: {where} is a {type(record).__name__}, not an object of named values")
+    out = {}
+    for key, value in record.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(_flat(value, where, path, name + "/"))
+        elif value is not None:
+            out[name] = value
+    return out
+
+
+# -- records (CSV, JSONL, JSON list) -------------------------------------------------------------
+
+def _number(value, where: str, name: str, path: Path) -> float:
+    if isinstance(value, bool):
+        return float(value)
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    raise LogImportError(f"{path}: {where}, column {name!r}: {value!r} is not a number")
+
+
+def _is_number(value) -> bool:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return False
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _numeric_column(values) -> bool:
+    """A metric column: at least half its values are numbers (a text column is skipped; a stray
+    word in a metric column is an error naming its line)."""
+    return 2 * sum(map(_is_number, values)) >= len(values)
+
+
+def _pick_x(names, step: str | None, path: Path, where: str) -> str | None:
+    if step is not None:
+        if step not in names:
+            raise LogImportError(f"{path}: --step {step!r} is not a {where}; there are: {', '.join(sorted(names))}")
+        return step
+    lower = {n.lower(): n for n in names}
+    return next((lower[c] for c in X_NAMES if c in lower), None)
+
+
+def _metric_names(candidates, x_name, metrics, path, where) -> list[str]:
+    if metrics:
+        unknown = [m for m in metrics if m not in candidates]
+        if unknown:
+            raise LogImportError(f"{path}: --metric {unknown[0]!r} is not a {where}; there are: "
+                                 f"{', '.join(sorted(candidates))}")
+        return list(metrics)
+    lower_x = {c.lower() for c in X_NAMES}
+    return [n for n in candidates if n != x_name and n.lower() not in lower_x and not tokens(n) & SKIPPED_WORDS]
+
+
+def _from_records(records, step, metrics, notes, path) -> tuple[dict, str, list[str]]:
+    if not records:
+        raise LogImportError(f"{path} has no records")
+    columns: dict[str, list] = {}
+    for _, record in records:
+        for key, value in record.items():
+            columns.setdefault(key, []).append(value)
+    x_name = _pick_x(columns, step, path, "column")
+    numeric = [n for n, values in columns.items() if _numeric_column(values[:1000]) or (metrics and n in metrics)]
+    names = _metric_names(numeric, x_name, metrics, path, "numeric column")
+    skipped = sorted(set(columns) - set(names) - {x_name})
+    if skipped:
+        notes.append(f"not imported (not numeric, time or x columns): {', '.join(skipped)}")
+    if x_name is None:
+        notes.append("no step/epoch column found: x is the record number (name one with --step)")
+    _check_size(len(records) * len(names), path)
+    points: dict[str, tuple[list, list]] = {n: ([], []) for n in names}
+    for i, (where, record) in enumerate(records):
+        if x_name is None:
+            x = float(i)
+        elif x_name in record:
+            x = _number(record[x_name], where, x_name, path)
+        else:
+            raise LogImportError(f"{path}: {where} has no {x_name!r} (the x column); every record needs one")
+        for name in names:
+            if name in record:
+                points[name][0].append(x)
+                points[name][1].append(_number(record[name], where, name, path))
+    series = {n: _sorted(np.asarray(xs), np.asarray(ys), n, notes) for n, (xs, ys) in points.items() if xs}
+    return _nonempty(series, path), x_name or "record", notes
+
+
+# -- columns (JSON / torch dict of lists) ------------------------------------------------------
+
+def _from_columns(data: dict, step, metrics, notes, path) -> tuple[dict, str, list[str]]:
+    flat = _flat(data, "the top level", path)
+    lists = {k: v for k, v in flat.items() if isinstance(v, list) and v and all(
+        isinstance(e, (int, float)) and not isinstance(e, bool) or e is None for e in v)}
+    skipped = sorted(set(flat) - set(lists))
+    if skipped:
+        notes.append(f"not imported (not lists of numbers): {', '.join(skipped[:20])}"
+                     + (" ..." if len(skipped) > 20 else ""))
+    x_name = _pick_x(lists, step, path, "list of numbers")
+    own_x = {f"{m}{suffix}" for m in lists for suffix in ("_step", "_steps", "_epoch", "_epochs", "_x")}
+    names = _metric_names([k for k in lists if k not in own_x], x_name, metrics, path, "list of numbers")
+    _check_size(sum(len(lists[n]) for n in names), path)
+    x_main = np.asarray(lists[x_name], dtype=np.float64) if x_name else None
+    series = {}
+    for name in names:
+        y = np.asarray([np.nan if v is None else v for v in lists[name]], dtype=np.float64)
+        x = _place(name, y, lists, x_main, x_name, notes, path)
+        series[name] = _sorted(x, y, name, notes)
+    if x_name is None:
+        notes.append("no step/epoch list found: each metric's x is its index (name one with --step)")
+    return _nonempty(series, path), x_name or "index", notes
+
+
+def _place(name, y, lists, x_main, x_name, notes, path) -> np.ndarray:
+    for suffix in ("_step", "_steps", "_epoch", "_epochs", "_x"):
+        own = lists.get(name + suffix)
+        if own is not None:
+            if len(own) != len(y):
+                raise LogImportError(f"{path}: key {name + suffix!r} has {len(own)} values but {name!r} has {len(y)}")
+            return np.asarray(own, dtype=np.float64)
+    if x_main is None:
+        return np.arange(len(y), dtype=np.float64)
+    if len(y) == len(x_main):
+        return x_main
+    if len(x_main) % len(y) == 0:
+        every = len(x_main) // len(y)
+        notes.append(f"{name}: {len(y)} values for {len(x_main)} {x_name} values, placed at every {every}th "
+                     f"{x_name} (the end of each block); give '{name}_{x_name}' to place them exactly")
+        return x_main[every - 1:: every]
+    raise LogImportError(f"{path}: key {name!r} has {len(y)} values but {x_name!r} has {len(x_main)}; "
+                         f"add a '{name}_{x_name}' list with the {x_name} of each value")
+
+
+# -- checks ----------------------------------------------------------------------------------
+
+def _sorted(x: np.ndarray, y: np.ndarray, name: str, notes: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Points in increasing x; a repeated x (a resumed run logging again) keeps its last value."""
+    if not np.all(np.isfinite(x)):
+        raise LogImportError(f"{name}: its x values include {x[~np.isfinite(x)][0]} (x must be finite)")
+    if len(x) > 1 and np.any(np.diff(x) <= 0):
+        order = np.argsort(x, kind="stable")
+        x, y = x[order], y[order]
+        last = np.r_[x[1:] != x[:-1], True]
+        if not last.all():
+            notes.append(f"{name}: {int((~last).sum())} repeated x values, the last logged value kept")
+        x, y = x[last], y[last]
+    return x, y
+
+
+def _check_size(points: int, path: Path) -> None:
+    if points > MAX_POINTS:
+        raise LogImportError(f"{path} has {points:,} points; logs over {MAX_POINTS:,} are refused - pick the "
+                             "metrics you need with --metric")
+
+
+def _nonempty(series: dict, path: Path) -> dict:
+    if not series:
+        raise LogImportError(f"{path} has no numeric metric to import (name them with --metric)")
+    return series
+
+
+def run_id(path) -> str:
+    """A variant id from the file name: letters, digits and _ . = , + - only."""
+    stem = re.sub(r"[^A-Za-z0-9_.=,+-]+", "-", Path(path).stem).strip("-.") or "log"
+    return stem if stem[0].isalnum() else f"log-{stem}"
+
+
+
+def import_log(path, store, *, family: str = "logs", run: str | None = None, step: str | None = None,
+               metrics: list[str] | None = None, gates: list[str] | None = None, replace: bool = False) -> dict:
+    """Read a log, store it as the log-only run `family/run` (default id: the file name) with its
+    phases and alerts (the `loss_dynamics` artifact); returns a summary for the user."""
+    from workbench.analyzers.dynamics import NAME, run_dynamics, stored_alerts, stored_phases
+    from workbench.gates import evaluate_all
+    from workbench.store import StoreError, VariantRef, check_name, timestamp
+    ref = VariantRef(check_name("family", family), check_name("variant", run or run_id(path)))
+    series, x_name, notes = read_log(path, step, metrics)
+    results = evaluate_all("\n".join(gates or []), series)  # refuses unreadable gates before anything is written
+    if store.exists(ref) and not replace:
+        raise StoreError(f"{ref} already exists; pass --replace to overwrite it or --id to name this run")
+    if store.exists(ref) and not store.is_log(ref):
+        raise StoreError(f"{ref} is a trained variant, not an imported log; pick another --id")
+    with store.lock(ref, "importing a training log"):
+        store.save_log(ref, series)
+        store.write_info(ref, {
+            "family": ref.family, "id": ref.id, "status": "log", "spec": {}, "gates": list(gates or []),
+            "log": {"source": str(Path(path).resolve()), "x": x_name, "notes": notes,
+                    "points": {name: int(len(x)) for name, (x, _) in series.items()}},
+            "created": timestamp(), "updated": timestamp()})
+        artifact = run_dynamics(store, ref)
+        store.save_artifact(ref, NAME, None, artifact)
+    return {"run": ref, "x": x_name, "series": {n: len(x) for n, (x, _) in series.items()}, "notes": notes,
+            "phases": stored_phases(artifact), "alerts": stored_alerts(artifact), "gates": results}
