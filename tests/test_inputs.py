@@ -162,3 +162,66 @@ def test_probes_are_stored_with_the_variant_and_listed_inputs_filter_exactly(tin
             copy.save_probe(ref, bad, {"rule": "a < b"})
     with pytest.raises(probes.ProbeError, match="outside the grid"):
         probes.parse_inputs("4,31", 31)
+
+
+def test_the_probe_command_adds_lists_and_deletes_and_refuses_bad_rules(tiny_analyzed, capsys):
+    from workbench.cli import main
+    store, ref = tiny_analyzed
+    data = ["--data", str(store.root)]
+    assert main(["probe", "add", str(ref), "zero-answers", "--rule", "answer == 0", *data]) == 0
+    assert "holds" in capsys.readouterr().out
+    assert main(["probe", "list", ref.id, *data]) == 0
+    assert "31 inputs  rule answer == 0" in capsys.readouterr().out
+    assert np.flatnonzero(probes.probe_mask(store.probes(ref)["zero-answers"], store.info(ref)["spec"])).tolist() \
+        == [a * 31 + (31 - a) % 31 for a in range(31)]
+    assert main(["probe", "add", str(ref), "evil", "--rule", "open('x')", *data]) == 1
+    assert capsys.readouterr().err.startswith("error: probe rule \"open('x')\": Call is not allowed")
+    assert main(["probe", "add", str(ref), "../up", "--inputs", "1,2", *data]) == 1
+    assert "invalid probe name" in capsys.readouterr().err
+    assert main(["probe", "delete", str(ref), "zero-answers", *data]) == 0
+    assert "zero-answers" not in store.probes(ref)
+
+
+def test_the_sidebar_reads_a_typed_input_and_keeps_it_on_the_grid():
+    from workbench import selection as sel
+    assert sel.parse_pair("4, 29", 31) == 4 * 31 + 29 and sel.parse_pair(" 4 29 ", 31) == 4 * 31 + 29
+    assert sel.parse_pair("", 31) is None and sel.pair_text(4 * 31 + 29, 31) == "4, 29"
+    with pytest.raises(ValueError, match="0..30"):
+        sel.parse_pair("4, 31", 31)
+    assert sel.parse_query("?input=153&probe=below") == {"input": 153, "probe": "below"}
+    assert sel.to_query({"variant": "f/v", "input": 153, "probe": "below"}) == "?variant=f/v&input=153&probe=below"
+
+
+def test_the_grid_fills_in_as_the_epoch_advances_and_a_probe_hides_the_rest(graduation):
+    from workbench.renderers import CATALOG
+    epochs = graduation["epochs"]
+    mid = int(epochs[len(epochs) // 2])
+    below = probes.evaluate_rule("a < b", 31, graduation["answers"].astype(int), graduation["train_mask"])
+    fig = CATALOG["graduation_grid"](graduation, mid, probe=below, selected=5)
+    train_z, test_z, pending = (np.asarray(t.z, np.float64).ravel() for t in fig.data[:3])
+    shown = ~np.isnan(train_z) | ~np.isnan(test_z) | ~np.isnan(pending)
+    assert np.array_equal(shown, below)                          # exactly the probe's cells are drawn
+    g = graduation["graduation_epoch"]
+    assert np.array_equal(~np.isnan(train_z), below & graduation["train_mask"] & (g <= mid))
+    assert np.array_equal(~np.isnan(test_z), below & ~graduation["train_mask"] & (g <= mid))
+    assert fig.layout.meta["click"] == "input" and fig.data[0].customdata[4][17] == 4 * 31 + 17
+    hardest = CATALOG["hardest_inputs"](graduation, mid, probe=below, count=10)
+    ids = np.asarray(hardest.data[0].customdata)
+    assert below[ids].all() and len(ids) == 10
+
+
+def test_the_inputs_page_follows_the_probe_and_the_input(tiny_analyzed):
+    from workbench.app import create_app
+    from workbench.pages._common import CALLBACKS
+    store, ref = tiny_analyzed
+    store.save_probe(ref, "answer-seven", probes.definition(rule="answer == 7"))
+    app = create_app(store.root)
+    with app.server.test_request_context():
+        selection = {"variant": str(ref), "epoch": 250, "probe": "answer-seven"}
+        *figures, _rendered = CALLBACKS["inputs"]["summaries"](selection, None)
+        attribution, hardest = figures[0], figures[4]
+        assert all(label.endswith("→ 7") for label in hardest["data"][0]["y"])
+        assert "→ 7 · " in attribution["layout"]["title"]["text"]   # no input chosen: the probe's hardest
+        *figures, _ = CALLBACKS["inputs"]["summaries"]({**selection, "input": 4 * 31 + 29}, None)
+        assert "input (4, 29) → 2" in figures[0]["layout"]["title"]["text"]
+    store.delete_probe(ref, "answer-seven")

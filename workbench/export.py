@@ -9,7 +9,7 @@ from pathlib import Path
 
 from workbench.store import Store, StoreError, VariantRef, atomic_write
 
-PAGES = ("overview", "fourier", "neurons", "attention", "trajectories", "dimensionality", "progress")
+PAGES = ("overview", "fourier", "neurons", "attention", "trajectories", "dimensionality", "progress", "inputs")
 
 
 def export_report(ref: VariantRef, store: Store | None = None, *, epoch: int | None = None,
