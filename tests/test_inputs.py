@@ -225,3 +225,13 @@ def test_the_inputs_page_follows_the_probe_and_the_input(tiny_analyzed):
         *figures, _ = CALLBACKS["inputs"]["summaries"]({**selection, "input": 4 * 31 + 29}, None)
         assert "input (4, 29) → 2" in figures[0]["layout"]["title"]["text"]
     store.delete_probe(ref, "answer-seven")
+
+
+def test_a_series_analyzer_brings_the_trace_it_reads_and_reruns_when_that_changes():
+    from workbench import analyzers as registry
+    from workbench.pipeline import _series_digest, _with_inputs
+    graduation = registry.get("input_graduation")
+    assert [a.name for a in _with_inputs([graduation])] == ["prediction_trace", "input_graduation"]
+    fingerprints = {0: "aa", 10: "bb"}
+    before = _series_digest(graduation, fingerprints, {"series": {"prediction_trace": "x1"}})
+    assert before != _series_digest(graduation, fingerprints, {"series": {"prediction_trace": "x2"}})

@@ -52,3 +52,4 @@ def test_typing_an_input_and_picking_a_probe_narrow_the_views(served, browser):
     box.send_keys("12, 0" + Keys.ENTER)
     wait_for(browser, lambda d: query(d).get("input") == str(12 * P), "typing the input did not select it")
     wait_for(browser, lambda d: "input (12, 0) → 12" in (figure_title(d, "inputs-attribution") or ""))
+    store.delete_probe(ref, "diagonal")
