@@ -68,7 +68,7 @@ def epoch_step(page: str, patched: bool):
             with _triggered("epoch-slider"):
                 outputs = [sync_selection(search="", variant=str(ref), slider_epoch=epoch, typed_epoch=None,
                                           _prev=None, _next=None, neuron=3, _nprev=None, _nnext=None, head=0,
-                                          compare_with=[], _clicks=[], current=selection, options=options)]
+                                          typed_input=None, probe=None, compare_with=[], _clicks=[], current=selection, options=options)]
             outputs.append(CALLBACKS[page]["summaries"]({**selection, "epoch": epoch}, *controls,
                                                         rendered if patched else None))
             outputs.append(CALLBACKS[page]["details"]({**selection, "epoch": epoch}, *controls))

@@ -114,7 +114,37 @@ def attention_maps():
     return np.stack([np.stack([half] * N_HEADS), np.stack([1 - half] * N_HEADS)]).astype(np.float16)
 
 
-ARTIFACTS = {"history": history, "fourier_embedding": fourier_artifact,
+def graduation_artifact():
+    """Inputs of the p = 11 grid graduate at epoch 10 * (pair % 5); pair 7 never; even pairs train."""
+    from workbench.analyzers.predictions import accuracy_by_residue, hardest_order
+    pairs = np.arange(P * P)
+    graduation = (10 * (pairs % 5)).astype(np.int64)
+    graduation[7] = -1
+    correct = (graduation[None, :] != -1) & (graduation[None, :] <= EPOCHS[:, None])
+    answers = ((pairs // P + pairs % P) % P).astype(np.int16)
+    train = pairs % 2 == 0
+    mean_loss = -(pairs % 7).astype(np.float32)
+    return {"epochs": EPOCHS, "graduation_epoch": graduation, "train_mask": train, "answers": answers,
+            "correct": correct, "mean_log10_loss": mean_loss, "hardest": hardest_order(graduation, mean_loss),
+            "train_accuracy_by_residue": accuracy_by_residue(correct, answers.astype(int), P, train),
+            "test_accuracy_by_residue": accuracy_by_residue(correct, answers.astype(int), P, ~train),
+            "spike_inputs": np.array([3, 8, 7], np.int32), "spike_epochs": np.array([10, 20, 30]),
+            "spike_decades": np.array([1.5, 2.0, 1.0], np.float32)}
+
+
+def input_trace_artifact():
+    """Input (4, 9) -> 2: the MLP takes over from head 0; the answer reaches rank 0 at epoch 20."""
+    rng = np.random.default_rng(3)
+    n_comp = N_HEADS + 2
+    return {"epochs": EPOCHS, "correct_logit": rng.normal(size=(N_EPOCHS, n_comp)).astype(np.float32),
+            "correct_logit_centered": np.linspace(0, 5, N_EPOCHS * n_comp).reshape(N_EPOCHS, n_comp).astype(np.float32),
+            "rank_after": np.tile(np.array([[8], [4], [0], [0], [0]]), (1, n_comp)).astype(np.int16),
+            "frequency_contribution": rng.normal(size=(N_EPOCHS, N_FREQ + 1)).astype(np.float32),
+            "loss": np.geomspace(2, 1e-4, N_EPOCHS), "pair": np.int64(53), "a": np.int64(4), "b": np.int64(9),
+            "answer": np.int64(2), "train": np.int64(1)}
+
+
+ARTIFACTS = {"history": history, "input_graduation": graduation_artifact, "derived.input_trace": input_trace_artifact, "fourier_embedding": fourier_artifact,
              "fourier_unembedding": lambda: fourier_artifact("W_U.") | fourier_artifact("W_L."),
              "neuron_frequencies": neuron_artifact, "attention_heads": attention_artifact,
              "parameter_trajectory": trajectory_artifact, "dimensionality": dimensionality_artifact,

@@ -21,7 +21,7 @@ from workbench.store import Store, StoreError, VariantRef
 
 PACKAGE = Path(__file__).resolve().parent
 PAGE_ORDER = ["/variants", "/", "/fourier", "/neurons", "/attention", "/trajectories", "/dimensionality", "/progress",
-              "/dynamics", "/compare", "/train", "/analyze", "/jobs"]
+              "/dynamics", "/inputs", "/compare", "/train", "/analyze", "/jobs"]
 MAX_COMPARED_WITH = 5  # the selected variant and up to five others
 
 
@@ -135,6 +135,12 @@ def sidebar() -> html.Div:
                 dbc.Button("◀", id="head-prev", title="previous head", **button),
                 html.Div(dcc.Dropdown(id="head", options=[], value=0, clearable=False), className="flex-grow-1"),
                 dbc.Button("▶", id="head-next", title="next head", **button)]),
+            dbc.Label("input (a, b)", html_for="input-pair"),
+            dbc.Input(id="input-pair", type="text", size="sm", debounce=True, placeholder="a, b  (or click the grid)",
+                      className="mb-3"),
+            dbc.Label("probe", html_for="probe"),
+            dcc.Dropdown(id="probe", options=[], value="", clearable=False, className="mb-3",
+                         placeholder="full grid"),
             dbc.Label("figure toolbar downloads", html_for="download-format"),
             dbc.RadioItems(id="download-format", options=[{"label": "PNG", "value": "png"},
                                                           {"label": "SVG", "value": "svg"}],
@@ -181,7 +187,7 @@ def _log_positions(root: str, ref: VariantRef, _stamp) -> list[int]:
 
 
 def sync_selection(search, variant, slider_epoch, typed_epoch, _prev, _next, neuron, _nprev, _nnext, head,
-                   compare_with, _clicks, current, options):
+                   typed_input, probe, compare_with, _clicks, current, options):
     """One callback owns the selection: whatever changed (URL, a control, a click on a figure),
     the URL, the store and every control are brought back in step."""
     trigger = ctx.triggered_id
@@ -204,6 +210,8 @@ def sync_selection(search, variant, slider_epoch, typed_epoch, _prev, _next, neu
         state["head"] = head
     elif trigger == "compare-with":
         state["compare"] = list(compare_with or [])
+    elif trigger == "probe":
+        state["probe"] = probe or None
     error = ""
     known = [o["value"] for o in options or []]
     if state.get("variant") not in known:
@@ -221,14 +229,25 @@ def sync_selection(search, variant, slider_epoch, typed_epoch, _prev, _next, neu
         state.update(_clicked(trigger["click"], ctx.triggered[0]["value"]))
     state["epoch"] = sel.snap(state.get("epoch"), epochs)
     state["neuron"] = max(0, int(state.get("neuron") or 0))
-    n_heads = _n_heads(state["variant"])
+    n_heads, p, probes = _variant_facts(state["variant"])
     state["head"] = min(max(0, int(state.get("head") or 0)), max(n_heads - 1, 0))
-    state = {k: v for k, v in state.items() if k in sel.FIELDS}
+    if trigger == "input-pair":
+        try:
+            state["input"] = sel.parse_pair(typed_input, p)
+        except ValueError as err:
+            error = str(err)
+    if state.get("input") is not None and not 0 <= int(state["input"]) < p * p:
+        state["input"] = None
+    if state.get("probe") not in probes:
+        state["probe"] = None
+    state = {k: v for k, v in state.items() if k in sel.FIELDS and not (k in ("input", "probe") and v is None)}
     readout = f"{epochs.index(state['epoch']) + 1} / {len(epochs)}" if epochs else "no checkpoints"
     return (sel.to_query(state), state, state["variant"], epochs[0] if epochs else 0,
             epochs[-1] if epochs else 1, sel.slider_marks(epochs), state["epoch"], state["epoch"], readout,
             state["neuron"],
-            state["head"], [{"label": f"head {h}", "value": h} for h in range(n_heads)], state["compare"], error)
+            state["head"], [{"label": f"head {h}", "value": h} for h in range(n_heads)],
+            sel.pair_text(state.get("input"), p), [{"label": "full grid", "value": ""}]
+            + [{"label": name, "value": name} for name in probes], state.get("probe") or "", state["compare"], error)
 
 
 # Registered undecorated, so benchmarks and tests can call the function itself.
@@ -237,13 +256,14 @@ dash.callback(
     Output("epoch-slider", "min"), Output("epoch-slider", "max"), Output("epoch-slider", "marks"),
     Output("epoch-slider", "value"), Output("epoch-input", "value"), Output("epoch-readout", "children"),
     Output("neuron", "value"),
-    Output("head", "value"), Output("head", "options"), Output("compare-with", "value"),
-    Output("selection-error", "children"),
+    Output("head", "value"), Output("head", "options"),
+    Output("input-pair", "value"), Output("probe", "options"), Output("probe", "value"),
+    Output("compare-with", "value"), Output("selection-error", "children"),
     Input("url", "search"), Input("variant", "value"), Input("epoch-slider", "value"),
     Input("epoch-input", "value"), Input("epoch-prev", "n_clicks"), Input("epoch-next", "n_clicks"),
     Input("neuron", "value"),
     Input("neuron-prev", "n_clicks"), Input("neuron-next", "n_clicks"), Input("head", "value"),
-    Input("compare-with", "value"),
+    Input("input-pair", "value"), Input("probe", "value"), Input("compare-with", "value"),
     Input({"type": "wb-graph", "click": ALL, "name": ALL}, "clickData"),
     State("selection", "data"), State("variant", "options"),
 )(sync_selection)
@@ -265,13 +285,16 @@ def _clicked(kind: str, click: dict | None) -> dict:
         return {}
 
 
-def _n_heads(variant: str | None) -> int:
+def _variant_facts(variant: str | None) -> tuple[int, int, list[str]]:
+    """(number of heads, p, probe names) of a variant; zeros and no probes when unreadable."""
     if not variant or "/" not in variant:
-        return 0
+        return 0, 0, []
+    ref = VariantRef(*variant.split("/", 1))
     try:
-        return int(store().info(VariantRef(*variant.split("/", 1)))["spec"]["model"]["n_heads"])
+        spec = store().info(ref)["spec"]
+        return int(spec["model"]["n_heads"]), int(spec["domain"]["p"]), sorted(store().probes(ref))
     except (StoreError, KeyError):
-        return 0
+        return 0, 0, []
 
 
 @dash.callback(Output("page-content", "children"), Input("url", "pathname"), Input("download-format", "value"))

@@ -268,6 +268,34 @@ def cmd_export(args) -> int:
     return 0
 
 
+def cmd_probe(args) -> int:
+    from workbench import probes
+    from workbench.store import Store
+    store = Store(args.data)
+    (ref,) = resolve_variants(store, [args.variant])
+    spec = store.info(ref)["spec"]
+    if args.action == "add":
+        if not args.name:
+            raise probes.ProbeError("name the probe: `workbench probe add VARIANT NAME --rule \"a < b\"`")
+        inputs = probes.parse_inputs(args.inputs, spec["domain"]["p"]) if args.inputs is not None else None
+        definition = probes.definition(rule=args.rule, inputs=inputs)
+        mask = probes.probe_mask(definition, spec)
+        store.save_probe(ref, args.name, definition)
+        train = probes.train_mask(spec)
+        print(f"{ref}: probe {args.name!r} ({probes.describe(definition)}) holds {(mask & train).sum()} train and "
+              f"{(mask & ~train).sum()} test inputs")
+    elif args.action == "delete":
+        store.delete_probe(ref, args.name or "")
+        print(f"{ref}: probe {args.name!r} deleted")
+    else:
+        listed = store.probes(ref)
+        if not listed:
+            print(f"{ref}: no probes - `workbench probe add {ref} NAME --rule \"a < b\"` makes one")
+        for name, definition in sorted(listed.items()):
+            print(f"  {name:24s} {probes.probe_mask(definition, spec).sum():6d} inputs  {probes.describe(definition)}")
+    return 0
+
+
 def cmd_demo(args) -> int:
     from workbench.families import load_family
     from workbench.pipeline import analyze
@@ -377,7 +405,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("variant", help="family/variant or a variant id")
     p.add_argument("--epoch", type=int, help="epoch (snapped to the nearest checkpoint; default: the last)")
     p.add_argument("--page", default="overview", help="overview, fourier, neurons, attention, trajectories, "
-                   "dimensionality, progress, dynamics, a comma-separated list, or all (default: overview)")
+                   "dimensionality, progress, dynamics, inputs, a comma-separated list, or all (default: overview)")
     p.add_argument("--out", help="output file (default: <family>-<variant>-epoch<E>.html)")
 
     p = command("import-log", cmd_import_log, "import a training log (CSV, JSONL, JSON, .pt/.pth) from any project "
@@ -397,6 +425,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("variants", nargs="+", help="family/variant, a variant id, or a family (all its variants)")
     p.add_argument("--gate", action="append", metavar="RULE", help="a gate to check, e.g. 'test_acc >= 0.9 by 2000' "
                    "(repeatable; default: the run's declared gates)")
+
+    p = command("probe", cmd_probe, "add, list or delete a variant's named probes (input subsets for the "
+                "Inputs page)")
+    p.add_argument("action", choices=["add", "list", "delete"])
+    p.add_argument("variant", help="family/variant or a variant id")
+    p.add_argument("name", nargs="?", help="probe name (letters, digits and _ . = , + -)")
+    rule = p.add_mutually_exclusive_group()
+    rule.add_argument("--rule", help="a rule over a, b, answer, p, train, test, e.g. \"a < b\", \"test\", "
+                      "\"answer == 0\", \"train and (a + b) %% 2 == 1\"")
+    rule.add_argument("--inputs", help="listed inputs a,b separated by spaces, e.g. \"4,29 12,0\"")
 
     p = command("list", cmd_list, "list families and variants with their status")
     p.add_argument("family", nargs="?", help="only this family")

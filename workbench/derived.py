@@ -4,7 +4,8 @@ Neuron heatmaps (d_mlp maps of p x p) and attention maps are far larger than the
 artifacts (13 MB vs 80 kB per p=113 checkpoint), and the app shows them one epoch at a time, so
 they are not stored for every epoch: one forward pass recomputes them, and a size-capped
 diskcache under `<data root>/.cache/derived` keeps the recent ones. Entries are keyed by the
-checkpoint's checksum, so a retrained checkpoint never serves stale maps.
+checkpoint's checksum, so a retrained checkpoint never serves stale maps. One input's direct
+logit attribution across every checkpoint (`input_trace`) is cached the same way.
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from workbench.store import Store, VariantRef
+from workbench.store import MissingError, Store, VariantRef
 
 CACHE_BYTES = 2 * 1024**3
 
@@ -50,3 +51,42 @@ def neuron_heatmaps(store: Store, ref: VariantRef, epoch: int) -> np.ndarray:
 def attention_maps(store: Store, ref: VariantRef, epoch: int) -> np.ndarray:
     """Attention from `=` to `a` and to `b` per head over the grid, [2, n_heads, p (a), p (b)], float16."""
     return _maps(store, ref, epoch)["attention"]
+
+
+def input_trace(store: Store, ref: VariantRef, pair: int) -> dict[str, np.ndarray]:
+    """`compute_input_trace`, cached: keyed by the input and every checkpoint's checksum, so a
+    retrained or extended run never serves a stale trace."""
+    import hashlib
+    epochs = store.checkpoint_epochs(ref)
+    checksums = hashlib.sha256(" ".join(store.checkpoint_fingerprint(ref, e) for e in epochs).encode()).hexdigest()
+    key = ("input_trace", ref.family, ref.id, int(pair), checksums)
+    cache = cache_for(store)
+    trace = cache.get(key)
+    if trace is None:
+        trace = compute_input_trace(store, ref, pair)
+        cache.set(key, trace)
+    return trace
+
+
+def compute_input_trace(store: Store, ref: VariantRef, pair: int) -> dict[str, np.ndarray]:
+    """One input's direct logit attribution at every checkpoint (the arrays of
+    `workbench.analyzers.logit_lens.attribution_summary`), plus `epochs`, `pair` (the index
+    a * p + b), `a`, `b`, `answer` and `train` (1 for a training pair). One forward of one input
+    per checkpoint: the cost is reading the checkpoints."""
+    from workbench import tasks
+    from workbench.analyzers.logit_lens import attribution_summary, component_logits
+    from workbench.model import ModelConfig
+    epochs = store.checkpoint_epochs(ref)
+    if not epochs:
+        raise MissingError(f"variant {ref} has no checkpoints; train it first (`workbench train {ref.family} ...`)")
+    spec = store.info(ref)["spec"]
+    p = spec["domain"]["p"]
+    if not 0 <= int(pair) < p * p:
+        raise ValueError(f"input {pair} is outside the {p}x{p} grid (pair index a * p + b, 0..{p * p - 1})")
+    cfg = ModelConfig.from_spec(spec)
+    a, b = divmod(int(pair), p)
+    answer = int(tasks.answers(spec["domain"]["operation"], p)[pair])
+    logits = np.stack([component_logits(store.load_weights(ref, e), cfg, [[a, b]])[0] for e in epochs])
+    train = tasks.train_mask(p, spec["training"]["train_fraction"], spec["domain"]["data_seed"])[pair]
+    return {**attribution_summary(logits, answer), "epochs": np.asarray(epochs, np.int64), "pair": np.int64(pair),
+            "a": np.int64(a), "b": np.int64(b), "answer": np.int64(answer), "train": np.int64(train)}

@@ -9,7 +9,8 @@ from pathlib import Path
 
 from workbench.store import Store, StoreError, VariantRef, atomic_write
 
-PAGES = ("overview", "fourier", "neurons", "attention", "trajectories", "dimensionality", "progress", "dynamics")
+PAGES = ("overview", "fourier", "neurons", "attention", "trajectories", "dimensionality", "progress", "dynamics",
+         "inputs")
 
 
 def export_report(ref: VariantRef, store: Store | None = None, *, epoch: int | None = None,

@@ -39,7 +39,9 @@ def user_errors() -> tuple[type[Exception], ...]:
     from workbench.importers import CheckpointImportError
     from workbench.logimport import LogImportError
     from workbench.model import WeightsError
-    return FamilyError, StoreError, CheckpointImportError, WeightsError, UnknownAnalyzerError, LogImportError, GateError
+    from workbench.probes import ProbeError
+    return (FamilyError, StoreError, CheckpointImportError, WeightsError, UnknownAnalyzerError, LogImportError,
+            GateError, ProbeError)
 
 
 def _new_id() -> str:

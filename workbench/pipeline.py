@@ -46,7 +46,7 @@ def analyze(ref: VariantRef, store: Store | None = None, *, analyzers: list[str]
     """Bring the variant's artifacts up to date; returns counts of what was computed."""
     store = store or Store()
     info = store.info(ref)
-    selected = [registry.get(name) for name in (analyzers or default_analyzers(ref))]
+    selected = _with_inputs([registry.get(name) for name in (analyzers or default_analyzers(ref))])
     checkpoint_epochs = store.checkpoint_epochs(ref)
     if not checkpoint_epochs:
         raise MissingError(f"variant {ref} has no checkpoints to analyze; train it first "
@@ -157,8 +157,22 @@ def _stack_series(store, ref, analyzer, manifest, checkpoint_epochs) -> None:
     manifest["series"][analyzer.name] = digest
 
 
+def _with_inputs(selected: list) -> list:
+    """The selection plus the per-epoch analyzers that selected series analyzers read."""
+    names = [a.name for a in selected]
+    extra = [n for a in selected for n in a.inputs if n not in names]
+    return [registry.get(n) for n in dict.fromkeys(extra)] + selected
+
+
+def _series_digest(analyzer, fingerprints: dict, manifest: dict) -> str:
+    """What a series analyzer's result depends on: its version, every checkpoint, and the
+    stacked series it reads."""
+    inputs = [f"{name}={manifest.get('series', {}).get(name)}" for name in analyzer.inputs]
+    return _digest([f"v{analyzer.version}"] + [f"{e}={fp}" for e, fp in sorted(fingerprints.items())] + inputs)
+
+
 def _run_series(store, ref, spec, analyzer, manifest, fingerprints, force) -> int:
-    digest = _digest([f"v{analyzer.version}"] + [f"{e}={fp}" for e, fp in sorted(fingerprints.items())])
+    digest = _series_digest(analyzer, fingerprints, manifest)
     if not force and manifest["series"].get(analyzer.name) == digest:
         return 0
     ctx = SeriesContext(store, ref, spec, sorted(fingerprints))
@@ -177,8 +191,7 @@ def status(ref: VariantRef, store: Store | None = None, analyzers: list[str] | N
     report = {}
     for analyzer in (registry.get(n) for n in (analyzers or default_analyzers(ref))):
         if analyzer.kind == "series":
-            fresh = manifest.get("series", {}).get(analyzer.name) == _digest(
-                [f"v{analyzer.version}"] + [f"{e}={fp}" for e, fp in sorted(fingerprints.items())])
+            fresh = manifest.get("series", {}).get(analyzer.name) == _series_digest(analyzer, fingerprints, manifest)
             report[analyzer.name] = {"kind": "series", "done": int(fresh), "missing": int(not fresh), "stale": 0}
             continue
         stamps = manifest.get("epoch", {}).get(analyzer.name, {})

@@ -1,8 +1,9 @@
-"""The selection (variant, epoch, neuron, head, compared variants) and its mirror in the URL query.
+"""The selection (variant, epoch, neuron, head, input, probe, compared variants) and its mirror in the URL query.
 
 The selection lives in the browser: a `dcc.Store` that one callback keeps in step with the URL
-(`?variant=family/id&epoch=1500&neuron=17&head=2&compare=family/id2,family/id3`), the sidebar
-controls and clicks on figures. `compare` lists the variants shown beside the selected one.
+(`?variant=family/id&epoch=1500&neuron=17&head=2&input=481&probe=below&compare=family/id2`), the
+sidebar controls and clicks on figures. `input` is a pair index a * p + b; `probe` names one of
+the variant's probes. `compare` lists the variants shown beside the selected one.
 A copied link reopens the same state; back/forward replay it; two tabs never share it.
 """
 from __future__ import annotations
@@ -10,8 +11,8 @@ from __future__ import annotations
 import bisect
 from urllib.parse import parse_qs, quote, unquote_plus, urlencode
 
-FIELDS = ("variant", "epoch", "neuron", "head", "compare")
-INT_FIELDS = ("epoch", "neuron", "head")
+FIELDS = ("variant", "epoch", "neuron", "head", "input", "probe", "compare")
+INT_FIELDS = ("epoch", "neuron", "head", "input")
 
 
 def parse_query(search: str | None) -> dict:
@@ -84,3 +85,22 @@ def slider_marks(epochs: list[int], n_labels: int = 5) -> dict:
             labelled.add(e)
             last = e
     return {e: (f"{e:,}" if e in labelled else "") for e in epochs}
+
+
+def parse_pair(text: str | None, p: int) -> int | None:
+    """`"4, 29"` (or `"4 29"`) -> the pair index 4 * p + 29; None when empty. ValueError says why not."""
+    parts = (text or "").replace(",", " ").split()
+    if not parts:
+        return None
+    try:
+        a, b = (int(x) for x in parts)
+    except ValueError:
+        raise ValueError(f"input {text!r}: type two numbers a, b (e.g. 4, 29)") from None
+    if not (0 <= a < p and 0 <= b < p):
+        raise ValueError(f"input {text!r}: a and b must be in 0..{p - 1} for p = {p}")
+    return a * p + b
+
+
+def pair_text(pair: int | None, p: int) -> str:
+    """The pair index as "a, b" (the input box's text); "" for None."""
+    return "" if pair is None or not p else "{}, {}".format(*divmod(int(pair), p))

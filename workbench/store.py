@@ -3,6 +3,7 @@
     <data root>/                            # WORKBENCH_DATA, default ./workbench-data
       <family>/<variant>/
         variant.json                        # family, id, resolved spec, status, provenance
+        probes.json                         # named probes: {name: {"rule": ...} | {"inputs": [[a, b], ...]}}
         history.safetensors                 # per-epoch telemetry, one array per metric
         log.safetensors                     # an imported training log: x and y of each metric
         checkpoints/epoch_00012500.safetensors   # weights (TransformerLens names and shapes)
@@ -342,6 +343,25 @@ class Store:
 
     def cancel_requested(self, job_id: str) -> bool:
         return self._job_path(job_id, ".cancel").exists()
+
+    # -- probes -----------------------------------------------------------------------------
+    def probes(self, ref: VariantRef) -> dict[str, dict]:
+        """The variant's named probes (definitions as `workbench.probes.definition` makes them)."""
+        path = self.variant_dir(ref) / "probes.json"
+        return read_json(path) if path.is_file() else {}
+
+    def save_probe(self, ref: VariantRef, name: str, definition: dict) -> None:
+        """Add or replace probe `name` (validate the definition with `workbench.probes` first)."""
+        self.info(ref)  # the variant must exist
+        probes = {**self.probes(ref), check_name("probe", name): definition}
+        write_json(self.variant_dir(ref) / "probes.json", probes)
+
+    def delete_probe(self, ref: VariantRef, name: str) -> None:
+        probes = self.probes(ref)
+        if name not in probes:
+            raise MissingError(f"variant {ref} has no probe {name!r}; it has: {', '.join(sorted(probes)) or 'none'}")
+        del probes[name]
+        write_json(self.variant_dir(ref) / "probes.json", probes)
 
     # -- listing ----------------------------------------------------------------------------
     def families(self) -> list[str]:

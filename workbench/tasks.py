@@ -40,3 +40,10 @@ def train_test_split(p: int, train_fraction: float, data_seed: int) -> tuple[np.
     random.Random(data_seed).shuffle(pairs)
     n_train = int(train_fraction * p * p)
     return np.array(sorted(pairs[:n_train])), np.array(sorted(pairs[n_train:]))
+
+
+def train_mask(p: int, train_fraction: float, data_seed: int) -> np.ndarray:
+    """[p*p] bool: which pairs of the grid are in the training set (see `train_test_split`)."""
+    mask = np.zeros(p * p, bool)
+    mask[train_test_split(p, train_fraction, data_seed)[0]] = True
+    return mask

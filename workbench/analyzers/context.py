@@ -65,11 +65,7 @@ class EpochContext:
     @cached_property
     def train_mask(self) -> np.ndarray:
         """[p*p] bool: which pairs of the probe this variant trained on."""
-        train_idx, _ = tasks.train_test_split(self.p, self.spec["training"]["train_fraction"],
-                                              self.spec["domain"]["data_seed"])
-        mask = np.zeros(self.p * self.p, bool)
-        mask[train_idx] = True
-        return mask
+        return tasks.train_mask(self.p, self.spec["training"]["train_fraction"], self.spec["domain"]["data_seed"])
 
     @cached_property
     def final_key_frequencies(self) -> np.ndarray:

@@ -53,6 +53,7 @@ from typing import Callable
 import plotly.graph_objects as go
 
 from workbench.renderers import attention, dimensionality, fourier, neurons, progress, trajectories, training
+from workbench.renderers import input_trace, inputs
 from workbench.renderers.cursor import clicked_id, move_cursor
 
 
@@ -61,7 +62,8 @@ class Renderer:
     """A catalog entry: the function, what it reads and how it behaves in the app.
 
     reads:    the artifact name for `Store.load_artifact`, "history" for `Store.load_history`,
-              or "derived.<function>" for per-input maps from `workbench.derived`.
+              or "derived.<function>" for per-input data from `workbench.derived` (`input_trace` takes
+              the input's pair index instead of the epoch).
     kind:     "summary" (epoch on x, cursor) or "detail" (one epoch, or no epoch).
     options:  fixed keyword options of this entry (e.g. which matrix's prefix).
     requires: keyword options the caller must give (e.g. "neuron").
@@ -154,6 +156,21 @@ CATALOG: dict[str, Renderer] = {
                    "Gini of the Fourier norms of W_E and W_L over epochs."),
     "sum_squared_weights": _entry(progress.sum_squared_weights, "progress_measures", "summary",
                                   "Total squared weight over epochs."),
+    # per-input traces (`probe`: bool mask [p*p] of the inputs to show; None = the whole grid)
+    "graduation_grid": _entry(inputs.graduation_grid, "input_graduation", "detail",
+                              "The p×p grid coloured by graduation epoch (train blue, test orange); click an input."),
+    "graduated_fraction": _entry(inputs.graduated_fraction, "input_graduation", "summary",
+                                 "Fraction of train/test inputs graduated and correct over epochs."),
+    "residue_accuracy": _entry(inputs.residue_accuracy, "input_graduation", "summary",
+                               "Accuracy per answer residue over epochs, train and test panels."),
+    "hardest_inputs": _entry(inputs.hardest_inputs, "input_graduation", "detail",
+                             "The inputs learned last, as bars to their graduation epoch; click an input."),
+    "loss_spikes": _entry(inputs.loss_spikes, "input_graduation", "detail",
+                          "Per-input loss spikes (≥10× rise between checkpoints); click one."),
+    "input_attribution": _entry(input_trace.input_attribution, "derived.input_trace", "summary",
+                                "One input: correct-answer logit per component, rank after each, loss."),
+    "input_frequencies": _entry(input_trace.input_frequencies, "derived.input_trace", "summary",
+                                "One input: correct-answer logit by Fourier frequency over epochs."),
 }
 
 

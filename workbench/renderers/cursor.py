@@ -17,7 +17,7 @@ import plotly.graph_objects as go
 from workbench.renderers.theme import COLORS
 
 CURSOR_NAME = "cursor"
-CLICK_KINDS = (None, "epoch", "neuron", "head")
+CLICK_KINDS = (None, "epoch", "neuron", "head", "input")
 
 
 def last_epoch(epochs) -> int:
