@@ -29,6 +29,7 @@ class Analyzer:
     version: int = 1
     reference: str = ""
     uses_final: bool = False  # reads the final checkpoint too (e.g. its key frequencies)
+    settings: str | None = None  # the spec's analysis section it reads (e.g. "llc"): a change recomputes it
 
     @property
     def description(self) -> str:
@@ -39,13 +40,13 @@ REGISTRY: dict[str, Analyzer] = {}
 
 
 def register(name: str, *, kind: str = "epoch", version: int = 1, reference: str = "",
-             uses_final: bool = False) -> Callable:
+             uses_final: bool = False, settings: str | None = None) -> Callable:
     """Decorator: register `fn(ctx) -> dict[str, np.ndarray]` as analyzer `name`."""
     if kind not in ("epoch", "series"):
         raise ValueError(f"analyzer kind must be 'epoch' or 'series', got {kind!r}")
 
     def decorate(fn: Callable) -> Callable:
-        REGISTRY[name] = Analyzer(name, kind, fn, version, reference, uses_final)
+        REGISTRY[name] = Analyzer(name, kind, fn, version, reference, uses_final, settings)
         return fn
     return decorate
 
@@ -68,9 +69,11 @@ def all_analyzers() -> list[Analyzer]:
 
 
 BUILTINS = ("fourier_embedding", "fourier_unembedding", "neuron_frequencies", "attention_heads",
-            "dimensionality", "progress_measures", "parameter_trajectory")
+            "dimensionality", "progress_measures", "parameter_trajectory", "essential_dynamics")
+OPTIONAL = ("llc",)  # built in, but run only when asked for (`--analyzers llc`): they cost more
 
 
 def _load_builtins() -> None:
     # Imported on first use so that registering a user analyzer never pays for torch.
-    from workbench.analyzers import attention, dimensionality, fourier_norms, neurons, progress, trajectory  # noqa: F401
+    from workbench.analyzers import (attention, developmental, dimensionality, fourier_norms, neurons,  # noqa: F401
+                                     progress, trajectory)

@@ -52,7 +52,8 @@ from typing import Callable
 
 import plotly.graph_objects as go
 
-from workbench.renderers import attention, dimensionality, fourier, neurons, progress, trajectories, training
+from workbench.renderers import (attention, developmental, dimensionality, fourier, neurons, progress, trajectories,
+                                 training)
 from workbench.renderers.cursor import clicked_id, move_cursor
 
 
@@ -154,6 +155,13 @@ CATALOG: dict[str, Renderer] = {
                    "Gini of the Fourier norms of W_E and W_L over epochs."),
     "sum_squared_weights": _entry(progress.sum_squared_weights, "progress_measures", "summary",
                                   "Total squared weight over epochs."),
+    # developmental interpretability
+    "llc_over_epochs": _entry(developmental.llc_over_epochs, "llc", "summary",
+                              "Local learning coefficient (± std across chains) beside train/test loss."),
+    "llc_chains": _entry(developmental.llc_chains, "llc", "detail",
+                         "The SGLD chains' loss traces behind the LLC at an epoch, with their health."),
+    "essential_dynamics": _entry(developmental.essential_dynamics_paths, "essential_dynamics", "detail",
+                                 "Output path (PCA of logits across checkpoints) in PC1/PC2, PC2/PC3; click an epoch."),
 }
 
 
