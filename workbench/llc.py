@@ -21,7 +21,7 @@ like training. L_n(w*) is computed exactly on the whole training set.
 Chain health (reported, never hidden): a chain *diverged* if its loss became non-finite (devinterp
 then stops it) or kept climbing instead of settling (its last quarter of draws sits more than
 `CLIMB_FRACTION` of its total rise above its second quarter, and further than twice the
-spread of the last quarter's draws, so noise around a plateau does not count); it is *flat* if its loss never moved from L_n(w*) (every draw within
+draw-to-draw noise of the last quarter, so noise around a plateau does not count); it is *flat* if its loss never moved from L_n(w*) (every draw within
 `FLAT_TOLERANCE` relative): ε too small to explore. Either makes λ̂ meaningless.
 """
 from __future__ import annotations
@@ -144,6 +144,7 @@ def chain_health(trace: np.ndarray, init_loss: float) -> np.ndarray:
             continue
         second, last = losses[quarter:2 * quarter].mean(), losses[-quarter:].mean()
         climb = last - second
-        if climb > CLIMB_FRACTION * (last - init_loss) and climb > 2 * losses[-quarter:].std():
+        noise = np.diff(losses[-quarter:]).std() / np.sqrt(2)  # draw-to-draw noise, blind to a trend
+        if climb > CLIMB_FRACTION * (last - init_loss) and climb > 2 * noise:
             health[c] = DIVERGED
     return health
