@@ -86,6 +86,19 @@ def _quiet_chains():
         sampler.trange, sampler._gc_and_empty_cache = saved
 
 
+@contextlib.contextmanager
+def _one_thread():
+    """SGLD steps on batches of 128 are too small to split across threads: on 2 busy cores, two
+    torch threads made a p = 113 checkpoint take 105 s instead of ~6 s (benchmarks/bench_llc.py).
+    One thread, and one worker process per core, is the fast way."""
+    saved = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(saved)
+
+
 def estimate_llc(model: nn.Module, pairs: np.ndarray, settings: dict,
                  progress: SamplerProgress | None = None) -> dict[str, np.ndarray]:
     """λ̂ at the model's weights on the training `pairs` [n, 3] of (a, b, answer).
@@ -112,7 +125,7 @@ def estimate_llc(model: nn.Module, pairs: np.ndarray, settings: dict,
         if progress and (done % every == 0 or done == chains * draws):
             progress(done / (chains * draws), f"LLC chain {chain + 1}/{chains}, draw {draw + 1}/{draws}")
 
-    with _quiet_chains() as sampler, torch.enable_grad():
+    with _quiet_chains() as sampler, _one_thread(), torch.enable_grad():
         for chain in range(chains):
             sampler.sample_single_chain(
                 module, dataset, answer_loss, {name: None for name, _ in module.named_parameters()},
