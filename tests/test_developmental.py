@@ -186,3 +186,19 @@ def test_llc_overlay_and_the_missing_llc_message(tiny_llc, tiny_analyzed):
     from workbench.store import MissingError
     message = missing_message(ref, MissingError(f"variant {ref} has no llc artifact for the run; run ..."))
     assert f"workbench analyze {ref} --analyzers llc" in message.layout.annotations[0].text
+
+
+def test_worker_processes_forward_sampler_progress(tiny_trained, tmp_path):
+    """With worker processes (one per core), the chains' progress comes back through a queue."""
+    import shutil
+    store, variant = tiny_trained
+    ref = VariantRef(variant.family, variant.id)
+    from workbench.store import Store
+    copy = Store(tmp_path / "data")
+    shutil.copytree(store.variant_dir(ref), copy.variant_dir(ref))
+    calls = []
+    analyze(ref, copy, analyzers=["llc"], epochs=[0, 500], progress=False, workers=2, force=True,
+            callback=lambda done, total, what: calls.append((done, total, what)))
+    notes = [what for _, _, what in calls if "LLC chain" in what]
+    assert {note.split(":")[0] for note in notes} == {"epoch 0", "epoch 500"}
+    assert copy.load_artifact(ref, "llc")["llc_mean"].shape == (2,)
