@@ -144,6 +144,7 @@ def test_an_imported_checkpoint_can_be_analyzed(store, tmp_path):
     import_checkpoint(tmp_path / "tl.pt", "modular_addition", store, epoch=100)
     ref = VariantRef("modular_addition", "imported-tl")
     result = analyze(ref, store, progress=False, workers=1)
-    assert result["epochs_analyzed"] == 1 and result["series_analyzed"] == 1
+    assert result["epochs_analyzed"] == 1 and result["series_analyzed"] == 2  # parameters and outputs
     assert store.load_artifact(ref, "neuron_frequencies", 100)["fve"].shape == (15, 512)
     assert store.load_artifact(ref, "parameter_trajectory")["all.projection"].shape == (1, 3)
+    assert store.load_artifact(ref, "essential_dynamics")["outputs.projection"].shape == (1, 3)
