@@ -12,7 +12,7 @@ from workbench.model import ModelConfig, init_weights
 
 SPEC = load_family("modular_addition").variant().spec
 WEIGHTS = {k: v.numpy() for k, v in init_weights(ModelConfig.from_spec(SPEC), 999).items()}
-PER_EPOCH = [a for a in registry.all_analyzers() if a.kind == "epoch"]
+PER_EPOCH = [a for a in registry.all_analyzers() if a.kind == "epoch" and a.name not in registry.OPTIONAL]
 OLDER_WORKBENCH_SECONDS = 29.0  # per p=113 checkpoint, measured on these machines (issue 3)
 
 

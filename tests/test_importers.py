@@ -150,3 +150,4 @@ def test_an_imported_checkpoint_can_be_analyzed(store, tmp_path):
     assert np.isnan(store.load_artifact(ref, "loss_dynamics")["onset"])           # no history: no phases
     assert store.load_artifact(ref, "neuron_frequencies", 100)["fve"].shape == (15, 512)
     assert store.load_artifact(ref, "parameter_trajectory")["all.projection"].shape == (1, 3)
+    assert store.load_artifact(ref, "essential_dynamics")["outputs.projection"].shape == (1, 3)

@@ -144,7 +144,24 @@ def input_trace_artifact():
             "answer": np.int64(2), "train": np.int64(1)}
 
 
-ARTIFACTS = {"history": history, "input_graduation": graduation_artifact, "derived.input_trace": input_trace_artifact, "fourier_embedding": fourier_artifact,
+def llc_artifact():
+    rise = 0.05 * (1 - np.exp(-np.arange(8) / 2))
+    trace = np.broadcast_to(0.01 + rise, (N_EPOCHS, 2, 8)).copy()
+    health = np.zeros((N_EPOCHS, 2), np.int8)
+    health[1, 0] = 1
+    return {"epochs": EPOCHS, "llc_mean": np.linspace(1, 8, N_EPOCHS), "llc_std": np.full(N_EPOCHS, 0.3),
+            "llc_per_chain": np.ones((N_EPOCHS, 2)), "loss_trace": trace, "chain_health": health,
+            "train_loss": np.geomspace(3, 1e-3, N_EPOCHS), "test_loss": np.geomspace(3, 1e-2, N_EPOCHS),
+            **{k: np.full(N_EPOCHS, v) for k, v in (("lr", 1e-4), ("nbeta", 26.4), ("localization", 1e3),
+                                                    ("batch_size", 128.0), ("seed", 100.0))}}
+
+
+def essential_dynamics_artifact():
+    return {k.replace("all.", "outputs."): v for k, v in trajectory_artifact().items()
+            if k.startswith("all.") or k == "epochs"} | {"pairs": np.arange(P * P)}
+
+
+ARTIFACTS = {"history": history, "llc": llc_artifact, "essential_dynamics": essential_dynamics_artifact, "input_graduation": graduation_artifact, "derived.input_trace": input_trace_artifact, "fourier_embedding": fourier_artifact,
              "fourier_unembedding": lambda: fourier_artifact("W_U.") | fourier_artifact("W_L."),
              "neuron_frequencies": neuron_artifact, "attention_heads": attention_artifact,
              "parameter_trajectory": trajectory_artifact, "dimensionality": dimensionality_artifact,

@@ -394,7 +394,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("analyze", cmd_analyze, "compute analysis artifacts (resumes; only missing or stale ones)")
     p.add_argument("variants", nargs="+", help="family/variant, a variant id, or a family (all its variants)")
-    p.add_argument("--analyzers", help="comma-separated names (default: the family's list, else all built-ins)")
+    p.add_argument("--analyzers", help="comma-separated names (default: the family's list, else all built-ins; "
+                                            "optional, run only when named: llc)")
     p.add_argument("--epochs", help="checkpoints to analyse, e.g. 0,100,1000-2000 (default: all)")
     p.add_argument("--force", action="store_true", help="recompute even what is up to date")
     p.add_argument("--workers", type=int, help="worker processes (default: one per core when it pays off)")

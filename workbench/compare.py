@@ -200,6 +200,9 @@ OVERLAY_METRICS = {
                               "Fast while memorizing, a bump at grokking, a slow drift during cleanup.",
                               (("speed (all parameters)", "parameter_trajectory", "all.velocity"),),
                               log_y=True, fmt=".3g"),
+    "llc": OverlayMetric("Local learning coefficient", "λ̂ (mean of SGLD chains)",
+                         "λ̂ rises through memorization and falls when each variant groks (optional analyzer: "
+                         "`workbench analyze VARIANT --analyzers llc`).", (("LLC", "llc", "llc_mean"),), fmt=".3g"),
     "clusters": OverlayMetric("Neuron frequency clusters", "clusters (frequencies, count)",
                               "Clusters with ≥ 2% of the neurons; grokked runs settle on their key frequencies.",
                               (("clusters", "neuron_frequencies", "cluster_count"),), fmt="d"),
@@ -249,18 +252,24 @@ def _cache(directory: str):
     return diskcache.Cache(directory, size_limit=512 * 1024**2, eviction_policy="least-recently-used")
 
 
+OUTPUTS = "outputs"  # the shared frame of essential dynamics (model outputs), beside the parameter groups
+
+
 def shared_trajectory(store: Store, refs: list[VariantRef], group: str = "all", n_components: int = 3) -> dict:
     """PCA fitted on the checkpoints of all `refs` together (flattened parameters of `group`,
-    stacked), each variant's path projected into that one basis, so paths are comparable.
+    or with group "outputs" the centred logits of essential dynamics on the probe subset
+    `analyzers.developmental.output_pairs(p)`), each variant's path projected into that one
+    basis, so paths are comparable.
 
     Returns {"variants": [str], "epochs": [[n_i]], "projection": [[n_i, c]], "explained_variance": [c]}.
     Reads every checkpoint, so the result is kept in a disk cache under `<data root>/.cache/compare`
     keyed by every checkpoint's checksum. Raises ValueError when the variants' parameters in
-    `group` differ in shape (different p change W_E and W_U; attention and MLP stay comparable)."""
+    `group` differ in shape (different p change W_E and W_U; attention and MLP stay comparable;
+    outputs need one p)."""
     from workbench import trajectory
     from workbench.analyzers.trajectory import GROUPS, flatten
-    if group not in GROUPS:
-        raise ValueError(f"unknown parameter group {group!r}; groups: {', '.join(GROUPS)}")
+    if group not in GROUPS and group != OUTPUTS:
+        raise ValueError(f"unknown parameter group {group!r}; groups: {', '.join([*GROUPS, OUTPUTS])}")
     epochs = [store.checkpoint_epochs(ref) for ref in refs]
     if any(not e for e in epochs):
         raise ValueError("a compared variant has no checkpoints yet")
@@ -273,11 +282,21 @@ def shared_trajectory(store: Store, refs: list[VariantRef], group: str = "all", 
         return cached
     shapes, rows = {}, []
     for ref, eps in zip(refs, epochs):
+        if group == OUTPUTS:
+            from workbench.analyzers.developmental import centred_outputs, model_outputs, output_pairs
+            spec = store.info(ref)["spec"]
+            pairs = output_pairs(spec["domain"]["p"])
+            shapes[str(ref)] = {"p": spec["domain"]["p"]}
+            rows += [centred_outputs(model_outputs(spec, store.load_weights(ref, e), pairs)) for e in eps]
+            continue
         for e in eps:
             weights = store.load_weights(ref, e)
             shapes.setdefault(str(ref), {k: v.shape for k, v in weights.items() if k.startswith(GROUPS[group])})
             rows.append(flatten(weights, group).astype(np.float32))
     if len({tuple(sorted(s.items())) for s in shapes.values()}) > 1:
+        if group == OUTPUTS:
+            raise ValueError("the outputs of variants with different p are answers to different questions: "
+                             "compare variants of one p in output space, or pick a parameter group")
         raise ValueError(f"the '{group}' parameters differ in shape between these variants (different p or "
                          "architecture): pick the attention or mlp group to compare them in one frame")
     _, ratio, projection = trajectory.pca(np.stack(rows), n_components)

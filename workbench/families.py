@@ -11,6 +11,7 @@ A family is a TOML file in `families/` (or a directory on $WORKBENCH_FAMILIES):
                   optional: lr_schedule (constant | cosine | step) and its lr_final_fraction,
                   lr_step_epochs, lr_step_factor
     [checkpoints] every = [[interval, until_epoch], ...], extra = [epochs], keep_optimizer
+    [llc]         optional: settings of the `llc` analyzer (LLC_DEFAULTS fills what is missing)
 
 A variant is the family with some values overridden (`p=59`, `training.lr=3e-3`); its id
 spells out p, seed and data_seed and every other value that differs from the family, so it is
@@ -85,6 +86,38 @@ SCHEMA: dict[str, dict[str, tuple[type, Any, str]]] = {
 # them, so variants trained before they existed keep their recipe (and their id).
 OPTIONAL = {"training": {"lr_schedule": "constant", "lr_final_fraction": 0.0, "lr_step_epochs": 1000,
                          "lr_step_factor": 0.5}}
+
+# Analysis settings are not part of a variant: they do not change training, so they are not in
+# its id and cannot be overridden per variant; the pipeline reads them from the family file when
+# it analyses (`analysis_settings`), and an artifact records them, so changing them recomputes.
+LLC_DEFAULTS = {
+    # SGLD step size ε. devinterp's grokking example (an MLP) uses 3e-3; on this transformer every
+    # chain diverges there. 1e-4 with γ = 1000 gives plateaued loss traces from initialisation
+    # through grokking at p = 31 and p = 113 (measured; see the README).
+    "lr": 1e-4,
+    # nβ: inverse temperature × n. m / ln m for the batch size m = 128, devinterp's
+    # `default_nbeta` and the choice of Lau et al. (2023) (β* = 1 / ln n for the batch).
+    "nbeta": 26.4,
+    # γ: pull towards w* (Lau et al. 2023). devinterp's grokking example uses 5; with 230k
+    # parameters that lets flat directions wander (chains never settle), so it is stronger here.
+    "localization": 1000.0,
+    "chains": 4,          # devinterp's defaults (num_chains = 4, num_draws = 200)
+    "draws": 200,
+    "batch_size": 128,    # devinterp's grokking example
+    "seed": 100,          # devinterp's init_seed; chain c uses seed + c
+}
+ANALYSIS_SCHEMA: dict[str, dict[str, tuple[type, Any, str]]] = {
+    "llc": {
+        "lr": (float, _positive, "a positive SGLD step size, e.g. 1e-4"),
+        "nbeta": (float, _positive, "a positive inverse temperature × n, e.g. 26.4"),
+        "localization": (float, _non_negative, "a non-negative localization strength γ, e.g. 1000"),
+        "chains": (int, _positive, "a positive number of chains, e.g. 4"),
+        "draws": (int, lambda v: v >= 4, "a number of draws per chain ≥ 4, e.g. 200"),
+        "batch_size": (int, _positive, "a positive batch size, e.g. 128"),
+        "seed": (int, _non_negative, "a non-negative integer"),
+    },
+}
+ANALYSIS_DEFAULTS = {"llc": LLC_DEFAULTS}
 TOP_LEVEL = {"name": str, "description": str, "extends": str, "task": str, "analyzers": list}
 ID_KEYS = {"p": "p", "seed": "s", "data_seed": "d"}  # always in the variant id, in this order
 
@@ -101,7 +134,7 @@ def _valid_segments(segments) -> bool:
 
 
 def _check_value(where: str, section: str, key: str, value: Any) -> Any:
-    kind, check, expected = SCHEMA[section][key]
+    kind, check, expected = {**SCHEMA, **ANALYSIS_SCHEMA}[section][key]
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     if isinstance(value, bool) or not isinstance(value, kind):
@@ -113,21 +146,24 @@ def _check_value(where: str, section: str, key: str, value: Any) -> Any:
 
 def _check_spec(where: str, raw: dict) -> dict:
     """Validate a (merged) spec; raise FamilyError naming the first problem."""
+    tables = {**SCHEMA, **ANALYSIS_SCHEMA}
     for key, value in raw.items():
-        if key in SCHEMA:
+        if key in tables:
             if not isinstance(value, dict):
                 raise FamilyError(f"{where}: [{key}] must be a table")
             for sub, subvalue in value.items():
-                if sub not in SCHEMA[key]:
+                if sub not in tables[key]:
                     raise FamilyError(f"{where}: unknown key '{key}.{sub}'; known keys in [{key}]: "
-                                      f"{', '.join(SCHEMA[key])}")
+                                      f"{', '.join(tables[key])}")
                 value[sub] = _check_value(where, key, sub, subvalue)
         elif key in TOP_LEVEL:
             if not isinstance(value, TOP_LEVEL[key]):
                 raise FamilyError(f"{where}: '{key}' must be a {TOP_LEVEL[key].__name__}, got {value!r}")
         else:
             raise FamilyError(f"{where}: unknown key '{key}'; known keys: "
-                              f"{', '.join([*TOP_LEVEL, *SCHEMA])}")
+                              f"{', '.join([*TOP_LEVEL, *tables])}")
+    for section, defaults in ANALYSIS_DEFAULTS.items():
+        raw[section] = {**defaults, **raw.get(section, {})}
     for section, keys in SCHEMA.items():
         missing = [k for k in keys if k not in raw.get(section, {}) and k not in OPTIONAL.get(section, {})]
         if missing:
@@ -213,7 +249,7 @@ class Family:
                 resolved[section][sub] = value
             if current != value:
                 changed[f"{section}.{sub}"] = value
-        for section in SCHEMA:
+        for section in (*SCHEMA, *ANALYSIS_SCHEMA):
             resolved[section] = dict(resolved[section])
         return Variant(self.name, _variant_id(resolved, changed), resolved, changed)
 
@@ -297,3 +333,13 @@ def load_family(name: str) -> Family:
     if spec.get("name", name) != name:
         raise FamilyError(f"{path}: name = {spec['name']!r} differs from the file name; rename one")
     return Family(name, spec, path)
+
+
+def analysis_settings(family: str) -> dict[str, dict]:
+    """The analysis sections ([llc], ...) of the family file as it is now, defaults filled in;
+    the defaults alone when the family has no file (an imported variant, a deleted family)."""
+    try:
+        spec = load_family(family).spec
+    except FamilyError:
+        spec = {}
+    return {section: dict(spec.get(section, defaults)) for section, defaults in ANALYSIS_DEFAULTS.items()}

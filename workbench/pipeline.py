@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import json
 import os
+import queue
 from concurrent.futures import ProcessPoolExecutor
 from functools import lru_cache
 from typing import Callable
@@ -21,8 +23,11 @@ from workbench import analyzers as registry
 from workbench.analyzers.context import EpochContext, SeriesContext
 from workbench.store import MissingError, Store, StoreError, VariantRef
 
-# (analysed so far, total, what was just done) -> True to stop (everything done so far is kept)
-ProgressCallback = Callable[[int, int, str], "bool | None"]
+# (analysed so far, total, what was just done) -> True to stop (everything done so far is kept).
+# Inside a long checkpoint (SGLD chains) it is also called with a fractional count and what is
+# running, e.g. (3.45, 24, "epoch 300: LLC chain 2/4, draw 90/200"); a stop then takes effect
+# when that checkpoint is done.
+ProgressCallback = Callable[[float, int, str], "bool | None"]
 # A worker process costs ~4 s to start (importing torch); one p=113 checkpoint ~1 s to analyse.
 WORKER_STARTUP_SECONDS, SECONDS_PER_P113_CHECKPOINT = 4.0, 1.0
 
@@ -36,8 +41,17 @@ def default_analyzers(ref: VariantRef) -> list[str]:
     return listed or list(registry.BUILTINS)
 
 
-def _stamp(analyzer, checkpoint_fp: str, final_fp: str) -> str:
-    return f"v{analyzer.version}:{checkpoint_fp}" + (f":{final_fp}" if analyzer.uses_final else "")
+def _stamp(analyzer, checkpoint_fp: str, final_fp: str, spec: dict) -> str:
+    stamp = f"v{analyzer.version}:{checkpoint_fp}" + (f":{final_fp}" if analyzer.uses_final else "")
+    if analyzer.settings:
+        stamp += ":" + _digest([json.dumps(spec.get(analyzer.settings), sort_keys=True)])
+    return stamp
+
+
+def analysis_spec(ref: VariantRef, stored_spec: dict) -> dict:
+    """The variant's spec with the analysis settings ([llc], ...) of its family file as it is now."""
+    from workbench.families import analysis_settings
+    return {**stored_spec, **analysis_settings(ref.family)}
 
 
 def analyze(ref: VariantRef, store: Store | None = None, *, analyzers: list[str] | None = None,
@@ -46,6 +60,7 @@ def analyze(ref: VariantRef, store: Store | None = None, *, analyzers: list[str]
     """Bring the variant's artifacts up to date; returns counts of what was computed."""
     store = store or Store()
     info = store.info(ref)
+    spec = analysis_spec(ref, info["spec"])
     selected = _with_inputs([registry.get(name) for name in (analyzers or default_analyzers(ref))])
     checkpoint_epochs = store.checkpoint_epochs(ref)
     if not checkpoint_epochs:
@@ -66,10 +81,10 @@ def analyze(ref: VariantRef, store: Store | None = None, *, analyzers: list[str]
         todo = {}
         for epoch in wanted:
             stale = [a.name for a in per_epoch
-                     if force or manifest["epoch"].get(a.name, {}).get(str(epoch)) != _stamp(a, fingerprints[epoch], final_fp)]
+                     if force or manifest["epoch"].get(a.name, {}).get(str(epoch)) != _stamp(a, fingerprints[epoch], final_fp, spec)]
             if stale:
                 todo[epoch] = stale
-        done = _run_epochs(store, ref, info["spec"], todo, manifest, fingerprints, final_fp,
+        done = _run_epochs(store, ref, spec, todo, manifest, fingerprints, final_fp,
                            checkpoint_epochs[-1], progress, workers, callback)
         stopped = done < len(todo)
         for analyzer in per_epoch:
@@ -77,7 +92,7 @@ def analyze(ref: VariantRef, store: Store | None = None, *, analyzers: list[str]
         series_done = 0
         if not stopped:
             for analyzer in (a for a in selected if a.kind == "series"):
-                series_done += _run_series(store, ref, info["spec"], analyzer, manifest, fingerprints, force)
+                series_done += _run_series(store, ref, spec, analyzer, manifest, fingerprints, force)
         store.write_manifest(ref, manifest)
         complete = not stopped and all(
             len(manifest["epoch"].get(a.name, {})) >= len(checkpoint_epochs) for a in per_epoch)
@@ -95,33 +110,67 @@ def _run_epochs(store, ref, spec, todo, manifest, fingerprints, final_fp, final_
     workers = _worker_count(workers, len(todo) * SECONDS_PER_P113_CHECKPOINT * (spec["domain"]["p"] / 113) ** 2, names)
     jobs = [(str(store.root), ref.family, ref.id, spec, epoch, todo[epoch], final_epoch) for epoch in sorted(todo)]
     bar = _bar(progress, len(jobs), f"analyze {ref}")
-    done = 0
+    done, stop = 0, False
+
+    def report(epoch: int, fraction: float, note: str) -> None:
+        nonlocal stop
+        if bar:
+            bar.set_postfix_str(f"epoch {epoch}: {note}", refresh=False)
+        if callback and callback(done + fraction, len(jobs), f"epoch {epoch}: {note}"):
+            stop = True
+
     pool = _pool(workers, _modules(names)) if workers > 1 else None
     try:
-        results = pool.map(_analyze_epoch, jobs) if pool else map(_analyze_epoch, jobs)
-        for epoch, artifacts in results:
+        for epoch, artifacts in (_pooled(pool, jobs, report) if pool else
+                                 (_analyze_epoch(job, lambda f, n, e=job[4]: report(e, f, n)) for job in jobs)):
             for name, arrays in artifacts.items():
-                analyzer = registry.get(name)
-                store.save_artifact(ref, name, epoch, arrays, {"stamp": _stamp(analyzer, fingerprints[epoch], final_fp)})
-                manifest["epoch"].setdefault(name, {})[str(epoch)] = _stamp(analyzer, fingerprints[epoch], final_fp)
+                stamp = _stamp(registry.get(name), fingerprints[epoch], final_fp, spec)
+                store.save_artifact(ref, name, epoch, arrays, {"stamp": stamp})
+                manifest["epoch"].setdefault(name, {})[str(epoch)] = stamp
             store.write_manifest(ref, manifest)
             done += 1
             if bar:
                 bar.update(1)
-            if callback and callback(done, len(jobs), f"epoch {epoch}"):
+            if (callback and callback(done, len(jobs), f"epoch {epoch}")) or stop:
                 break
     finally:
         if pool:
-            pool.shutdown(wait=True, cancel_futures=True)
+            pool[0].shutdown(wait=True, cancel_futures=True)
         if bar:
             bar.close()
     return done
 
 
-def _analyze_epoch(job) -> tuple[int, dict[str, dict[str, np.ndarray]]]:
+def _pooled(pool, jobs, report):
+    """Results of the jobs in order from the worker pool, forwarding the workers' progress
+    notes (epoch, fraction, note) from the pool's queue to `report` while waiting."""
+    from concurrent.futures import wait
+    executor, notes = pool
+    futures = [executor.submit(_analyze_epoch, job) for job in jobs]
+    for future in futures:
+        while True:
+            finished = wait([future], timeout=0.2).done
+            try:
+                while True:
+                    report(*notes.get_nowait())
+            except queue.Empty:
+                pass
+            if finished:
+                break
+        yield future.result()
+
+
+_NOTES = None  # in a worker process: the queue its progress notes go to
+
+
+def _analyze_epoch(job, progress=None) -> tuple[int, dict[str, dict[str, np.ndarray]]]:
     root, family, vid, spec, epoch, names, final_epoch = job
     store, ref = Store(root), VariantRef(family, vid)
-    ctx = EpochContext(spec, epoch, store.load_weights(ref, epoch), _final_weights(root, family, vid, final_epoch))
+    if progress is None and _NOTES is not None:
+        def progress(fraction, note):
+            _NOTES.put((epoch, fraction, note))
+    ctx = EpochContext(spec, epoch, store.load_weights(ref, epoch), _final_weights(root, family, vid, final_epoch),
+                       progress=progress)
     out = {}
     for name in names:
         arrays = registry.get(name).compute(ctx)
@@ -188,6 +237,7 @@ def status(ref: VariantRef, store: Store | None = None, analyzers: list[str] | N
     epochs = store.checkpoint_epochs(ref)
     fingerprints = {e: store.checkpoint_fingerprint(ref, e) for e in epochs}
     final_fp = fingerprints[epochs[-1]] if epochs else ""
+    spec = analysis_spec(ref, store.info(ref).get("spec", {}))
     report = {}
     for analyzer in (registry.get(n) for n in (analyzers or default_analyzers(ref))):
         if analyzer.kind == "series":
@@ -195,7 +245,7 @@ def status(ref: VariantRef, store: Store | None = None, analyzers: list[str] | N
             report[analyzer.name] = {"kind": "series", "done": int(fresh), "missing": int(not fresh), "stale": 0}
             continue
         stamps = manifest.get("epoch", {}).get(analyzer.name, {})
-        ok = sum(stamps.get(str(e)) == _stamp(analyzer, fingerprints[e], final_fp) for e in epochs)
+        ok = sum(stamps.get(str(e)) == _stamp(analyzer, fingerprints[e], final_fp, spec) for e in epochs)
         present = sum(str(e) in stamps for e in epochs)
         report[analyzer.name] = {"kind": "epoch", "done": ok, "missing": len(epochs) - present, "stale": present - ok}
     return report
@@ -218,9 +268,11 @@ def _modules(names: list[str]) -> tuple[str, ...]:
     return tuple(sorted({registry.get(n).compute.__module__ for n in names}))
 
 
-def _init_worker(modules: tuple[str, ...]) -> None:
+def _init_worker(modules: tuple[str, ...], notes) -> None:
+    global _NOTES
     import torch
     torch.set_num_threads(1)  # one process per core
+    _NOTES = notes
     for module in modules:
         importlib.import_module(module)
 
@@ -228,17 +280,19 @@ def _init_worker(modules: tuple[str, ...]) -> None:
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
-def _pool(workers: int, modules: tuple[str, ...]) -> ProcessPoolExecutor:
+def _pool(workers: int, modules: tuple[str, ...]):
     """One single-threaded worker per core. Spawned, not forked: a forked child of a process that
     already ran torch's OpenMP pool can hang. The BLAS thread variables must be in the
     environment before a worker imports NumPy; two workers each running two BLAS threads on two
-    cores spin against each other and were measured 3x slower than one process."""
+    cores spin against each other and were measured 3x slower than one process.
+    Returns (executor, queue of the workers' progress notes)."""
     import multiprocessing
+    context = multiprocessing.get_context("spawn")
+    notes = context.Queue()
     saved = {k: os.environ.get(k) for k in THREAD_VARIABLES}
     os.environ.update({k: "1" for k in THREAD_VARIABLES})
     try:
-        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_init_worker, initargs=(modules,))
+        pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(modules, notes))
         # Workers are spawned on demand, one per submit while none is idle: start them all now,
         # while the variables are set.
         for future in [pool.submit(int) for _ in range(workers)]:
@@ -249,7 +303,7 @@ def _pool(workers: int, modules: tuple[str, ...]) -> ProcessPoolExecutor:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-    return pool
+    return pool, notes
 
 
 def _bar(enabled: bool, total: int, desc: str):

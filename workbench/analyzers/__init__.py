@@ -30,6 +30,7 @@ class Analyzer:
     reference: str = ""
     uses_final: bool = False  # reads the final checkpoint too (e.g. its key frequencies)
     inputs: tuple[str, ...] = ()  # per-epoch analyzers whose stacked series a series analyzer reads
+    settings: str | None = None  # the spec's analysis section it reads (e.g. "llc"): a change recomputes it
 
     @property
     def description(self) -> str:
@@ -40,15 +41,15 @@ REGISTRY: dict[str, Analyzer] = {}
 
 
 def register(name: str, *, kind: str = "epoch", version: int = 1, reference: str = "",
-             uses_final: bool = False, inputs: tuple[str, ...] = ()) -> Callable:
+             uses_final: bool = False, inputs: tuple[str, ...] = (), settings: str | None = None) -> Callable:
     """Decorator: register `fn(ctx) -> dict[str, np.ndarray]` as analyzer `name`. A series
     analyzer lists in `inputs` the per-epoch analyzers it reads: they run first, and it reruns
-    when their series change."""
+    when their series change. `settings` names the spec's analysis section it reads (e.g. "llc")."""
     if kind not in ("epoch", "series"):
         raise ValueError(f"analyzer kind must be 'epoch' or 'series', got {kind!r}")
 
     def decorate(fn: Callable) -> Callable:
-        REGISTRY[name] = Analyzer(name, kind, fn, version, reference, uses_final, tuple(inputs))
+        REGISTRY[name] = Analyzer(name, kind, fn, version, reference, uses_final, tuple(inputs), settings)
         return fn
     return decorate
 
@@ -72,11 +73,11 @@ def all_analyzers() -> list[Analyzer]:
 
 BUILTINS = ("fourier_embedding", "fourier_unembedding", "neuron_frequencies", "attention_heads",
             "dimensionality", "progress_measures", "parameter_trajectory", "loss_dynamics", "prediction_trace",
-            "input_graduation")
+            "input_graduation", "essential_dynamics")
+OPTIONAL = ("llc",)  # built in, but run only when asked for (`--analyzers llc`): they cost more
 
 
 def _load_builtins() -> None:
     # Imported on first use so that registering a user analyzer never pays for torch.
-    from workbench.analyzers import attention, dimensionality, fourier_norms, neurons, progress, trajectory  # noqa: F401
-    from workbench.analyzers import dynamics  # noqa: F401
-    from workbench.analyzers import predictions  # noqa: F401
+    from workbench.analyzers import (attention, developmental, dimensionality, dynamics, fourier_norms,  # noqa: F401
+                                     neurons, predictions, progress, trajectory)

@@ -18,9 +18,15 @@ class EpochContext:
     """One checkpoint of one variant. `weights` are NumPy arrays with TransformerLens names."""
 
     def __init__(self, spec: dict, epoch: int, weights: dict[str, np.ndarray],
-                 final_weights: dict[str, np.ndarray] | None = None):
+                 final_weights: dict[str, np.ndarray] | None = None, progress=None):
         self.spec, self.epoch, self.weights = spec, epoch, weights
         self.final_weights = final_weights if final_weights is not None else weights
+        self._progress = progress  # (fraction of this checkpoint done, note) -> None; set by the pipeline
+
+    def report(self, fraction: float, note: str) -> None:
+        """Progress inside a long analyzer (e.g. SGLD chains): shown on the pipeline's bar."""
+        if self._progress is not None:
+            self._progress(fraction, note)
 
     @property
     def p(self) -> int:
@@ -61,6 +67,11 @@ class EpochContext:
     @cached_property
     def labels(self) -> np.ndarray:
         return tasks.answers(self.spec["domain"]["operation"], self.p)
+
+    @cached_property
+    def pairs(self) -> np.ndarray:
+        """[p*p, 3] rows (a, b, answer) of the probe, row-major in (a, b)."""
+        return np.column_stack([tasks.probe_inputs(self.p)[:, :2], self.labels])
 
     @cached_property
     def train_mask(self) -> np.ndarray:

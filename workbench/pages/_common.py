@@ -71,6 +71,11 @@ def missing_message(ref: VariantRef | None, err: Exception) -> go.Figure:
     if ref is None:
         return message_figure("No variant yet: run `workbench demo` or `workbench train <family>`")
     if isinstance(err, MissingError) and "artifact" in str(err):
+        from workbench.analyzers import OPTIONAL
+        optional = [name for name in OPTIONAL if f"no {name} artifact" in str(err)]
+        if optional:  # not run by default: say how to ask for it
+            return message_figure(f"Optional analysis not run yet: run  workbench analyze {ref} "
+                                  f"--analyzers {optional[0]}")
         return message_figure(f"Not analysed yet: run  workbench analyze {ref}")
     if isinstance(err, MissingError) and "history" in str(err):
         return message_figure(f"Not trained yet: run  workbench train {ref.family} ...")

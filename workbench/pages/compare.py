@@ -28,7 +28,8 @@ dash.register_page(__name__, path="/compare", name="Compare", order=8)
 OVERLAYS = list(compare.OVERLAY_METRICS)
 SIDE_BY_SIDE = ["loss_curves", "accuracy_curves", "embedding_fourier_over_epochs", "cluster_sizes",
                 "trajectory_projections", "participation_ratio", "progress_losses", "gini", "trajectory_velocity",
-                "logit_map_fourier_over_epochs", "head_specialization"]  # figures whose clicks pick an epoch
+                "logit_map_fourier_over_epochs", "head_specialization", "llc_over_epochs",
+                "essential_dynamics"]  # figures whose clicks pick an epoch
 FREQUENCY_AXIS = {"embedding_fourier_over_epochs", "logit_map_fourier_over_epochs", "cluster_sizes"}
 SLOTS = range(compare.MAX_COMPARED)
 
@@ -43,7 +44,8 @@ def layout(**_query):
                         options=[{"label": f"{name}: {CATALOG[name].description}", "value": name}
                                  for name in SIDE_BY_SIDE])
     group = dbc.RadioItems(id="compare-group", inline=True, value="all",
-                           options=[{"label": g, "value": g} for g in GROUPS])
+                           options=[{"label": g, "value": g} for g in GROUPS]
+                           + [{"label": "outputs (essential dynamics)", "value": compare.OUTPUTS}])
     slots = [html.Div(id={"type": "compare-slot", "index": i}, className="d-none", children=[
         card(f"compare-side-{i}", "the chosen figure for this variant", width=12)]) for i in SLOTS]
     return html.Div([
@@ -62,8 +64,8 @@ def layout(**_query):
         dbc.Row(slots),
         html.H5("Trajectories in one frame"),
         html.Div(className="d-flex gap-2 align-items-center mb-2", children=[
-            dbc.Label("parameter group", className="mb-0"), group]),
-        dbc.Row([card("compare-trajectory", "Parameter paths in one PCA frame", width=12)]),
+            dbc.Label("parameters or outputs", className="mb-0"), group]),
+        dbc.Row([card("compare-trajectory", "Parameter or output paths in one PCA frame", width=12)]),
         html.H5("Differences"),
         html.Div(id="compare-differences"),
         dcc.Store(id="compare-overlays-rendered"), dcc.Store(id="compare-side-rendered")])

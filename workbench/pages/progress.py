@@ -13,12 +13,17 @@ SPECS = [
     FigureSpec("weights", "Sum of squared weights", catalog_figure("sum_squared_weights")),
     FigureSpec("weight-norms", "Weight norm per parameter", catalog_figure("weight_norms")),
     FigureSpec("grad-norms", "Gradient norm per parameter", catalog_figure("grad_norms")),
+    FigureSpec("llc", "Local learning coefficient beside the loss (optional analyzer `llc`)",
+               catalog_figure("llc_over_epochs"), width=8),
+    FigureSpec("llc-chains", "SGLD chains behind the LLC at the epoch", catalog_figure("llc_chains"),
+               summary=False, width=4),
 ]
 
 
 def layout(**_query):
     return page_layout("progress", SPECS, "Restricted loss falls before test loss; excluded loss rises while "
-                       "train loss stays low; weight norm falls through cleanup.")
+                       "train loss stays low; weight norm falls through cleanup. The local learning "
+                       "coefficient (Lau et al. 2023) rises through memorization and falls as the model groks.")
 
 
 register_figures("progress", SPECS)

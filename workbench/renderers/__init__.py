@@ -52,8 +52,8 @@ from typing import Callable
 
 import plotly.graph_objects as go
 
-from workbench.renderers import attention, dimensionality, fourier, neurons, progress, trajectories, training
-from workbench.renderers import input_trace, inputs
+from workbench.renderers import (attention, developmental, dimensionality, fourier, input_trace, inputs, neurons,
+                                 progress, trajectories, training)
 from workbench.renderers.cursor import clicked_id, move_cursor
 
 
@@ -171,6 +171,13 @@ CATALOG: dict[str, Renderer] = {
                                 "One input: correct-answer logit per component, rank after each, loss."),
     "input_frequencies": _entry(input_trace.input_frequencies, "derived.input_trace", "summary",
                                 "One input: correct-answer logit by Fourier frequency over epochs."),
+    # developmental interpretability
+    "llc_over_epochs": _entry(developmental.llc_over_epochs, "llc", "summary",
+                              "Local learning coefficient (± std across chains) beside train/test loss."),
+    "llc_chains": _entry(developmental.llc_chains, "llc", "detail",
+                         "The SGLD chains' loss traces behind the LLC at an epoch, with their health."),
+    "essential_dynamics": _entry(developmental.essential_dynamics_paths, "essential_dynamics", "detail",
+                                 "Output path (PCA of logits across checkpoints) in PC1/PC2, PC2/PC3; click an epoch."),
 }
 
 

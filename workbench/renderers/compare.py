@@ -101,7 +101,7 @@ def _add_cursors(fig, variants, drawn, epoch, aligned) -> list[int]:
 
 
 def shared_trajectory_paths(data: dict, epoch: int | None = None, *, labels: list[str] | None = None) -> go.Figure:
-    """Every variant's parameter path in one PCA basis fitted on all their checkpoints
+    """Every variant's parameter (or output) path in one PCA basis fitted on all their checkpoints
     (`workbench.compare.shared_trajectory`), in the PC1/PC2, PC1/PC3 and PC2/PC3 planes: color =
     variant, the checkpoint in force at `epoch` ringed on each path. customdata epoch, click epoch."""
     labels = labels or data["variants"]
@@ -109,8 +109,10 @@ def shared_trajectory_paths(data: dict, epoch: int | None = None, *, labels: lis
     fig = make_subplots(rows=1, cols=3, horizontal_spacing=0.08,
                         subplot_titles=[f"PC{a} / PC{b}" for a, b in PLANES])
     shown = "" if epoch is None else f", epoch {int(epoch)} ringed"
+    group = data.get("group", "all")
+    what = "Output paths (essential dynamics)" if group == "outputs" else f"Parameter paths ({group} parameters)"
     fig.update_layout(base_layout(
-        f"Parameter paths in one PCA frame ({data.get('group', 'all')} parameters, {len(labels)} variants{shown})",
+        f"{what} in one PCA frame ({len(labels)} variants{shown})",
         "", "", "One basis fitted on every compared checkpoint: paths that run side by side took the same route; "
         "where they part, the variants found different solutions.", height=460))
     fig.update_layout(legend=BOTTOM_LEGEND, margin=dict(b=110))

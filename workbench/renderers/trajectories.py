@@ -58,33 +58,35 @@ def _path_traces(projection, epochs, current: int, plane, showscale: bool) -> li
     ]
 
 
-def trajectory_projections(data: dict[str, np.ndarray], epoch: int | None = None, *,
-                           group: str = "all") -> go.Figure:
-    """The path of one parameter group in the PC1/PC2, PC1/PC3 and PC2/PC3 planes, points
-    coloured by epoch, the checkpoint in force at `epoch` ringed, PC2/PC3 self-crossings marked.
-    customdata epoch, click epoch."""
+def trajectory_projections(data: dict[str, np.ndarray], epoch: int | None = None, *, group: str = "all",
+                           planes=PLANES, title: str = "Parameter trajectory ({group})",
+                           caption: str = PATH_CAPTION) -> go.Figure:
+    """The path of one parameter group (or of the outputs, group "outputs") in the PC1/PC2,
+    PC1/PC3 and PC2/PC3 planes (or `planes`), points coloured by epoch, the checkpoint in force
+    at `epoch` ringed, PC2/PC3 self-crossings marked. customdata epoch, click epoch."""
     epochs = np.asarray(data["epochs"])
     projection = np.asarray(data[f"{group}.projection"], dtype=np.float64)
     ratio = np.asarray(data[f"{group}.explained_variance"], dtype=np.float64)
     current = epoch_index(epochs, epoch)
-    fig = make_subplots(rows=1, cols=3, horizontal_spacing=0.08,
-                        subplot_titles=[f"PC{a} / PC{b}" for a, b in PLANES])
+    planes = tuple(tuple(plane) for plane in planes)
+    fig = make_subplots(rows=1, cols=len(planes), horizontal_spacing=0.08,
+                        subplot_titles=[f"PC{a} / PC{b}" for a, b in planes])
     # the shared layout first: it blanks the first panel's axis titles, which are set below
-    fig.update_layout(base_layout(f"Parameter trajectory ({group}), epoch {int(epochs[current])} ringed", "", "",
-                                  PATH_CAPTION, height=400, showlegend=False))
-    for col, plane in enumerate(PLANES, start=1):
-        for trace in _path_traces(projection, epochs, current, plane, showscale=col == 3):
+    fig.update_layout(base_layout(f"{title.format(group=group)}, epoch {int(epochs[current])} ringed", "", "",
+                                  caption, height=400, showlegend=False))
+    for col, plane in enumerate(planes, start=1):
+        for trace in _path_traces(projection, epochs, current, plane, showscale=col == len(planes)):
             fig.add_trace(trace, row=1, col=col)
         fig.update_xaxes(title_text=f"PC{plane[0]} ({ratio[plane[0] - 1]:.0%} of variance)", row=1, col=col)
         fig.update_yaxes(title_text=f"PC{plane[1]} ({ratio[plane[1] - 1]:.0%} of variance)", row=1, col=col)
     crossings = np.asarray(data.get(f"{group}.crossing_epochs", np.zeros((0, 2))))
     points = _crossing_points(projection, epochs, crossings, (2, 3))
-    if len(points):
+    if len(points) and (2, 3) in planes:
         fig.add_trace(go.Scatter(
             x=points[:, 0], y=points[:, 1], mode="markers", name="self-crossing", showlegend=False,
             marker=dict(symbol="x", size=9, color=COLORS["cursor"]),
             text=[f"segments from epochs {a} and {b} cross" for a, b in crossings.reshape(-1, 2)],
-            hovertemplate="%{text}<extra></extra>"), row=1, col=3)
+            hovertemplate="%{text}<extra></extra>"), row=1, col=planes.index((2, 3)) + 1)
     return finish(fig, click="epoch")
 
 
