@@ -106,21 +106,26 @@ def test_typing_an_epoch_snaps_to_the_nearest_checkpoint(served, browser):
 
 
 def click_heatmap_cell(driver, name, column, row):
-    """Hover one cell of a heatmap, read the id plotly reports for the hovered cell (its
-    customdata), then click there; returns that id."""
+    """Hover one cell of a heatmap until plotly reports that very cell (figures around it may
+    still be settling and move it), then click there; returns the cell's id (its customdata)."""
     plot = graph_element(driver, name)
-    x, y = driver.execute_script("""
-        const gd = arguments[0], i = arguments[1], j = arguments[2];
-        const t = gd._fullData.find(d => d.type === 'heatmap');
-        const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis, box = gd.getBoundingClientRect();
-        const xv = t.x ? t.x[i] : i, yv = t.y ? t.y[j] : j;
-        return [xa._offset + xa.d2p(xv) - box.width / 2, ya._offset + ya.d2p(yv) - box.height / 2];
-    """, plot, column, row)
-    ActionChains(driver).move_to_element_with_offset(plot, int(x), int(y)).perform()
-    hovered = wait_for(driver, lambda d: d.execute_script(
-        "const h = arguments[0]._hoverdata; return h && h.length ? h[0].customdata : null;", plot))
+
+    def hover_cell(d):
+        x, y, xv, yv = d.execute_script("""
+            const gd = arguments[0], i = arguments[1], j = arguments[2];
+            const t = gd._fullData.find(d => d.type === 'heatmap');
+            const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis, box = gd.getBoundingClientRect();
+            const xv = t.x ? t.x[i] : i, yv = t.y ? t.y[j] : j;
+            return [xa._offset + xa.d2p(xv) - box.width / 2, ya._offset + ya.d2p(yv) - box.height / 2, xv, yv];
+        """, plot, column, row)
+        # Leave the plot first: a move to the point the mouse is already on fires no new hover.
+        ActionChains(d).move_to_element_with_offset(plot, -plot.size["width"] // 2 + 1, -plot.size["height"] // 2 + 1) \
+            .move_to_element_with_offset(plot, int(x), int(y)).perform()
+        hovered = d.execute_script("const h = arguments[0]._hoverdata; return h && h.length ? h[0] : null;", plot)
+        return hovered if hovered and hovered.get("x") == xv and hovered.get("y") == yv else None
+    hovered = wait_for(driver, hover_cell, f"hovering {name} cell ({column}, {row})")
     ActionChains(driver).click().perform()
-    return int(hovered)
+    return int(hovered["customdata"])
 
 
 def figure_title(driver, name):

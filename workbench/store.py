@@ -188,6 +188,9 @@ class Store:
         """Hold the variant's write lock; a second writer gets LockedError naming the holder."""
         with _hold(self.variant_dir(ref) / ".lock", f"{purpose} by process {os.getpid()} since {timestamp()}",
                    f"variant {ref} is busy: {{holder}}. Wait for that job to finish or stop it, then run this again"):
+            # Temporary files here can only be left by a writer that was killed mid-write.
+            for leftover in self.variant_dir(ref).rglob(".*.tmp"):
+                leftover.unlink(missing_ok=True)
             yield
 
     def is_locked(self, ref: VariantRef) -> bool:
