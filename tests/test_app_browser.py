@@ -120,8 +120,11 @@ def click_heatmap_cell(driver, name, column, row):
         """, plot, column, row)
         # Leave the plot first: a move to the point the mouse is already on fires no new hover.
         ActionChains(d).move_to_element_with_offset(plot, -plot.size["width"] // 2 + 1, -plot.size["height"] // 2 + 1) \
-            .move_to_element_with_offset(plot, int(x), int(y)).perform()
-        hovered = d.execute_script("const h = arguments[0]._hoverdata; return h && h.length ? h[0] : null;", plot)
+            .move_to_element_with_offset(plot, round(x), round(y)).perform()
+        # Only plain fields: a hover point links back to the figure's data, which WebDriver cannot serialise.
+        hovered = d.execute_script("""
+            const h = arguments[0]._hoverdata;
+            return h && h.length ? {x: h[0].x, y: h[0].y, customdata: h[0].customdata} : null;""", plot)
         return hovered if hovered and hovered.get("x") == xv and hovered.get("y") == yv else None
     hovered = wait_for(driver, hover_cell, f"hovering {name} cell ({column}, {row})")
     ActionChains(driver).click().perform()

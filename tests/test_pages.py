@@ -73,3 +73,14 @@ def test_export_writes_a_standalone_report(tiny_analyzed, tmp_path):
     text = path.read_text()
     assert "at epoch 250" in text and "Progress" in text and "plotly" in text.lower()
     assert "cdn" not in text.split("<body>")[0].lower()  # plotly.js is inlined, not fetched
+
+
+def test_every_app_in_one_process_gets_every_callback(tmp_path):
+    """Tests, export and benchmarks create several apps in one process: the last one must still
+    get the callbacks of modules imported only once (the job panel shared by three pages)."""
+    def outputs(root):
+        app = create_app(root)
+        return {c["output"] for c in app.server.test_client().get("/_dash-dependencies").get_json()}
+    first, second = outputs(tmp_path / "one"), outputs(tmp_path / "two")
+    assert any("jobs-list.children" in output for output in first)
+    assert first == second

@@ -77,11 +77,14 @@ def _start_callbacks_afresh() -> None:
     """`dash.callback` collects callbacks in module-level lists that the first app to serve a
     request takes for itself, so a second app in one process (tests, export, benchmarks) would
     get its pages' callbacks (Dash re-imports the pages for every app) but none of the shell's.
-    Every new app starts from this module's own registrations instead, and any left behind by
+    Every new app starts from the shell's own registrations instead, and any left behind by
     an earlier app that never served are dropped. (The app created last is the one to serve.)"""
     from dash import _callback
     registries = (_callback.GLOBAL_CALLBACK_LIST, _callback.GLOBAL_CALLBACK_MAP, _callback.GLOBAL_INLINE_SCRIPTS)
     if not _SHELL_CALLBACKS:
+        # The job panel is shared by the Train, Analyze and Jobs pages: Dash re-imports pages, not
+        # the modules they share, so its callbacks (registered once, on import) count as the shell's.
+        import workbench.pages._jobs  # noqa: F401
         _SHELL_CALLBACKS.append(tuple(r.copy() for r in registries))
     for registry, saved in zip(registries, _SHELL_CALLBACKS[0]):
         registry.clear()

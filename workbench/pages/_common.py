@@ -103,7 +103,9 @@ def move_cursors(epoch: int, figure_meta_cursors: int = 1) -> Patch:
 
 def graph(name: str, click: str = "epoch", height: int | None = None) -> dcc.Graph:
     """A graph whose clicks the sidebar turns into a selection (`click`: epoch, neuron or head)."""
-    style = {"height": f"{height}px"} if height else None
+    # Reserve the space while the figure loads; the figure's own height then decides (a fixed
+    # height would clip a taller figure or shift the page when they disagree).
+    style = {"minHeight": f"{height}px"} if height else None
     return dcc.Graph(id={"type": "wb-graph", "click": click, "name": name}, config=graph_config(), style=style,
                      figure=message_figure("loading…"))
 
