@@ -16,6 +16,10 @@ import plotly.graph_objects as go
 from workbench.store import MissingError, Store, StoreError, VariantRef
 
 
+class FigureError(StoreError):
+    """A figure that does not exist or cannot be drawn from what was given; the message says why."""
+
+
 def names() -> list[str]:
     """Every figure name (the renderer catalog), sorted."""
     from workbench.renderers import CATALOG
@@ -66,7 +70,7 @@ def load(store: Store, ref: VariantRef, reads: str, selection: dict):
     if reads == "derived.input_trace":
         from workbench import derived
         if selection.get("input") is None:
-            raise ValueError("this figure traces one input: give input= (the pair index a * p + b)")
+            raise FigureError("this figure traces one input: give input= (the pair index a * p + b)")
         return derived.input_trace(store, ref, int(selection["input"]))
     if reads.startswith("derived."):
         from workbench import derived
@@ -83,7 +87,7 @@ def build(store: Store, ref: VariantRef, name: str, selection: dict | None = Non
     missing epoch means the last). Raises StoreError (what to run) when its data is missing."""
     from workbench.renderers import CATALOG
     if name not in CATALOG:
-        raise KeyError(f"no figure named {name!r}; figures: {', '.join(names())}")
+        raise FigureError(f"no figure named {name!r}; figures: {', '.join(names())}")
     entry, selection = CATALOG[name], selection or {}
     for key in entry.requires:
         options.setdefault(key, selection.get(key) or 0)
