@@ -30,6 +30,8 @@ def create_app(data_root: str | Path | None = None, *, broker: str | None = None
     process on this machine (`DiskcacheManager`), or on Celery workers when a `broker` URL (or a
     ready `celery` app) is given - workers that share this data root."""
     _start_callbacks_afresh()
+    from workbench.config import load_plugins
+    load_plugins()  # users' analyzers and renderers, for the report pages
     root = str(Store(data_root).root)
     if celery is None and broker:
         from workbench.worker import celery_app

@@ -469,6 +469,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        from workbench.config import load_plugins
+        load_plugins()  # users' own analyzers and renderers
         return args.func(args)
     except KeyboardInterrupt:
         print("\ninterrupted - run the same command again to resume", file=sys.stderr)
