@@ -11,9 +11,10 @@ import numpy as np
 import dash_bootstrap_components as dbc
 from dash import Input, Output, Patch, State, dcc, html
 
-from workbench import compare, figures
+from workbench import compare
 from workbench.analyzers.trajectory import GROUPS
 from workbench.app import store
+from workbench.figures import load
 from workbench.pages._common import (CALLBACKS, caption, card, catalog_figure, cursor_count, for_browser, history,
                                      message_figure, move_cursors, safe_figure)
 from workbench.pages._compared import compared, prime, ref
@@ -107,7 +108,7 @@ def render_overlays(selection, align, rendered):
     onsets = _onsets(variants)
     figures = []
     for name in OVERLAYS:
-        data = compare.overlay_data(name, variants, lambda v, reads: figures.load(store(), ref(v), reads, {}), onsets)
+        data = compare.overlay_data(name, variants, lambda v, reads: load(store(), ref(v), reads, {}), onsets)
         if not data["variants"]:
             hint = f"run  workbench analyze {' '.join(variants)}" if variants else "pick variants in the sidebar"
             figures.append(message_figure(f"Nothing to overlay yet: {hint}"))
