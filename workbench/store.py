@@ -385,9 +385,6 @@ class Store:
         directory = self.root / ".reports"
         return sorted(p.stem for p in directory.glob("*.json")) if directory.is_dir() else []
 
-    def delete_report(self, name: str) -> None:
-        self._report_path(name).unlink(missing_ok=True)
-
     # -- listing ----------------------------------------------------------------------------
     def families(self) -> list[str]:
         if not self.root.is_dir():
