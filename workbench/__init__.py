@@ -1,6 +1,29 @@
 """workbench: train, analyze and browse how small transformers learn.
 
+`import workbench as wb` stays cheap (no torch, no plotly): the API's names below are loaded
+from `workbench.api`, `workbench.export` and `workbench.reports` on first use. See the README's
+"Python API" and the notebooks in notebooks/.
+
 Modules, in the order imports flow (see README "Architecture"): config, families, tasks, model,
-store, training, importers, cli.
+store, training, analyzers, pipeline, figures, renderers, api, export, reports, app, cli.
 """
 __version__ = "0.1.0"
+
+_LAZY = {
+    "variants": "api", "variant": "api", "Variant": "api", "Artifact": "api", "figure": "api",
+    "figure_names": "api", "analyze": "api", "train": "api", "import_checkpoint": "api", "import_log": "api",
+    "save_figure": "export", "animate": "export", "export_report": "export",
+    "save_report": "reports", "load_report": "reports", "report_names": "reports", "export_saved_report": "reports",
+    "register_analyzer": "analyzers", "register_renderer": "renderers",
+}
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module 'workbench' has no attribute {name!r}")
+    import importlib
+    module = importlib.import_module(f"workbench.{_LAZY[name]}")
+    value = getattr(module, {"register_analyzer": "register", "register_renderer": "register"}.get(name, name))
+    globals()[name] = value
+    return value

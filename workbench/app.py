@@ -21,7 +21,7 @@ from workbench.store import Store, StoreError, VariantRef
 
 PACKAGE = Path(__file__).resolve().parent
 PAGE_ORDER = ["/variants", "/", "/fourier", "/neurons", "/attention", "/trajectories", "/dimensionality", "/progress",
-              "/dynamics", "/inputs", "/compare", "/train", "/analyze", "/jobs"]
+              "/dynamics", "/inputs", "/compare", "/reports", "/train", "/analyze", "/jobs"]
 MAX_COMPARED_WITH = 5  # the selected variant and up to five others
 
 
@@ -30,6 +30,8 @@ def create_app(data_root: str | Path | None = None, *, broker: str | None = None
     process on this machine (`DiskcacheManager`), or on Celery workers when a `broker` URL (or a
     ready `celery` app) is given - workers that share this data root."""
     _start_callbacks_afresh()
+    from workbench.config import load_plugins
+    load_plugins()  # users' analyzers and renderers, for the report pages
     root = str(Store(data_root).root)
     if celery is None and broker:
         from workbench.worker import celery_app
@@ -113,7 +115,8 @@ def sidebar() -> html.Div:
             html.H5("workbench", className="mb-0 me-auto"),
             dbc.Button("⟨⟨", id="sidebar-toggle", title="collapse / expand the sidebar", **button)]),
         html.Div(id="sidebar-body", children=[
-            dbc.Nav(nav, vertical=True, pills=True, className="mb-3"),
+            dbc.Nav(nav, vertical=True, pills=True, className="mb-2"),
+            html.Div(id="reports-nav", className="wb-reports-nav small mb-3"),
             dbc.Label("variant", html_for="variant"),
             dcc.Dropdown(id="variant", options=options, clearable=False, className="mb-3"),
             dbc.Label("compare with", html_for="compare-with"),
@@ -309,10 +312,38 @@ def route(pathname, download_format):
     from flask import g
     g.download_format = download_format if download_format in ("png", "svg") else "png"
     for page in dash.page_registry.values():
-        if page["path"] == pathname:
-            return page["layout"]() if callable(page["layout"]) else page["layout"]
+        variables = _path_variables(page, pathname or "/")
+        if variables is not None:
+            return page["layout"](**variables) if callable(page["layout"]) else page["layout"]
     return html.Div([html.H3("No such page"), html.P(f"{pathname} is not a page of the workbench; "
                                                      "pick one in the sidebar.")])
+
+
+def _path_variables(page: dict, pathname: str) -> dict | None:
+    """{} when `pathname` is the page's path, the values of its `path_template` variables
+    (`/reports/<name>`) when it matches that, else None."""
+    from urllib.parse import unquote
+    if page["path"] == pathname:
+        return {}
+    template = page.get("path_template")
+    parts, wanted = pathname.strip("/").split("/"), (template or "").strip("/").split("/")
+    if not template or len(parts) != len(wanted):
+        return None
+    variables = {}
+    for part, want in zip(parts, wanted):
+        if want.startswith("<") and want.endswith(">"):
+            variables[want[1:-1]] = unquote(part)
+        elif part != want:
+            return None
+    return variables
+
+
+@dash.callback(Output("reports-nav", "children"), Input("url", "pathname"))
+def list_reports(_pathname):
+    """The saved reports under the page list, fresh on every navigation (a new one appears once saved)."""
+    names = store().report_names()
+    return [html.Div("saved reports", className="text-muted")] + [
+        dcc.Link(name, href=f"/reports/{name}", className="d-block ms-2") for name in names] if names else []
 
 
 @dash.callback(Output({"type": "nav", "path": ALL}, "href"), Input("url", "search"),

@@ -258,13 +258,24 @@ def cmd_analyze(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from workbench.export import PAGES, export_report
+    from workbench import export
     from workbench.store import Store
     store = Store(args.data)
-    pages = PAGES if args.page == "all" else tuple(p.strip() for p in args.page.split(","))
+    if args.report:
+        from workbench.reports import export_saved_report
+        path = export_saved_report(args.variant, args.out, cursor=args.epoch, data=store.root)
+        print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB): report {args.variant}; opens offline")
+        return 0
+    pages = None if args.page is None else export.PAGES if args.page == "all" else tuple(
+        p.strip() for p in args.page.split(","))
     for ref in resolve_variants(store, [args.variant]):
-        path = export_report(ref, store, epoch=args.epoch, pages=pages, out=args.out)
-        print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB): {', '.join(pages)} for {ref}; opens offline")
+        if args.animate:
+            path = export.export_animation(ref, store, args.animate, args.out, parse_epochs(args.epochs))
+            what = f"animation of {args.animate}"
+        else:
+            path = export.export_report(ref, store, epoch=args.epoch, pages=pages, out=args.out)
+            what = ", ".join(pages) if pages else "variant report"
+        print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB): {what} for {ref}; opens offline")
     return 0
 
 
@@ -402,11 +413,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     queue_options(p)
 
-    p = command("export", cmd_export, "write a standalone HTML report of a variant's figures at an epoch")
-    p.add_argument("variant", help="family/variant or a variant id")
+    p = command("export", cmd_export, "write a standalone HTML report of a variant (or a saved report page, or an "
+                "animation of one figure over the checkpoints); it opens offline with working hover")
+    p.add_argument("variant", help="family/variant or a variant id (with --report: the report's name)")
     p.add_argument("--epoch", type=int, help="epoch (snapped to the nearest checkpoint; default: the last)")
-    p.add_argument("--page", default="overview", help="overview, fourier, neurons, attention, trajectories, "
-                   "dimensionality, progress, dynamics, inputs, a comma-separated list, or all (default: overview)")
+    p.add_argument("--page", help="instead of the variant report, these app pages' figures: overview, fourier, "
+                   "neurons, attention, trajectories, dimensionality, progress, dynamics, inputs, a comma-separated "
+                   "list, or all")
+    p.add_argument("--animate", metavar="FIGURE", help="an animation of this figure (a name of `wb.figure_names()`, "
+                   "e.g. neuron_clusters) with a play button, one frame per checkpoint")
+    p.add_argument("--epochs", help="with --animate: the epochs to show, e.g. 0,100,1000-2000 (default: every checkpoint)")
+    p.add_argument("--report", action="store_true", help="export the saved report page named VARIANT")
     p.add_argument("--out", help="output file (default: <family>-<variant>-epoch<E>.html)")
 
     p = command("import-log", cmd_import_log, "import a training log (CSV, JSONL, JSON, .pt/.pth) from any project "
@@ -452,6 +469,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        from workbench.config import load_plugins
+        load_plugins()  # users' own analyzers and renderers
         return args.func(args)
     except KeyboardInterrupt:
         print("\ninterrupted - run the same command again to resume", file=sys.stderr)

@@ -24,3 +24,24 @@ def family_dirs() -> list[Path]:
     """
     extra = os.environ.get("WORKBENCH_FAMILIES", "")
     return [Path(p) for p in extra.split(os.pathsep) if p] + [REPO_FAMILIES]
+
+
+class PluginError(ImportError):
+    """A module named in $WORKBENCH_PLUGINS that cannot be imported."""
+
+
+def load_plugins() -> list[str]:
+    """Import the modules named in $WORKBENCH_PLUGINS (comma-separated, importable from the
+    current directory or the Python path), where users register their own analyzers and
+    renderers, so `workbench serve`, `analyze` and `export` know them. Returns their names."""
+    import importlib
+    import sys
+    names = [n.strip() for n in os.environ.get("WORKBENCH_PLUGINS", "").split(",") if n.strip()]
+    if names and "" not in sys.path and os.getcwd() not in sys.path:
+        sys.path.append(os.getcwd())
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except ImportError as err:
+            raise PluginError(f"cannot import plugin {name!r} from $WORKBENCH_PLUGINS: {err}") from err
+    return names

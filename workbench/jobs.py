@@ -34,6 +34,7 @@ PROGRESS_EVERY_SECONDS = 0.5  # how often a running job writes its progress (and
 def user_errors() -> tuple[type[Exception], ...]:
     """Errors whose message tells the user what to fix (anything else is a bug: name its type)."""
     from workbench.analyzers import UnknownAnalyzerError
+    from workbench.config import PluginError
     from workbench.families import FamilyError
     from workbench.gates import GateError
     from workbench.importers import CheckpointImportError
@@ -41,7 +42,7 @@ def user_errors() -> tuple[type[Exception], ...]:
     from workbench.model import WeightsError
     from workbench.probes import ProbeError
     return (FamilyError, StoreError, CheckpointImportError, WeightsError, UnknownAnalyzerError, LogImportError,
-            GateError, ProbeError)
+            GateError, ProbeError, PluginError)
 
 
 def _new_id() -> str:

@@ -12,6 +12,7 @@
         .lock                               # held by the process writing this variant
       .jobs/<job id>.json                   # train/extend/analyze jobs started from the app or queued
       .jobs/<job id>.lock | .cancel         # held while the job runs | asks it to stop
+      .reports/<name>.json                  # a report page built in the app (see workbench.reports)
       .cache/                               # derived data; always safe to delete
 
 Every write goes to a temporary file that is renamed into place, so a crash never leaves a
@@ -365,6 +366,24 @@ class Store:
             raise MissingError(f"variant {ref} has no probe {name!r}; it has: {', '.join(sorted(probes)) or 'none'}")
         del probes[name]
         write_json(self.variant_dir(ref) / "probes.json", probes)
+
+    # -- reports (pages the user builds, see workbench.reports) -------------------------------
+    def _report_path(self, name: str) -> Path:
+        return self.root / ".reports" / f"{check_name('report', name)}.json"
+
+    def save_report(self, name: str, report: dict) -> None:
+        write_json(self._report_path(name), report)
+
+    def load_report(self, name: str) -> dict:
+        path = self._report_path(name)
+        if not path.is_file():
+            raise MissingError(f"no report {name!r} in {self.root}; saved reports: "
+                               f"{', '.join(self.report_names()) or 'none'}")
+        return read_json(path)
+
+    def report_names(self) -> list[str]:
+        directory = self.root / ".reports"
+        return sorted(p.stem for p in directory.glob("*.json")) if directory.is_dir() else []
 
     # -- listing ----------------------------------------------------------------------------
     def families(self) -> list[str]:

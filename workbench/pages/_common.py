@@ -2,9 +2,7 @@
 cursors moved by Patch, and the message a figure shows when its data is missing."""
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Callable
 
 import dash
@@ -13,9 +11,11 @@ import numpy as np
 import plotly.graph_objects as go
 from dash import Input, Output, Patch, State, dcc, html
 
+from workbench import figures
 from workbench.app import store
-from workbench.renderers.phases import add_phases
-from workbench.store import MissingError, StoreError, VariantRef
+from workbench.figures import is_missing, message_figure, missing_message, safe_figure  # noqa: F401 (pages use them)
+from workbench.store import VariantRef
+
 
 def graph_config() -> dict:
     """Plotly's toolbar; its download button saves PNG or SVG, as chosen in the sidebar."""
@@ -29,67 +29,12 @@ def ref_of(selection: dict | None) -> VariantRef | None:
 
 
 def series(ref: VariantRef, analyzer: str) -> dict:
-    """An analyzer's stacked series, cached in memory until its file changes."""
-    path = store().variant_dir(ref) / "artifacts" / analyzer / "series.safetensors"
-    try:
-        stamp = path.stat().st_mtime_ns
-    except FileNotFoundError:
-        stamp = None
-    return _series(str(store().root), ref, analyzer, stamp)
-
-
-@lru_cache(maxsize=64)
-def _series(root, ref, analyzer, stamp):
-    from workbench.store import Store
-    return Store(root).load_artifact(ref, analyzer)
+    """An analyzer's stacked series from the app's store (cached until its file changes)."""
+    return figures.series(store(), ref, analyzer)
 
 
 def history(ref: VariantRef) -> dict:
-    path = store().variant_dir(ref) / "history.safetensors"
-    stamp = path.stat().st_mtime_ns if path.exists() else None
-    return _history(str(store().root), ref, stamp)
-
-
-@lru_cache(maxsize=16)
-def _history(root, ref, stamp):
-    from workbench.store import Store
-    return Store(root).load_history(ref)
-
-
-def message_figure(text: str) -> go.Figure:
-    """A blank figure that says why it is blank (and what to run)."""
-    fig = go.Figure()
-    fig.add_annotation(text=text, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False,
-                       font={"size": 14, "color": "#6c757d"})
-    fig.update_xaxes(visible=False)
-    fig.update_yaxes(visible=False)
-    fig.update_layout(height=260, meta={"caption": "", "missing": True}, margin={"l": 10, "r": 10, "t": 10, "b": 10})
-    return fig
-
-
-def missing_message(ref: VariantRef | None, err: Exception) -> go.Figure:
-    if ref is None:
-        return message_figure("No variant yet: run `workbench demo` or `workbench train <family>`")
-    if isinstance(err, MissingError) and "artifact" in str(err):
-        from workbench.analyzers import OPTIONAL
-        optional = [name for name in OPTIONAL if f"no {name} artifact" in str(err)]
-        if optional:  # not run by default: say how to ask for it
-            return message_figure(f"Optional analysis not run yet: run  workbench analyze {ref} "
-                                  f"--analyzers {optional[0]}")
-        return message_figure(f"Not analysed yet: run  workbench analyze {ref}")
-    if isinstance(err, MissingError) and "history" in str(err):
-        return message_figure(f"Not trained yet: run  workbench train {ref.family} ...")
-    return message_figure(f"Cannot show this: {err}")
-
-
-def safe_figure(ref: VariantRef | None, build) -> go.Figure:
-    """`build()` or the message saying what is missing; never a traceback in the browser."""
-    if ref is None:
-        return missing_message(None, MissingError("no variant"))
-    try:
-        return build()
-    except (StoreError, KeyError, ValueError, IndexError) as err:
-        return missing_message(ref, err)
+    return figures.history(store(), ref)
 
 
 def move_cursors(epoch: int, figure_meta_cursors: int = 1) -> Patch:
@@ -199,7 +144,7 @@ def register_figures(page: str, specs: list[FigureSpec], controls: dict[str, tup
                 return ([move_cursors(epoch, cursors.get(s.name, 0)) for s in summaries]
                         + [dash.no_update] * len(summaries) + [dash.no_update])
             figures = [for_browser(safe_figure(ref, lambda s=s: s.build(ref, selection))) for s in summaries]
-            cursors = {s.name: (0 if _is_missing(f) else cursor_count(f)) for s, f in zip(summaries, figures)}
+            cursors = {s.name: (0 if is_missing(f) else cursor_count(f)) for s, f in zip(summaries, figures)}
             return figures + [caption(f) for f in figures] + [{"key": key, "cursors": cursors}]
 
         CALLBACKS.setdefault(page, {})["summaries"] = render_summaries
@@ -221,44 +166,15 @@ def register_figures(page: str, specs: list[FigureSpec], controls: dict[str, tup
                       [Input("selection", "data"), *control_inputs])(render_details)
 
 
-def _is_missing(figure) -> bool:
-    return bool(_meta(figure).get("missing"))
-
-
-def load(ref: VariantRef, reads: str, epoch: int | None):
-    """The data a catalog renderer reads: the history, an artifact series, or per-input maps."""
-    if reads == "history":
-        return history(ref)
-    if reads.startswith("derived."):
-        from workbench import derived
-        epochs = store().checkpoint_epochs(ref)
-        from workbench.selection import snap
-        return getattr(derived, reads.split(".", 1)[1])(store(), ref, snap(epoch, epochs))
-    return series(ref, reads)
-
-
 def catalog_figure(name: str, **options) -> Callable[[VariantRef, dict], go.Figure]:
-    """A builder for catalog renderer `name`: loads what it reads for the selection and renders it.
-    Options given as callables are called with the selection (e.g. the neuron's cluster)."""
-    from workbench.renderers import CATALOG
-    entry = CATALOG[name]
-
+    """A builder for catalog figure `name` (see `workbench.figures.build`). Options given as
+    callables are called with the selection (e.g. the neuron's cluster)."""
     def build(ref: VariantRef, selection: dict) -> go.Figure:
-        epoch = selection.get("epoch")
         opts = {k: (v(ref, selection) if callable(v) else v) for k, v in options.items()}
-        for key in entry.requires:
-            opts.setdefault(key, selection.get(key) or 0)
-        if entry.reads == "history" and "checkpoints" in inspect.signature(entry.render).parameters:
-            opts.setdefault("checkpoints", store().checkpoint_epochs(ref))
-        figure = entry(load(ref, entry.reads, epoch), epoch, **opts)
-        return add_phases(figure, run_phases(ref)) if entry.kind == "summary" else figure
+        return figures.build(store(), ref, name, selection, **opts)
     return build
 
 
 def run_phases(ref: VariantRef):
     """The run's phases from its `loss_dynamics` artifact; None until it is analysed."""
-    from workbench.phases import Phases
-    try:
-        return Phases.from_arrays(series(ref, "loss_dynamics"))
-    except (StoreError, KeyError):
-        return None
+    return figures.run_phases(store(), ref)

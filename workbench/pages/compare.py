@@ -14,8 +14,9 @@ from dash import Input, Output, Patch, State, dcc, html
 from workbench import compare
 from workbench.analyzers.trajectory import GROUPS
 from workbench.app import store
+from workbench.figures import load
 from workbench.pages._common import (CALLBACKS, caption, card, catalog_figure, cursor_count, for_browser, history,
-                                     load, message_figure, move_cursors, safe_figure)
+                                     message_figure, move_cursors, safe_figure)
 from workbench.pages._compared import compared, prime, ref
 from workbench.pages._differences import differences
 from workbench.phases import ONSET_RULE
@@ -107,7 +108,7 @@ def render_overlays(selection, align, rendered):
     onsets = _onsets(variants)
     figures = []
     for name in OVERLAYS:
-        data = compare.overlay_data(name, variants, lambda v, reads: load(ref(v), reads, None), onsets)
+        data = compare.overlay_data(name, variants, lambda v, reads: load(store(), ref(v), reads, {}), onsets)
         if not data["variants"]:
             hint = f"run  workbench analyze {' '.join(variants)}" if variants else "pick variants in the sidebar"
             figures.append(message_figure(f"Nothing to overlay yet: {hint}"))

@@ -181,6 +181,18 @@ CATALOG: dict[str, Renderer] = {
 }
 
 
+def register(name: str, render: Callable[..., go.Figure], *, reads: str, kind: str = "detail",
+             description: str = "", requires: tuple[str, ...] = (), options: dict | None = None) -> Renderer:
+    """Add a renderer to the catalog (e.g. from a notebook or a `$WORKBENCH_PLUGINS` module): from
+    then on `wb.figure(name, ...)` draws it and the app's report pages offer it. Same contract as
+    the built-ins (see above); `reads` names the artifact it reads ("history" for the history)."""
+    if kind not in ("summary", "detail"):
+        raise ValueError(f"renderer kind must be 'summary' or 'detail', got {kind!r}")
+    CATALOG[name] = _entry(render, reads, kind, description or (render.__doc__ or name).strip().splitlines()[0],
+                           requires=requires, options=options)
+    return CATALOG[name]
+
+
 def render(name: str, data, epoch: int | None = None, **options) -> go.Figure:
     """`CATALOG[name](data, epoch, **options)`, with the list of names when `name` is unknown."""
     if name not in CATALOG:
@@ -188,4 +200,4 @@ def render(name: str, data, epoch: int | None = None, **options) -> go.Figure:
     return CATALOG[name](data, epoch, **options)
 
 
-__all__ = ["CATALOG", "Renderer", "render", "clicked_id", "move_cursor"]
+__all__ = ["CATALOG", "Renderer", "register", "render", "clicked_id", "move_cursor"]

@@ -1,0 +1,209 @@
+"""The Python API, for notebooks and scripts: the same variants, figures and names as the CLI and the app.
+
+    import workbench as wb
+    wb.variants()                                          # every variant in the data root
+    v = wb.variant("modular_addition_demo", p=59, seed=1)  # or "family/id", or a bare id
+    v.history["test_loss"]; v.epochs                       # per-epoch telemetry; checkpoint epochs
+    model = v.model(1500)                                  # hooked model: model.run_with_cache(tokens)
+    v.artifact("neuron_frequencies").at(1500)              # one epoch's arrays; .series() stacks all
+    wb.figure("neuron_clusters", v, epoch=1500)            # the go.Figure the app shows
+    wb.analyze(v, analyzers=["neuron_frequencies"]); wb.train("modular_addition_demo", p=59, seed=2)
+
+Every function takes `data=` (default `$WORKBENCH_DATA`, else ./workbench-data), like `--data`.
+Errors are the CLI's: a StoreError or FamilyError whose message says what is wrong and what to do.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from workbench.store import MissingError, Store, VariantRef
+
+
+class Artifact:
+    """One analyzer's output for a variant: `.series()` (every analysed epoch stacked along a
+    leading axis, `epochs` holding them) or `.at(epoch)` (the arrays of one epoch)."""
+
+    def __init__(self, store: Store, ref: VariantRef, name: str):
+        self.store, self.ref, self.name = store, ref, name
+
+    def series(self) -> dict[str, np.ndarray]:
+        from workbench import figures
+        return figures.series(self.store, self.ref, self.name)
+
+    @property
+    def epochs(self) -> list[int]:
+        return [int(e) for e in self.series().get("epochs", [])]
+
+    def at(self, epoch: int) -> dict[str, np.ndarray]:
+        """The arrays at the last analysed epoch ≤ `epoch` (the checkpoint in force then)."""
+        from workbench.renderers.cursor import at_epoch
+        data = self.series()
+        if "epochs" not in data:
+            raise MissingError(f"{self.name} is one series for the whole run (no epochs): use .series()")
+        row, _ = at_epoch(data, epoch)
+        return row
+
+    def __repr__(self) -> str:
+        return f"Artifact({self.name!r} of {self.ref})"
+
+
+class Variant:
+    """A variant in the store: its record, history, checkpoints, models, artifacts and figures."""
+
+    def __init__(self, ref: VariantRef, store: Store):
+        store.info(ref)  # it must exist
+        self.ref, self.store = ref, store
+
+    @property
+    def family(self) -> str:
+        return self.ref.family
+
+    @property
+    def id(self) -> str:
+        return self.ref.id
+
+    @property
+    def info(self) -> dict:
+        """variant.json: the resolved spec, status, provenance and final numbers."""
+        return self.store.info(self.ref)
+
+    @property
+    def spec(self) -> dict:
+        return self.info["spec"]
+
+    @property
+    def p(self) -> int:
+        return int(self.spec["domain"]["p"])
+
+    @property
+    def history(self) -> dict[str, np.ndarray]:
+        """Per-epoch telemetry (index = epoch): train_loss, test_loss, train_acc, test_acc, lr, norms."""
+        from workbench import figures
+        return figures.history(self.store, self.ref)
+
+    @property
+    def epochs(self) -> list[int]:
+        """The checkpoint epochs."""
+        return self.store.checkpoint_epochs(self.ref)
+
+    def snap(self, epoch: int | None) -> int:
+        """The checkpoint nearest `epoch` (the last for None)."""
+        from workbench.selection import snap
+        if not self.epochs:
+            raise MissingError(f"variant {self.ref} has no checkpoints; train it first (wb.train)")
+        return snap(epoch, self.epochs)
+
+    def model(self, epoch: int | None = None):
+        """The hooked model at the checkpoint nearest `epoch` (default: the last), in eval mode:
+        `logits, cache = model.run_with_cache(v.tokens())`."""
+        from workbench.model import ModelConfig, load_model
+        epoch = self.snap(epoch)
+        return load_model(ModelConfig.from_spec(self.spec), self.store.load_weights(self.ref, epoch),
+                          f"{self.ref} epoch {epoch}")
+
+    def tokens(self):
+        """The full p×p grid as model input, [p*p, 3] token ids `a b =` (row a * p + b)."""
+        import torch
+        from workbench import tasks
+        return torch.as_tensor(tasks.probe_inputs(self.p))
+
+    def artifact(self, name: str) -> Artifact:
+        return Artifact(self.store, self.ref, name)
+
+    def figure(self, name: str, epoch: int | None = None, **options):
+        return figure(name, self, epoch=epoch, **options)
+
+    def __repr__(self) -> str:
+        return f"Variant('{self.ref}', {len(self.epochs)} checkpoints, {self.store.status(self.ref)})"
+
+    def __str__(self) -> str:
+        return str(self.ref)
+
+
+def _as_variant(v, data=None) -> Variant:
+    return v if isinstance(v, Variant) else variant(str(v), data=data)
+
+
+def variants(family: str | None = None, *, data=None) -> list[Variant]:
+    """Every variant in the data root (of `family`), as `workbench list` shows them."""
+    store = Store(data)
+    return [Variant(ref, store) for ref in store.variants(family)]
+
+
+def variant(name: str, *, data=None, **params) -> Variant:
+    """A stored variant: `"family/id"`, a bare id, or a family with its parameters as in
+    `workbench train` (`p=`, `seed=`, `data_seed=`, any recipe key, e.g. `train_fraction=0.6`)."""
+    from workbench.families import family_names, load_family
+    store = Store(data)
+    if "/" in name:
+        return Variant(VariantRef(*name.split("/", 1)), store)
+    if params or (name in family_names() and name not in store.families()):
+        resolved = load_family(name).variant(params)
+        ref = VariantRef(resolved.family, resolved.id)
+        if not store.exists(ref):
+            raise MissingError(f"no variant {ref} in {store.root}; train it with wb.train({name!r}, "
+                               + ", ".join(f"{k}={v!r}" for k, v in params.items()) + ")")
+        return Variant(ref, store)
+    from workbench.cli import resolve_variants
+    refs = resolve_variants(store, [name])
+    if len(refs) > 1:
+        raise MissingError(f"{name!r} is a family with {len(refs)} variants; pick one with p=, seed=, data_seed= "
+                           f"or by id: {', '.join(r.id for r in refs)}")
+    return Variant(refs[0], store)
+
+
+def figure_names() -> list[str]:
+    """Every figure `wb.figure` (and a report page) can draw."""
+    from workbench import figures
+    return figures.names()
+
+
+def figure(name: str, v, epoch: int | None = None, *, neuron: int = 0, head: int = 0, input: int | None = None,
+           data=None, **options):
+    """The figure the app shows: catalog figure `name` of variant `v` at the checkpoint nearest
+    `epoch` (default: the last), for `neuron`, `head` or `input` (pair index a * p + b) where the
+    figure shows one. Extra options go to the renderer (e.g. `downsample=28`)."""
+    from workbench import figures
+    v = _as_variant(v, data)
+    epoch = v.snap(epoch) if v.epochs else epoch
+    selection = {"epoch": epoch, "neuron": neuron, "head": head, "input": input}
+    return figures.build(v.store, v.ref, name, selection, **options)
+
+
+def analyze(v, analyzers: list[str] | None = None, *, epochs: list[int] | None = None, force: bool = False,
+            progress: bool = True, workers: int | None = None, data=None) -> dict:
+    """`workbench analyze`: bring the variant's artifacts up to date (only what is missing or stale)."""
+    from workbench.pipeline import analyze as run
+    v = _as_variant(v, data)
+    return run(v.ref, v.store, analyzers=analyzers, epochs=epochs, force=force, progress=progress, workers=workers)
+
+
+def train(family: str, *, data=None, progress: bool = True, device: str | None = None, **params) -> Variant:
+    """`workbench train FAMILY`: train (or resume) the variant of `family` with `params`
+    (`p=`, `seed=`, `data_seed=`, any recipe key); returns it."""
+    from workbench.families import load_family
+    from workbench.training import train as run
+    store = Store(data)
+    resolved = load_family(family).variant(params)
+    run(resolved, store, device=device, progress=progress)
+    return Variant(VariantRef(resolved.family, resolved.id), store)
+
+
+def import_checkpoint(path: str | Path, family: str = "modular_addition", *, id: str | None = None,
+                      format: str = "auto", data=None) -> Variant:
+    """`workbench import FILE`: a TransformerLens or progress-measures checkpoint as a variant."""
+    from workbench.importers import import_checkpoint as run
+    store = Store(data)
+    return Variant(run(path, family, store, variant_id=id, fmt=format)["variant"], store)
+
+
+def import_log(path: str | Path, *, family: str = "logs", id: str | None = None, step: str | None = None,
+               metrics: list[str] | None = None, gates: list[str] | None = None, replace: bool = False,
+               data=None) -> Variant:
+    """`workbench import-log FILE`: a training log from another project as a log-only run."""
+    from workbench.logimport import import_log as run
+    store = Store(data)
+    summary = run(path, store, family=family, run=id, step=step, metrics=metrics, gates=gates, replace=replace)
+    return Variant(summary["run"], store)
