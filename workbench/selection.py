@@ -24,15 +24,36 @@ def parse_query(search: str | None) -> dict:
             continue
         raw = values[key][-1]
         if key in INT_FIELDS:
-            try:
-                selection[key] = int(raw)
-            except ValueError:
-                continue
+            value = as_int(raw)
+            if value is not None and value >= 0:
+                selection[key] = value
         elif key == "compare":
-            selection[key] = [unquote_plus(v) for v in _raw_value(search, key).split(",") if v]
+            selection[key] = [unquote_plus(v) for v in _raw_value(search, key).split(",") if v][:MAX_COMPARE]
         else:
             selection[key] = raw
     return selection
+
+
+MAX_INT = 2**31 - 1   # no epoch, neuron or input index is larger; bigger numbers are mistakes
+MAX_COMPARE = 20      # how many compared variants a URL may list
+
+
+def as_int(value) -> int | None:
+    """A whole number in 0..MAX_INT from a URL, a control or a callback (which a client can forge),
+    else None: `"12"`, `12.0` -> 12; `"1e99"`, `"abc"`, `[1]`, `True`, nan -> None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        value = value.strip()
+        if not value.lstrip("-").isdigit() or len(value) > 12:
+            return None
+    try:
+        number = float(value) if not isinstance(value, (int, str)) else int(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    if number != number or abs(number) > MAX_INT or int(number) != number:
+        return None
+    return int(number)
 
 
 def _raw_value(search: str | None, key: str) -> str:
