@@ -38,6 +38,26 @@ MAX_INT = 2**31 - 1   # no epoch, neuron or input index is larger; bigger number
 MAX_COMPARE = 20      # how many compared variants a URL may list
 
 
+def sanitize(state) -> dict:
+    """A selection as the app may trust it: known fields of the right type, anything else dropped
+    (a client can send any JSON as a callback's state)."""
+    if not isinstance(state, dict):
+        return {}
+    clean = {}
+    for key in FIELDS:
+        value = state.get(key)
+        if key in INT_FIELDS:
+            value = as_int(value)
+            value = value if value is not None and value >= 0 else None
+        elif key == "compare":
+            value = [v for v in value if isinstance(v, str)][:MAX_COMPARE] if isinstance(value, list) else None
+        elif not isinstance(value, str):
+            value = None
+        if value is not None:
+            clean[key] = value
+    return clean
+
+
 def as_int(value) -> int | None:
     """A whole number in 0..MAX_INT from a URL, a control or a callback (which a client can forge),
     else None: `"12"`, `12.0` -> 12; `"1e99"`, `"abc"`, `[1]`, `True`, nan -> None."""

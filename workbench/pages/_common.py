@@ -15,6 +15,7 @@ from dash import Input, Output, Patch, State, dcc, html
 
 from workbench.app import store
 from workbench.renderers.phases import add_phases
+from workbench.selection import sanitize
 from workbench.store import MissingError, StoreError, VariantRef
 
 def graph_config() -> dict:
@@ -24,7 +25,7 @@ def graph_config() -> dict:
 
 
 def ref_of(selection: dict | None) -> VariantRef | None:
-    variant = (selection or {}).get("variant")
+    variant = sanitize(selection).get("variant")
     return VariantRef(*variant.split("/", 1)) if variant and "/" in variant else None
 
 
@@ -178,7 +179,7 @@ def register_figures(page: str, specs: list[FigureSpec], controls: dict[str, tup
     control_inputs = [Input(cid, prop) for cid, prop in controls.values()]
 
     def merged(selection, values):
-        return {**(selection or {}), **dict(zip(controls, values))}
+        return {**sanitize(selection), **dict(zip(controls, values))}
 
     def graph_id(spec):
         return {"type": "wb-graph", "click": spec.click, "name": f"{page}-{spec.name}"}
