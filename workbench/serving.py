@@ -12,6 +12,7 @@
 """
 from __future__ import annotations
 
+import contextlib
 import hmac
 import logging
 import os
@@ -93,12 +94,22 @@ def _is_user_error(err: Exception) -> bool:
     return "torch" in sys.modules and isinstance(err, user_errors())
 
 
+def _import_shared_modules() -> None:
+    """Import pandas before requests run in threads. TransformerLens imports it the first time a
+    page needs per-input maps, and plotly looks it up in `sys.modules` without the import lock
+    while rendering; another thread's figure then met a half-imported pandas ("partially
+    initialized module 'pandas' has no attribute 'Series'": the load benchmark's errors)."""
+    with contextlib.suppress(ImportError):
+        import pandas  # noqa: F401
+
+
 def serve(root, *, host: str = "127.0.0.1", port: int = 8050, query: str = "", broker: str | None = None,
           token: str | None = None, allow_remote: bool = False, debug: bool = False) -> int:
     """Serve the app on `root` until Ctrl-C: the one way the command line serves it."""
     from workbench.app import create_app
     token = access_token(token)
     check_binding(host, allow_remote, token)
+    _import_shared_modules()
     app = create_app(root, broker=broker)
     if token:
         protect(app.server, token)
