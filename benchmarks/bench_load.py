@@ -132,8 +132,8 @@ def main(argv: list[str] | None = None) -> int:
     port = _free_port()
     # The server's log goes to a file: a pipe nobody reads fills up and stalls the server.
     log = tempfile.NamedTemporaryFile("w+", prefix="workbench-serve-", suffix=".log")
-    server = subprocess.Popen([sys.executable, "-m", "workbench.cli", "serve", "--data", str(root), "--port", str(port)],
-                              stdout=log, stderr=subprocess.STDOUT, text=True)
+    command = [sys.executable, "-m", "workbench.cli", "serve", "--data", str(root), "--port", str(port)]
+    server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_until_serving(url, server, log)

@@ -72,7 +72,8 @@ def test_every_page_asset_and_callback_needs_the_token(app):
     assert first.status_code == 302 and first.headers["Location"].endswith("/fourier?variant=f%2Fv&epoch=3")
     assert "HttpOnly" in first.headers["Set-Cookie"] and "SameSite=Strict" in first.headers["Set-Cookie"]
     assert client.get("/fourier").status_code == 200  # the cookie now carries it
-    assert app.server.test_client().get("/_dash-layout", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
+    bearer = {"Authorization": f"Bearer {TOKEN}"}
+    assert app.server.test_client().get("/_dash-layout", headers=bearer).status_code == 200
 
 
 def test_forged_selection_values_get_a_clean_answer_not_a_traceback(app):
@@ -107,6 +108,7 @@ def test_forged_selection_values_get_a_clean_answer_not_a_traceback(app):
         answer = response.get_json()["response"]
         assert answer["selection"]["data"] == {"variant": None, "epoch": None, "neuron": 0, "head": 0,
                                                "compare": []}, changed
+        assert "no variant '../../etc' in this data root" in answer["selection-error"]["children"]
         assert "sideUpdate" not in response.get_json()  # answered, not failed
 
 
