@@ -12,7 +12,7 @@ from workbench import selection as sel
 from workbench.store import Store, StoreError, VariantRef, check_name, read_arrays, write_arrays
 
 HOSTILE_NAMES = ["..", "../etc", "a/../../b", "/etc/passwd", "a/b", "evil\0name", ".hidden", "-rf", "", "x" * 201,
-                 "a\\..\\b", "..%2f..", " spaced", "new\nline"]
+                 "a\\..\\b", "..%2f..", " spaced", "new\nline", "trailing\n"]
 
 
 @pytest.mark.parametrize("name", HOSTILE_NAMES)

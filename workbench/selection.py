@@ -24,9 +24,8 @@ def parse_query(search: str | None) -> dict:
             continue
         raw = values[key][-1]
         if key in INT_FIELDS:
-            value = as_int(raw)
-            if value is not None and value >= 0:
-                selection[key] = value
+            if as_int(raw) is not None:
+                selection[key] = as_int(raw)
         elif key == "compare":
             selection[key] = [unquote_plus(v) for v in _raw_value(search, key).split(",") if v][:MAX_COMPARE]
         else:
@@ -48,7 +47,6 @@ def sanitize(state) -> dict:
         value = state.get(key)
         if key in INT_FIELDS:
             value = as_int(value)
-            value = value if value is not None and value >= 0 else None
         elif key == "compare":
             value = [v for v in value if isinstance(v, str)][:MAX_COMPARE] if isinstance(value, list) else None
         elif not isinstance(value, str):
@@ -60,18 +58,18 @@ def sanitize(state) -> dict:
 
 def as_int(value) -> int | None:
     """A whole number in 0..MAX_INT from a URL, a control or a callback (which a client can forge),
-    else None: `"12"`, `12.0` -> 12; `"1e99"`, `"abc"`, `[1]`, `True`, nan -> None."""
+    else None: `"12"`, `12.0` -> 12; `"-1"`, `"1e99"`, `"abc"`, `[1]`, `True`, nan -> None."""
     if isinstance(value, bool):
         return None
     if isinstance(value, str):
         value = value.strip()
-        if not value.lstrip("-").isdigit() or len(value) > 12:
+        if not value.isdigit() or len(value) > 12:
             return None
     try:
         number = float(value) if not isinstance(value, (int, str)) else int(value)
     except (TypeError, ValueError, OverflowError):
         return None
-    if number != number or abs(number) > MAX_INT or int(number) != number:
+    if number != number or not 0 <= number <= MAX_INT or int(number) != number:
         return None
     return int(number)
 
