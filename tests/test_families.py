@@ -51,7 +51,10 @@ def test_variant_id_is_readable_and_names_every_override():
     ({"train_fraction": 0}, "strictly between 0 and 1"),
     ({"operation": "pow"}, "one of add, subtract, multiply"),
     ({"lr": "fast"}, "must be a positive number, got str"),
-    ({"epochs": 2.5}, "must be a positive integer, got float"),
+    ({"epochs": 2.5}, "must be a positive integer, at most 1,000,000,000, got float"),
+    ({"epochs": 10**10}, "it must be a positive integer, at most 1,000,000,000"),
+    ({"p": 10_009}, "it must be prime and at most 10,007"),
+    ({"d_mlp": 70_000}, "it must be a positive integer, at most 65,536"),
     ({"learning_rate": 1e-3}, "unknown parameter 'learning_rate'"),
 ])
 def test_bad_overrides_are_refused_with_the_reason(override, message):

@@ -17,6 +17,7 @@ import numpy as np
 from dash import ALL, MATCH, Input, Output, State, ctx, dcc, html
 
 from workbench import selection as sel
+from workbench.serving import callback_error
 from workbench.store import Store, StoreError, VariantRef
 
 PACKAGE = Path(__file__).resolve().parent
@@ -41,7 +42,8 @@ def create_app(data_root: str | Path | None = None, *, broker: str | None = None
         title="workbench", suppress_callback_exceptions=True, update_title=None,
         # Everything is served from the package: the app works offline.
         serve_locally=True, external_stylesheets=[], external_scripts=[],
-        background_callback_manager=_background_manager(root, celery))
+        background_callback_manager=_background_manager(root, celery),
+        on_error=callback_error)  # a failing callback shows a message, never a traceback
     app.server.config["WORKBENCH_DATA"] = root
     app.layout = layout
     _register_job_runner(app, root, in_process=celery is not None)
@@ -160,7 +162,9 @@ def layout() -> html.Div:
         dcc.Location(id="url", refresh="callback-nav"),
         dcc.Store(id="selection", storage_type="memory"),
         sidebar(),
-        html.Main(className="wb-main", id="page-content"),
+        html.Main(className="wb-main", children=[
+            dbc.Alert(id="app-error", color="danger", is_open=False, dismissable=True, className="mb-2"),
+            html.Div(id="page-content")]),
         html.Div(id="job-runners", hidden=True),  # jobs started here run on across pages
     ])
 
@@ -197,16 +201,24 @@ def sync_selection(search, variant, slider_epoch, typed_epoch, _prev, _next, neu
     """One callback owns the selection: whatever changed (URL, a control, a click on a figure),
     the URL, the store and every control are brought back in step."""
     trigger = ctx.triggered_id
+    current = sel.sanitize(current)
     if trigger in (None, "url") or not current:
         # A fresh page (controls announcing their initial values count too) starts from the URL.
-        state, trigger = sel.parse_query(search), None
+        state, trigger = sel.parse_query(search if isinstance(search, str) else ""), None
     else:
         state = dict(current)
+    variant = variant if isinstance(variant, str) else None
+    slider_epoch, typed_epoch, neuron, head = (sel.as_int(v) for v in (slider_epoch, typed_epoch, neuron, head))
+    typed_input = typed_input if isinstance(typed_input, str) else None
+    probe = probe if isinstance(probe, str) else None
+    compare_with = sel.sanitize({"compare": compare_with}).get("compare")
+    options = [o for o in options if isinstance(o, dict) and isinstance(o.get("value"), str)] \
+        if isinstance(options, list) else []
     if trigger == "variant":
         # Picking one of the compared variants swaps it with the one it replaces.
         swap = {variant: state.get("variant")} if state.get("variant") else {}
         state = {**state, "variant": variant, "compare": [swap.get(v, v) for v in state.get("compare") or []]}
-    elif trigger == "epoch-slider":
+    elif trigger == "epoch-slider" and slider_epoch is not None:
         state["epoch"] = slider_epoch
     elif trigger == "epoch-input" and typed_epoch is not None:
         state["epoch"] = typed_epoch
@@ -278,17 +290,18 @@ dash.callback(
 def _clicked(kind: str, click: dict | None) -> dict:
     """What a click on a figure selects: figures put the id in customdata (epoch clicks fall
     back to the point's x, which summary figures put on an epoch axis)."""
-    if not click or not click.get("points"):
+    points = click.get("points") if isinstance(click, dict) else None
+    if kind not in sel.INT_FIELDS or not isinstance(points, list) or not points or not isinstance(points[0], dict):
         return {}
-    point = click["points"][0]
-    custom = point.get("customdata")
+    custom = points[0].get("customdata")
     value = custom[0] if isinstance(custom, list) and custom else custom
     if value is None and kind == "epoch":
-        value = point.get("x")
+        value = points[0].get("x")
     try:
-        return {kind: int(round(float(value)))} if value is not None else {}
-    except (TypeError, ValueError):
+        value = sel.as_int(round(float(value)))
+    except (TypeError, ValueError, OverflowError):
         return {}
+    return {kind: value} if value is not None else {}
 
 
 def _variant_facts(variant: str | None) -> tuple[int, int, list[str]]:
@@ -373,6 +386,3 @@ dash.clientside_callback(
     Output("head", "value", allow_duplicate=True), Input("head-prev", "n_clicks"), Input("head-next", "n_clicks"),
     State("head", "value"), State("head", "options"), prevent_initial_call=True)
 
-
-def serve(data_root: str | None = None, host: str = "127.0.0.1", port: int = 8050, debug: bool = False) -> None:
-    create_app(data_root).run(host=host, port=port, debug=debug)

@@ -323,22 +323,30 @@ def cmd_demo(args) -> int:
     print("demo variants are trained and analysed")
     if args.no_serve:
         return 0
-    return _serve(store.root, args.port, f"?variant={DEMO_FAMILY}/{family.variant(seed=DEMO_SEEDS[0]).id}")
+    return _serve(store.root, args, f"?variant={DEMO_FAMILY}/{family.variant(seed=DEMO_SEEDS[0]).id}")
 
 
-def _serve(root, port: int, query: str = "", broker: str | None = None) -> int:
-    """Serve on loopback only: the app has no access control (yet), so it is not exposed."""
-    from workbench.app import create_app
-    app = create_app(root, broker=broker)
-    print(f"serving {root} at http://127.0.0.1:{port}/{query}  (Ctrl-C stops)", flush=True)
-    app.run(host="127.0.0.1", port=port, debug=False)
-    return 0
+def _serve(root, args, query: str = "", broker: str | None = None) -> int:
+    from workbench.serving import serve
+    return serve(root, host=args.host, port=args.port, query=query, broker=broker, token=args.token,
+                 allow_remote=args.allow_remote, debug=args.debug)
 
 
 def cmd_serve(args) -> int:
     from workbench.store import Store
     from workbench.worker import broker_url
-    return _serve(Store(args.data).root, args.port, broker=broker_url(args.broker))
+    return _serve(Store(args.data).root, args, broker=broker_url(args.broker))
+
+
+def serve_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--port", type=int, default=8050, help="port (default 8050)")
+    p.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1: this machine only; "
+                   "anything else needs --allow-remote and a token)")
+    p.add_argument("--allow-remote", action="store_true", help="allow binding an interface other machines reach")
+    p.add_argument("--token", help="access token every page and callback must carry (default $WORKBENCH_TOKEN; "
+                   "required with --allow-remote, at least 16 characters)")
+    p.add_argument("--debug", action="store_true", help="Dash debug mode (reloader, error pages): for development, "
+                   "never on a shared machine")
 
 
 def queue_options(p: argparse.ArgumentParser, queue: bool = True) -> None:
@@ -363,10 +371,10 @@ def build_parser() -> argparse.ArgumentParser:
                 "done), then serve the app")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--no-serve", action="store_true", help="stop after training and analysis")
-    p.add_argument("--port", type=int, default=8050, help="port to serve on (default 8050)")
+    serve_options(p)
 
     p = command("serve", cmd_serve, "serve the app on http://127.0.0.1:8050")
-    p.add_argument("--port", type=int, default=8050, help="port (default 8050)")
+    serve_options(p)
     queue_options(p, queue=False)
 
     p = command("train", cmd_train, "train variants of a family (resumes interrupted runs)")

@@ -45,21 +45,28 @@ def is_prime(n: int) -> bool:
 def _positive(v): return v > 0
 def _non_negative(v): return v >= 0
 def _fraction(v): return 0 < v < 1
+def _dimension(v): return 0 < v <= MAX_DIM
+def _epoch_count(v): return 0 < v <= MAX_EPOCHS
+
+
+# Bounds that keep a typo or a hostile file from asking for absurd memory or time: a p x p
+# probe grid at MAX_P is 10^8 inputs, a 65,536-wide matrix is 16 GiB already.
+MAX_P, MAX_DIM, MAX_EPOCHS = 10_007, 65_536, 1_000_000_000
 
 
 SCHEMA: dict[str, dict[str, tuple[type, Any, str]]] = {
     "domain": {
         "operation": (str, lambda v: v in OPERATIONS, f"one of {', '.join(OPERATIONS)}"),
-        "p": (int, is_prime, "prime (e.g. 59, 97 or 113)"),
+        "p": (int, lambda v: v <= MAX_P and is_prime(v), f"prime and at most {MAX_P:,} (e.g. 59, 97 or 113)"),
         "seed": (int, _non_negative, "a non-negative integer"),
         "data_seed": (int, _non_negative, "a non-negative integer"),
     },
     "model": {
         "n_layers": (int, lambda v: v == 1, "1 (only one-layer models are supported)"),
-        "d_model": (int, _positive, "a positive integer"),
-        "n_heads": (int, _positive, "a positive integer"),
-        "d_head": (int, _positive, "a positive integer"),
-        "d_mlp": (int, _positive, "a positive integer"),
+        "d_model": (int, _dimension, f"a positive integer, at most {MAX_DIM:,}"),
+        "n_heads": (int, _dimension, f"a positive integer, at most {MAX_DIM:,}"),
+        "d_head": (int, _dimension, f"a positive integer, at most {MAX_DIM:,}"),
+        "d_mlp": (int, _dimension, f"a positive integer, at most {MAX_DIM:,}"),
         "act_fn": (str, lambda v: v in ACT_FNS, f"one of {', '.join(ACT_FNS)}"),
     },
     "training": {
@@ -67,9 +74,9 @@ SCHEMA: dict[str, dict[str, tuple[type, Any, str]]] = {
         "weight_decay": (float, _non_negative, "a non-negative number"),
         "betas": (list, lambda v: len(v) == 2 and all(isinstance(b, (int, float)) and 0 <= b < 1 for b in v),
                   "two numbers in [0, 1), e.g. [0.9, 0.98]"),
-        "warmup_epochs": (int, _non_negative, "a non-negative integer (0 = constant learning rate)"),
+        "warmup_epochs": (int, lambda v: 0 <= v <= MAX_EPOCHS, "a non-negative integer (0 = constant learning rate)"),
         "train_fraction": (float, _fraction, "a number strictly between 0 and 1"),
-        "epochs": (int, _positive, "a positive integer"),
+        "epochs": (int, _epoch_count, f"a positive integer, at most {MAX_EPOCHS:,}"),
         "lr_schedule": (str, lambda v: v in LR_SCHEDULES, f"one of {', '.join(LR_SCHEDULES)} (after the warm-up)"),
         "lr_final_fraction": (float, lambda v: 0 <= v <= 1, "a number in [0, 1]: the cosine schedule's last lr / lr"),
         "lr_step_epochs": (int, _positive, "a positive integer: the step schedule multiplies lr every this many epochs"),

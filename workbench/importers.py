@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from workbench import tasks
-from workbench.families import FamilyError, load_family
+from workbench.families import MAX_EPOCHS, FamilyError, load_family
 from workbench.model import ModelConfig, WeightsError, check_weights, load_model
 from workbench.store import Store, VariantRef, timestamp
 
@@ -33,25 +33,88 @@ class CheckpointImportError(ValueError):
     """The file cannot be imported; the message says why and what would work."""
 
 
+MAX_FILE_BYTES = 4 << 30      # a full progress-measures run at p = 113 is ~0.3 GB
+MAX_HEADER_BYTES = 100 << 20  # a safetensors header is a few kB of JSON per thousand tensors
+FLOAT_DTYPES = {"F16", "BF16", "F32", "F64"}
+
+
 def read_file(path: Path) -> dict:
-    """The raw contents of a .pt/.pth (weights only) or .safetensors file."""
+    """The raw contents of a .pt/.pth (weights only) or .safetensors file, after checking from
+    its header and directory that it holds no more than its size promises."""
+    path = Path(path)
     if not path.is_file():
         raise CheckpointImportError(f"{path} does not exist")
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise CheckpointImportError(f"{path} is {size / 2**30:.1f} GiB; checkpoints over "
+                                    f"{MAX_FILE_BYTES / 2**30:.0f} GiB are refused (a one-layer model is megabytes)")
     if path.suffix == ".safetensors":
+        _check_safetensors_header(path, size)
         from safetensors.torch import load_file
         try:
             return load_file(str(path))
         except Exception as err:
             raise CheckpointImportError(f"{path} is not a readable safetensors file ({err})") from err
+    check_zip_directory(path)
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:
-        raise CheckpointImportError(f"{path} could not be loaded safely ({str(err).splitlines()[0]}). Only tensors, "
-                           f"numbers, lists and dicts are accepted; re-save it with "
-                           f"torch.save(model.state_dict(), path) or as safetensors") from err
+        reason = (str(err).splitlines() or [type(err).__name__])[0]
+        raise CheckpointImportError(
+            f"{path} could not be loaded safely ({reason[:300]}). Only tensors, numbers, lists and dicts are "
+            "accepted: a file that needs pickled Python objects could run code. If you trust its source, convert "
+            "it once: python -c \"import torch; m = torch.load('IN', weights_only=False); "
+            "torch.save(m.state_dict() if hasattr(m, 'state_dict') else m, 'OUT.pt')\" (or save it as "
+            "safetensors)") from err
     if not isinstance(data, dict):
         raise CheckpointImportError(f"{path} holds a {type(data).__name__}, not a state dict")
     return data
+
+
+def _check_safetensors_header(path: Path, size: int) -> None:
+    """Dtypes, shapes and offsets of every tensor, read from the header before any is loaded."""
+    import json
+    with open(path, "rb") as f:
+        n = int.from_bytes(f.read(8), "little")
+        if not 2 <= n <= min(MAX_HEADER_BYTES, size - 8):
+            raise CheckpointImportError(f"{path} is not a safetensors file (its header length {n:,} does not fit "
+                                        f"its {size:,} bytes)")
+        try:
+            header = json.loads(f.read(n))
+        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise CheckpointImportError(f"{path} is not a safetensors file (header: {err})") from None
+    if not isinstance(header, dict):
+        raise CheckpointImportError(f"{path} is not a safetensors file (its header is not a JSON object)")
+    for name, entry in header.items():
+        if name == "__metadata__":
+            continue
+        if not isinstance(entry, dict) or entry.get("dtype") not in FLOAT_DTYPES:
+            raise CheckpointImportError(f"{path}: tensor {name!r} has dtype "
+                                        f"{entry.get('dtype') if isinstance(entry, dict) else entry!r}; "
+                                        "weights must be floating point (F16, BF16, F32, F64)")
+        shape, offsets = entry.get("shape"), entry.get("data_offsets")
+        if not (isinstance(shape, list) and all(isinstance(d, int) and 0 <= d <= 1 << 31 for d in shape)
+                and len(shape) <= 4 and isinstance(offsets, list) and len(offsets) == 2
+                and all(isinstance(o, int) and 0 <= o <= size for o in offsets)):
+            raise CheckpointImportError(f"{path}: tensor {name!r} has an impossible shape or place in the file "
+                                        f"({shape}, {offsets}); the file is damaged")
+
+
+def check_zip_directory(path: Path, limit: int | None = None) -> None:
+    """A .pt file is a zip archive: refuse one that would unpack to more than `limit` bytes
+    (default MAX_FILE_BYTES) - a few megabytes of compressed zeros can claim gigabytes."""
+    limit = limit or MAX_FILE_BYTES
+    import zipfile
+    if not zipfile.is_zipfile(path):
+        return  # the legacy format: torch reads it as it goes, bounded by the file size
+    try:
+        with zipfile.ZipFile(path) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError) as err:
+        raise CheckpointImportError(f"{path} is a damaged zip archive ({err})") from None
+    if unpacked > limit:
+        raise CheckpointImportError(f"{path} would unpack to {unpacked / 2**20:,.0f} MiB; checkpoints over "
+                                    f"{limit / 2**20:,.0f} MiB are refused")
 
 
 def detect_format(state: dict) -> str:
@@ -65,7 +128,7 @@ def detect_format(state: dict) -> str:
 
 def convert(state: dict, fmt: str) -> dict[str, torch.Tensor]:
     """Rename and transpose a foreign state dict into the workbench's (TransformerLens) layout."""
-    state = {k: torch.as_tensor(v) for k, v in state.items() if not IGNORED.search(k)}
+    state = {k: v for k, v in state.items() if not IGNORED.search(k)}
     norms = [k for k in state if k.startswith(("ln", "blocks.0.ln"))]
     if norms:
         raise CheckpointImportError(f"the checkpoint has LayerNorm parameters ({', '.join(norms)}); the workbench "
@@ -93,7 +156,7 @@ def convert(state: dict, fmt: str) -> dict[str, torch.Tensor]:
         out["unembed.W_U"] = w_u[:, : d_vocab - 1] if w_u.shape[1] == d_vocab else w_u
     except KeyError as err:
         raise CheckpointImportError(f"missing parameter {err} for the progress-measures layout") from None
-    except RuntimeError as err:
+    except (RuntimeError, IndexError, ValueError) as err:
         raise CheckpointImportError(f"parameter shapes do not fit the progress-measures layout ({err})") from None
     return {k: v.contiguous() for k, v in out.items()}
 
@@ -111,19 +174,51 @@ def infer_overrides(weights: dict[str, torch.Tensor]) -> dict:
 
 
 def _snapshots(raw: dict, epoch: int | None) -> tuple[list[tuple[int, dict]], dict]:
-    """[(epoch, state_dict)] and loss lists, from any of the accepted file shapes."""
+    """[(epoch, state_dict)] and loss lists, from any of the accepted file shapes, each state
+    dict checked to hold only named floating-point tensors."""
     losses = {k: raw[k] for k in ("train_losses", "test_losses") if isinstance(raw.get(k), (list, tuple))}
+    for name, values in losses.items():
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+            raise CheckpointImportError(f"'{name}' must be a list of numbers")
     if isinstance(raw.get("checkpoints"), (list, tuple)):
-        epochs = raw.get("checkpoint_epochs") or list(range(len(raw["checkpoints"])))
-        if len(epochs) != len(raw["checkpoints"]):
+        states = raw["checkpoints"]
+        epochs = raw.get("checkpoint_epochs") or list(range(len(states)))
+        if not states:
+            raise CheckpointImportError("'checkpoints' is empty: there is no model to import")
+        if not isinstance(epochs, (list, tuple)) or len(epochs) != len(states):
             raise CheckpointImportError("'checkpoint_epochs' and 'checkpoints' have different lengths")
-        return [(int(e), s) for e, s in zip(epochs, raw["checkpoints"])], losses
+        return [(_epoch(e), _state(s, f"checkpoint {i}")) for i, (e, s) in enumerate(zip(epochs, states))], losses
     state = raw.get("model", raw.get("state_dict", raw))
     if not isinstance(state, dict):
         raise CheckpointImportError("expected a state dict, or a dict with a 'model' state dict")
     if epoch is None:
         epoch = raw.get("epoch") if isinstance(raw.get("epoch"), int) else len(losses.get("train_losses", ()))
-    return [(int(epoch), state)], losses
+    return [(_epoch(epoch), _state(state, "the state dict"))], losses
+
+
+def _epoch(value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_EPOCHS:
+        raise CheckpointImportError(f"epoch {value!r} is not a whole number in 0..{MAX_EPOCHS:,}")
+    return value
+
+
+def _state(state, where: str) -> dict:
+    """The entries of a state dict the import uses, each a floating-point tensor of at most 4 dims."""
+    if not isinstance(state, dict):
+        raise CheckpointImportError(f"{where} is a {type(state).__name__}, not a dict of named tensors")
+    out = {}
+    for key, value in state.items():
+        if not isinstance(key, str):
+            raise CheckpointImportError(f"{where} has a key {key!r} that is not a parameter name")
+        if IGNORED.search(key):
+            continue
+        if not (isinstance(value, torch.Tensor) and value.is_floating_point() and value.ndim <= 4):
+            shown = f"a {value.dtype} tensor of shape {list(value.shape)}" if isinstance(value, torch.Tensor) \
+                else f"a {type(value).__name__}"
+            raise CheckpointImportError(f"{where}: {key!r} is {shown}; parameters must be floating-point tensors "
+                                        "of at most 4 dimensions")
+        out[key] = value
+    return out
 
 
 def grid_accuracy(model, operation: str, p: int) -> float:

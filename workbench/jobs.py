@@ -41,8 +41,9 @@ def user_errors() -> tuple[type[Exception], ...]:
     from workbench.logimport import LogImportError
     from workbench.model import WeightsError
     from workbench.probes import ProbeError
+    from workbench.serving import ServeError
     return (FamilyError, StoreError, CheckpointImportError, WeightsError, UnknownAnalyzerError, LogImportError,
-            GateError, ProbeError, PluginError)
+            GateError, ProbeError, PluginError, ServeError)
 
 
 def _new_id() -> str:

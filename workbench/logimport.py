@@ -54,10 +54,11 @@ def read_log(path, step: str | None = None, metrics: list[str] | None = None) ->
     if kind is None:
         raise LogImportError(f"{path}: unknown log format {path.suffix!r}; use {', '.join(sorted(FORMATS))}")
     notes: list[str] = []
-    if kind == "csv":
-        records = _csv_records(path)
-    elif kind == "jsonl":
-        records = _jsonl_records(path)
+    if kind in ("csv", "jsonl"):
+        try:
+            records = _csv_records(path) if kind == "csv" else _jsonl_records(path)
+        except UnicodeDecodeError as err:
+            raise LogImportError(f"{path} is not UTF-8 text ({err.reason} at byte {err.start})") from None
     else:
         data = _load_json(path) if kind == "json" else _load_torch(path)
         if isinstance(data, dict):
@@ -118,10 +119,17 @@ def _load_json(path: Path):
 
 def _load_torch(path: Path):
     import torch
+
+    from workbench.importers import CheckpointImportError, check_zip_directory
+    try:
+        check_zip_directory(path, MAX_FILE_BYTES)
+    except CheckpointImportError as err:
+        raise LogImportError(str(err).replace("checkpoints", "logs")) from None
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:
-        raise LogImportError(f"{path} could not be loaded safely ({str(err).splitlines()[0]}); save a dict of "
+        reason = (str(err).splitlines() or [type(err).__name__])[0][:300]
+        raise LogImportError(f"{path} could not be loaded safely ({reason}); save a dict of "
                              "lists of numbers (torch.save({'loss': losses, ...}, path))") from None
     return _plain(data)
 

@@ -24,15 +24,54 @@ def parse_query(search: str | None) -> dict:
             continue
         raw = values[key][-1]
         if key in INT_FIELDS:
-            try:
-                selection[key] = int(raw)
-            except ValueError:
-                continue
+            if as_int(raw) is not None:
+                selection[key] = as_int(raw)
         elif key == "compare":
-            selection[key] = [unquote_plus(v) for v in _raw_value(search, key).split(",") if v]
+            selection[key] = [unquote_plus(v) for v in _raw_value(search, key).split(",") if v][:MAX_COMPARE]
         else:
             selection[key] = raw
     return selection
+
+
+MAX_INT = 2**31 - 1   # no epoch, neuron or input index is larger; bigger numbers are mistakes
+MAX_COMPARE = 20      # how many compared variants a URL may list
+
+
+def sanitize(state) -> dict:
+    """A selection as the app may trust it: known fields of the right type, anything else dropped
+    (a client can send any JSON as a callback's state)."""
+    if not isinstance(state, dict):
+        return {}
+    clean = {}
+    for key in FIELDS:
+        value = state.get(key)
+        if key in INT_FIELDS:
+            value = as_int(value)
+        elif key == "compare":
+            value = [v for v in value if isinstance(v, str)][:MAX_COMPARE] if isinstance(value, list) else None
+        elif not isinstance(value, str):
+            value = None
+        if value is not None:
+            clean[key] = value
+    return clean
+
+
+def as_int(value) -> int | None:
+    """A whole number in 0..MAX_INT from a URL, a control or a callback (which a client can forge),
+    else None: `"12"`, `12.0` -> 12; `"-1"`, `"1e99"`, `"abc"`, `[1]`, `True`, nan -> None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        value = value.strip()
+        if not value.isdigit() or len(value) > 12:
+            return None
+    try:
+        number = float(value) if not isinstance(value, (int, str)) else int(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    if number != number or not 0 <= number <= MAX_INT or int(number) != number:
+        return None
+    return int(number)
 
 
 def _raw_value(search: str | None, key: str) -> str:

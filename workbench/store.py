@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import errno
 import fcntl
 import json
 import os
@@ -41,7 +42,8 @@ from safetensors.numpy import save as st_save
 
 from workbench import config
 
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.=,+-]*$")
+NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.=,+-]*")
+MAX_NAME = 200
 STATUSES = ("untrained", "training", "interrupted", "trained", "analyzed", "log")
 
 
@@ -62,19 +64,34 @@ class LockedError(StoreError):
 
 
 def atomic_write(path: Path, write: Callable[[object], None]) -> None:
-    """Call `write(file)` on a temporary file beside `path`, then rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    """Call `write(file)` on a temporary file beside `path`, then rename it into place. A full
+    disk or a missing permission is a StoreError; the file's previous contents stay as they were."""
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+    except BaseException as err:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+        if isinstance(err, OSError) and err.errno in DISK_ERRORS:
+            raise StoreError(f"cannot write {path}: {DISK_ERRORS[err.errno]}; "
+                             "earlier data is unchanged") from err
         raise
+
+
+DISK_ERRORS = {
+    errno.ENOSPC: "the disk is full - free some space (or set WORKBENCH_DATA to a roomier disk) and run it again",
+    errno.EDQUOT: "the disk quota is exceeded - free some space and run it again",
+    errno.EACCES: "permission denied - make the data root writable by this user, or set WORKBENCH_DATA",
+    errno.EPERM: "operation not permitted - make the data root writable by this user, or set WORKBENCH_DATA",
+    errno.EROFS: "the file system is read-only - set WORKBENCH_DATA to a writable directory",
+}
 
 
 def _checksum(arrays: dict[str, np.ndarray]) -> str:
@@ -125,9 +142,20 @@ def read_json(path: Path) -> dict:
 
 
 def check_name(kind: str, name: str) -> str:
-    if not isinstance(name, str) or not NAME_RE.match(name) or ".." in name:
-        raise StoreError(f"invalid {kind} name {name!r}: use letters, digits and _ . = , + - only")
+    """A name that is safe as one path component: no `/`, `..`, NUL, leading dot or `-`."""
+    if not isinstance(name, str) or len(name) > MAX_NAME or not NAME_RE.fullmatch(name) or ".." in name:
+        shown = name[:60] + "..." if isinstance(name, str) and len(name) > 60 else name
+        raise StoreError(f"invalid {kind} name {shown!r}: use up to {MAX_NAME} letters, digits and _ . = , + - "
+                         "(starting with a letter or digit)")
     return name
+
+
+def inside(root: Path, path: Path) -> Path:
+    """`path`, refused unless it resolves inside `root` (a symlink may not lead out of it)."""
+    resolved, base = path.resolve(), root.resolve()
+    if resolved != base and base not in resolved.parents:
+        raise StoreError(f"{path} leads outside the data root {root} (a symlink?); remove it")
+    return path
 
 
 @dataclass(frozen=True)
@@ -155,7 +183,7 @@ class Store:
 
     # -- layout -----------------------------------------------------------------------------
     def variant_dir(self, ref: VariantRef) -> Path:
-        return self.root / check_name("family", ref.family) / check_name("variant", ref.id)
+        return inside(self.root, self.root / check_name("family", ref.family) / check_name("variant", ref.id))
 
     def _checkpoint_path(self, ref: VariantRef, epoch: int, kind: str = "checkpoints") -> Path:
         return self.variant_dir(ref) / kind / f"epoch_{epoch:08d}.safetensors"
@@ -387,17 +415,13 @@ class Store:
 
     # -- listing ----------------------------------------------------------------------------
     def families(self) -> list[str]:
-        if not self.root.is_dir():
-            return []
-        return sorted(p.name for p in self.root.iterdir() if p.is_dir() and NAME_RE.match(p.name))
+        return _safe_children(self.root, self.root)
 
     def variants(self, family: str | None = None) -> list[VariantRef]:
         refs = []
-        for fam in [family] if family else self.families():
-            directory = self.root / fam
-            if directory.is_dir():
-                refs += [VariantRef(fam, p.name) for p in sorted(directory.iterdir())
-                         if (p / "variant.json").is_file()]
+        for fam in [check_name("family", family)] if family else self.families():
+            refs += [VariantRef(fam, name) for name in _safe_children(self.root, self.root / fam)
+                     if (self.root / fam / name / "variant.json").is_file()]
         return refs
 
     def status(self, ref: VariantRef) -> str:
@@ -454,6 +478,18 @@ def _is_held(path: Path) -> bool:
             return True
         fcntl.flock(f, fcntl.LOCK_UN)
         return False
+
+
+def _safe_children(root: Path, directory: Path) -> list[str]:
+    """Sub-directories whose names are valid and which stay inside the root (others are not listed)."""
+    if not inside(root, directory).is_dir():
+        return []
+    names = []
+    for child in sorted(directory.iterdir()):
+        with contextlib.suppress(StoreError):
+            if child.is_dir() and check_name("folder", child.name) and inside(root, child):
+                names.append(child.name)
+    return names
 
 
 def _describe_epochs(epochs: list[int]) -> str:

@@ -1,6 +1,8 @@
 """The progress measures of Nanda et al. (2023) §5, per checkpoint."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from workbench import fourier
@@ -32,6 +34,9 @@ def progress_measures(ctx):
         "test_acc": np.float32(correct[~train].mean()),
         "gini_W_E": np.float32(fourier.gini(fourier.frequency_norms(ctx.weights["embed.W_E"][:p])["norm"])),
         "gini_W_L": np.float32(fourier.gini(fourier.frequency_norms(neuron_logit_map(ctx.weights).T)["norm"])),
-        "sum_squared_weights": np.float64(sum(float(np.sum(w.astype(np.float64) ** 2)) for w in ctx.weights.values())),
+        # fsum rounds exactly: np.sum's result depends on the arrays' memory alignment, so the same
+        # checkpoint gave answers one ulp apart in different processes.
+        "sum_squared_weights": np.float64(math.fsum(math.fsum(np.square(w.astype(np.float64)).ravel())
+                                                    for w in ctx.weights.values())),
         "key_mask": key_mask,
     }

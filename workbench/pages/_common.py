@@ -14,6 +14,7 @@ from dash import Input, Output, Patch, State, dcc, html
 from workbench import figures
 from workbench.app import store
 from workbench.figures import is_missing, message_figure, missing_message, safe_figure  # noqa: F401 (pages use them)
+from workbench.selection import sanitize
 from workbench.store import VariantRef
 
 
@@ -24,7 +25,7 @@ def graph_config() -> dict:
 
 
 def ref_of(selection: dict | None) -> VariantRef | None:
-    variant = (selection or {}).get("variant")
+    variant = sanitize(selection).get("variant")
     return VariantRef(*variant.split("/", 1)) if variant and "/" in variant else None
 
 
@@ -123,7 +124,7 @@ def register_figures(page: str, specs: list[FigureSpec], controls: dict[str, tup
     control_inputs = [Input(cid, prop) for cid, prop in controls.values()]
 
     def merged(selection, values):
-        return {**(selection or {}), **dict(zip(controls, values))}
+        return {**sanitize(selection), **dict(zip(controls, values))}
 
     def graph_id(spec):
         return {"type": "wb-graph", "click": spec.click, "name": f"{page}-{spec.name}"}
