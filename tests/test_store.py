@@ -20,7 +20,7 @@ def test_arrays_round_trip_with_metadata(tmp_path):
 def test_a_crash_while_writing_leaves_the_previous_file_whole_and_no_partial_file(tmp_path, monkeypatch):
     path = tmp_path / "h.safetensors"
     write_arrays(path, {"x": np.zeros(1000)})
-    import workbench.store as store_module
+    import workbench.files as store_module  # the file formats the store writes through
 
     def crash_after_half(path_, write):
         def half(f):

@@ -146,8 +146,7 @@ def variant(name: str, *, data=None, **params) -> Variant:
             raise MissingError(f"no variant {ref} in {store.root}; train it with wb.train({name!r}, "
                                + ", ".join(f"{k}={v!r}" for k, v in params.items()) + ")")
         return Variant(ref, store)
-    from workbench.cli import resolve_variants
-    refs = resolve_variants(store, [name])
+    refs = store.resolve([name])
     if len(refs) > 1:
         raise MissingError(f"{name!r} is a family with {len(refs)} variants; pick one with p=, seed=, data_seed= "
                            f"or by id: {', '.join(r.id for r in refs)}")

@@ -6,134 +6,14 @@ and a non-zero exit code; tracebacks are for bugs only.
 from __future__ import annotations
 
 import argparse
-import itertools
 import sys
 
-from workbench.families import FamilyError, parse_value
+from workbench.cli_runs import cmd_extend, cmd_jobs, cmd_train, cmd_worker, enqueue, variant_ref
+from workbench.families import FamilyError
 from workbench.jobs import user_errors
 
 DEMO_FAMILY = "modular_addition_demo"
 DEMO_SEEDS = (1, 3)  # both measured to grok by epoch ~1,700 (README has the numbers)
-
-
-def _variants(args) -> list:
-    from workbench.families import load_family
-    family = load_family(args.family)
-    overrides = {}
-    for item in args.set or []:
-        if "=" not in item:
-            raise FamilyError(f"--set expects key=value, got {item!r} (e.g. --set train_fraction=0.5)")
-        key, value = item.split("=", 1)
-        overrides[key.strip()] = parse_value(value.strip())
-    # A sweep: every combination of the listed primes, seeds and data seeds.
-    axes = [[(key, v) for v in getattr(args, key)] if getattr(args, key) else [()] for key in ("p", "seed", "data_seed")]
-    combos = [dict(pair for pair in combo if pair) for combo in itertools.product(*axes)]
-    return [family.variant({**overrides, **combo}) for combo in combos]
-
-
-def cmd_train(args) -> int:
-    from workbench.store import Store
-    from workbench.training import train
-    store = Store(args.data)
-    if args.queue:
-        from workbench import jobs
-        return _enqueue(args, store, [jobs.submit_train(store, v) for v in _variants(args)
-                                      if not _finished(store, v)])
-    for variant in _variants(args):
-        info = train(variant, store, device=args.device, progress=not args.quiet)
-        final = info.get("final", {})
-        print(f"{variant.family}/{variant.id}: {info['status']} - train loss {final.get('train_loss', float('nan')):.3g}, "
-              f"test accuracy {final.get('test_acc', float('nan')):.4f} ({info.get('train_seconds', 0):.0f} s); "
-              f"data in {store.variant_dir(_ref(variant))}")
-    return 0
-
-
-def _finished(store, variant) -> bool:
-    ref = _ref(variant)
-    if store.exists(ref) and store.status(ref) in ("trained", "analyzed"):
-        print(f"{ref}: already trained (skipped; `workbench extend` adds epochs or checkpoints)")
-        return True
-    return False
-
-
-def _enqueue(args, store, submitted: list[dict]) -> int:
-    from workbench.worker import BROKER_VARIABLE, broker_url, enqueue
-    broker = broker_url(args.broker)
-    if not broker:
-        raise FamilyError(f"--queue needs a Celery broker: pass --broker redis://HOST:6379/0 or set {BROKER_VARIABLE}")
-    enqueue(broker, store.root, [job["id"] for job in submitted])
-    for job in submitted:
-        print(f"queued job {job['id']}: {job['kind']} {job['target']}")
-    print(f"{len(submitted)} job(s) sent to {broker}; `workbench jobs` shows their progress")
-    return 0
-
-
-def cmd_extend(args) -> int:
-    from workbench.store import Store
-    from workbench.training import extend
-    store = Store(args.data)
-    window = _window(args.window, args.every) if args.window else None
-    if (args.epochs is None) == (window is None):
-        raise FamilyError("give either --epochs N (train on to epoch N) or --window START-STOP --every K")
-    for ref in resolve_variants(store, args.variants):
-        if args.queue:
-            from workbench import jobs
-            _enqueue(args, store, [jobs.submit_extend(store, ref, args.epochs, window)])
-            continue
-        info = extend(ref, store, epochs=args.epochs, window=window, device=args.device, progress=not args.quiet)
-        print(f"{ref}: {info['status']}, {len(store.checkpoint_epochs(ref))} checkpoints up to epoch "
-              f"{info['spec']['training']['epochs']}; extensions: {info['extensions'][-1]}")
-    return 0
-
-
-def _window(text: str, every: int | None) -> tuple[int, int, int]:
-    try:
-        start, stop = (int(x) for x in text.split("-"))
-    except ValueError:
-        raise FamilyError(f"--window expects START-STOP, e.g. 1000-2000; got {text!r}") from None
-    if not every:
-        raise FamilyError("--window needs --every K (checkpoint interval inside the window)")
-    return start, stop, every
-
-
-def cmd_jobs(args) -> int:
-    from workbench import jobs
-    from workbench.store import Store
-    store = Store(args.data)
-    if args.action != "list" and not args.job:
-        raise FamilyError(f"`workbench jobs {args.action}` needs a job id; `workbench jobs` lists them")
-    if args.action == "cancel":
-        job = jobs.cancel(store, args.job)
-        print(f"job {job['id']}: cancel requested ({job['state']})")
-        return 0
-    if args.action == "resume":
-        job = jobs.resume(store, args.job)
-        if args.queue:
-            return _enqueue(args, store, [job])
-        job = jobs.execute(store, job["id"])
-        print(f"job {job['id']}: {job['state']} - {job.get('message') or job.get('error')}")
-        return 0 if job["state"] == "done" else 1
-    for job in jobs.listing(store, limit=args.limit):
-        progress = job.get("progress") or {}
-        done = f"{progress['done']}/{progress['total']}" if progress.get("total") else ""
-        detail = job.get("error") or job.get("message") or progress.get("text", "")
-        print(f"{job['id']}  {job['state']:<9} {job['kind']:<7} {job['target']}  {done}  {detail}")
-    return 0
-
-
-def cmd_worker(args) -> int:
-    from workbench.store import Store
-    from workbench.worker import BROKER_VARIABLE, broker_url, run_worker
-    broker = broker_url(args.broker)
-    if not broker:
-        raise FamilyError(f"a worker needs a Celery broker: pass --broker redis://HOST:6379/0 or set {BROKER_VARIABLE}")
-    run_worker(broker, str(Store(args.data).root), concurrency=args.concurrency)
-    return 0
-
-
-def _ref(variant):
-    from workbench.store import VariantRef
-    return VariantRef(variant.family, variant.id)
 
 
 def cmd_list(args) -> int:
@@ -181,7 +61,7 @@ def cmd_alerts(args) -> int:
     from workbench.gates import evaluate_all
     from workbench.store import Store
     store = Store(args.data)
-    for ref in resolve_variants(store, args.variants):
+    for ref in store.resolve(args.variants):
         artifact = run_dynamics(store, ref)
         gates = args.gate if args.gate is not None else store.info(ref).get("gates", [])
         print(f"{ref}:")
@@ -199,26 +79,6 @@ def _print_dynamics(phases, alerts, gates) -> None:
         print(f"    {alert.summary()}")
     for result in gates:
         print(f"  gate {result.gate.text!r} on {result.series}: {result.verdict}")
-
-
-def resolve_variants(store, names: list[str]) -> list:
-    """`family/variant`, a bare variant id (if one family has it), or a family (all its variants)."""
-    from workbench.store import MissingError, VariantRef
-    refs = []
-    for name in names:
-        if "/" in name:
-            refs.append(VariantRef(*name.split("/", 1)))
-            store.info(refs[-1])
-            continue
-        family_refs = store.variants(name) if name in store.families() else []
-        matches = family_refs or [r for r in store.variants() if r.id == name]
-        if not matches:
-            raise MissingError(f"no variant or family {name!r} in {store.root}; `workbench list` shows what there is")
-        if not family_refs and len(matches) > 1:
-            raise MissingError(f"{name!r} is a variant of several families; write it as "
-                               + " or ".join(str(m) for m in matches))
-        refs += matches
-    return refs
 
 
 def parse_epochs(text: str | None) -> list[int] | None:
@@ -243,9 +103,9 @@ def cmd_analyze(args) -> int:
     epochs = parse_epochs(args.epochs)
     if args.queue:
         from workbench import jobs
-        return _enqueue(args, store, [jobs.submit_analyze(store, ref, names, args.force)
-                                      for ref in resolve_variants(store, args.variants)])
-    for ref in resolve_variants(store, args.variants):
+        return enqueue(args, store, [jobs.submit_analyze(store, ref, names, args.force)
+                                      for ref in store.resolve(args.variants)])
+    for ref in store.resolve(args.variants):
         if epochs is not None:  # a range selects the checkpoints inside it
             epochs_here = [e for e in store.checkpoint_epochs(ref) if e in set(epochs)]
         else:
@@ -268,7 +128,7 @@ def cmd_export(args) -> int:
         return 0
     pages = None if args.page is None else export.PAGES if args.page == "all" else tuple(
         p.strip() for p in args.page.split(","))
-    for ref in resolve_variants(store, [args.variant]):
+    for ref in store.resolve([args.variant]):
         if args.animate:
             path = export.export_animation(ref, store, args.animate, args.out, parse_epochs(args.epochs))
             what = f"animation of {args.animate}"
@@ -283,7 +143,7 @@ def cmd_probe(args) -> int:
     from workbench import probes
     from workbench.store import Store
     store = Store(args.data)
-    (ref,) = resolve_variants(store, [args.variant])
+    (ref,) = store.resolve([args.variant])
     spec = store.info(ref)["spec"]
     if args.action == "add":
         if not args.name:
@@ -317,9 +177,9 @@ def cmd_demo(args) -> int:
     for seed in DEMO_SEEDS:
         variant = family.variant(seed=seed)
         info = train(variant, store, progress=not args.quiet)
-        analyze(_ref(variant), store, progress=not args.quiet)
+        analyze(variant_ref(variant), store, progress=not args.quiet)
         print(f"{variant.family}/{variant.id}: test accuracy {info['final']['test_acc']:.4f} "
-              f"after {variant.epochs} epochs, analysed -> {store.variant_dir(_ref(variant))}")
+              f"after {variant.epochs} epochs, analysed -> {store.variant_dir(variant_ref(variant))}")
     print("demo variants are trained and analysed")
     if args.no_serve:
         return 0

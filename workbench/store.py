@@ -24,121 +24,24 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import errno
-import fcntl
 import json
 import os
 import re
 import socket
-import tempfile
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 
 import numpy as np
-from safetensors.numpy import load as st_load
-from safetensors.numpy import save as st_save
 
 from workbench import config
+from workbench.files import (  # noqa: F401 (the store's errors and file formats, imported from here elsewhere)
+    CorruptFileError, LockedError, MissingError, StoreError, hold, is_held, atomic_write, read_arrays, read_json,
+    write_arrays, write_json)
 
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.=,+-]*")
 MAX_NAME = 200
 STATUSES = ("untrained", "training", "interrupted", "trained", "analyzed", "log")
-
-
-class StoreError(Exception):
-    """A problem with the data on disk; the message names the path and what to do."""
-
-
-class MissingError(StoreError):
-    pass
-
-
-class CorruptFileError(StoreError):
-    pass
-
-
-class LockedError(StoreError):
-    pass
-
-
-def atomic_write(path: Path, write: Callable[[object], None]) -> None:
-    """Call `write(file)` on a temporary file beside `path`, then rename it into place. A full
-    disk or a missing permission is a StoreError; the file's previous contents stay as they were."""
-    tmp = None
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException as err:
-        if tmp is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-        if isinstance(err, OSError) and err.errno in DISK_ERRORS:
-            raise StoreError(f"cannot write {path}: {DISK_ERRORS[err.errno]}; "
-                             "earlier data is unchanged") from err
-        raise
-
-
-DISK_ERRORS = {
-    errno.ENOSPC: "the disk is full - free some space (or set WORKBENCH_DATA to a roomier disk) and run it again",
-    errno.EDQUOT: "the disk quota is exceeded - free some space and run it again",
-    errno.EACCES: "permission denied - make the data root writable by this user, or set WORKBENCH_DATA",
-    errno.EPERM: "operation not permitted - make the data root writable by this user, or set WORKBENCH_DATA",
-    errno.EROFS: "the file system is read-only - set WORKBENCH_DATA to a writable directory",
-}
-
-
-def _checksum(arrays: dict[str, np.ndarray]) -> str:
-    crc = 0
-    for key in sorted(arrays):
-        crc = zlib.crc32(key.encode(), crc)
-        crc = zlib.crc32(np.ascontiguousarray(arrays[key]).tobytes(), crc)
-    return f"{crc:08x}"
-
-
-def write_arrays(path: Path, arrays: dict[str, np.ndarray], metadata: dict[str, str] | None = None) -> None:
-    """Write named arrays as safetensors, atomically, with a checksum in the header."""
-    arrays = {k: np.asarray(v) for k, v in arrays.items()}
-    arrays = {k: v if v.flags.c_contiguous else v.copy(order="C") for k, v in arrays.items()}
-    meta = {**(metadata or {}), "crc32": _checksum(arrays)}
-    blob = st_save(arrays, metadata=meta)
-    atomic_write(path, lambda f: f.write(blob))
-
-
-def read_arrays(path: Path, fix: str = "delete it and recreate it") -> tuple[dict[str, np.ndarray], dict[str, str]]:
-    """Read a file written by `write_arrays`; a truncated or damaged file raises CorruptFileError."""
-    if not path.is_file():
-        raise MissingError(f"{path} does not exist")
-    blob = path.read_bytes()
-    try:
-        arrays = st_load(blob)
-        header_len = int.from_bytes(blob[:8], "little")
-        meta = json.loads(blob[8 : 8 + header_len]).get("__metadata__", {}) or {}
-    except Exception as err:  # safetensors raises its own error types for every kind of damage
-        raise CorruptFileError(f"{path} is corrupt or truncated ({err}); {fix}") from err
-    if "crc32" in meta and meta["crc32"] != _checksum(arrays):
-        raise CorruptFileError(f"{path} is corrupt (checksum mismatch); {fix}")
-    return arrays, meta
-
-
-def write_json(path: Path, data: dict) -> None:
-    text = json.dumps(data, indent=2, sort_keys=True) + "\n"
-    atomic_write(path, lambda f: f.write(text.encode()))
-
-
-def read_json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise MissingError(f"{path} does not exist") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise CorruptFileError(f"{path} is not valid JSON ({err}); restore or delete it") from err
 
 
 def check_name(kind: str, name: str) -> str:
@@ -215,7 +118,7 @@ class Store:
     @contextlib.contextmanager
     def lock(self, ref: VariantRef, purpose: str) -> Iterator[None]:
         """Hold the variant's write lock; a second writer gets LockedError naming the holder."""
-        with _hold(self.variant_dir(ref) / ".lock", f"{purpose} by process {os.getpid()} since {timestamp()}",
+        with hold(self.variant_dir(ref) / ".lock", f"{purpose} by process {os.getpid()} since {timestamp()}",
                    f"variant {ref} is busy: {{holder}}. Wait for that job to finish or stop it, then run this again"):
             # Temporary files here can only be left by a writer that was killed mid-write.
             for leftover in self.variant_dir(ref).rglob(".*.tmp"):
@@ -223,7 +126,7 @@ class Store:
             yield
 
     def is_locked(self, ref: VariantRef) -> bool:
-        return _is_held(self.variant_dir(ref) / ".lock")
+        return is_held(self.variant_dir(ref) / ".lock")
 
     # -- checkpoints and history ------------------------------------------------------------
     def save_checkpoint(self, ref: VariantRef, epoch: int, weights: dict[str, np.ndarray],
@@ -362,12 +265,12 @@ class Store:
     @contextlib.contextmanager
     def job_lock(self, job_id: str, wait: bool = False) -> Iterator[None]:
         """Held by the process running a job: a running job whose lock is free has lost its process."""
-        with _hold(self._job_path(job_id, ".lock"), f"process {os.getpid()} on {socket.gethostname()}",
+        with hold(self._job_path(job_id, ".lock"), f"process {os.getpid()} on {socket.gethostname()}",
                    f"job {job_id} is being run by {{holder}}", wait=wait):
             yield
 
     def job_is_held(self, job_id: str) -> bool:
-        return _is_held(self._job_path(job_id, ".lock"))
+        return is_held(self._job_path(job_id, ".lock"))
 
     def request_cancel(self, job_id: str) -> None:
         """Ask a job to stop: its process sees the request at its next epoch or checkpoint."""
@@ -424,6 +327,24 @@ class Store:
                      if (self.root / fam / name / "variant.json").is_file()]
         return refs
 
+    def resolve(self, names: list[str]) -> list[VariantRef]:
+        """`family/variant`, a bare variant id (if one family has it), or a family (all its variants)."""
+        refs = []
+        for name in names:
+            if "/" in name:
+                refs.append(VariantRef(*name.split("/", 1)))
+                self.info(refs[-1])
+                continue
+            family_refs = self.variants(name) if name in self.families() else []
+            matches = family_refs or [r for r in self.variants() if r.id == name]
+            if not matches:
+                raise MissingError(f"no variant or family {name!r} in {self.root}; `workbench list` shows what there is")
+            if not family_refs and len(matches) > 1:
+                raise MissingError(f"{name!r} is a variant of several families; write it as "
+                                   + " or ".join(str(m) for m in matches))
+            refs += matches
+        return refs
+
     def status(self, ref: VariantRef) -> str:
         if self.is_locked(ref):
             return "training"
@@ -443,41 +364,6 @@ class Store:
                 planned, status = None, "corrupt"
             rows.append(VariantListing(ref, status, len(epochs), epochs[-1] if epochs else None, planned))
         return rows
-
-
-@contextlib.contextmanager
-def _hold(path: Path, holder: str, busy: str, wait: bool = False) -> Iterator[None]:
-    """An exclusive flock on `path`, released when the holder exits or dies; `busy` (with
-    {holder}) is the LockedError message when another process holds it and `wait` is False."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+") as f:
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-        except BlockingIOError:
-            f.seek(0)
-            raise LockedError(busy.format(holder=f.read().strip() or "another process")) from None
-        f.seek(0)
-        f.truncate()
-        f.write(holder)
-        f.flush()
-        try:
-            yield
-        finally:
-            f.seek(0)
-            f.truncate()
-            fcntl.flock(f, fcntl.LOCK_UN)
-
-
-def _is_held(path: Path) -> bool:
-    if not path.exists():
-        return False
-    with open(path, "a+") as f:
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        fcntl.flock(f, fcntl.LOCK_UN)
-        return False
 
 
 def _safe_children(root: Path, directory: Path) -> list[str]:

@@ -1,0 +1,127 @@
+"""The `workbench` commands that start runs: train, extend, jobs and worker (and queueing any job
+on Celery with --queue). Each ends in one line the user can act on; see `workbench.cli`."""
+from __future__ import annotations
+
+import itertools
+
+from workbench.families import FamilyError, parse_value
+
+
+def _variants(args) -> list:
+    from workbench.families import load_family
+    family = load_family(args.family)
+    overrides = {}
+    for item in args.set or []:
+        if "=" not in item:
+            raise FamilyError(f"--set expects key=value, got {item!r} (e.g. --set train_fraction=0.5)")
+        key, value = item.split("=", 1)
+        overrides[key.strip()] = parse_value(value.strip())
+    # A sweep: every combination of the listed primes, seeds and data seeds.
+    axes = [[(key, v) for v in getattr(args, key)] if getattr(args, key) else [()] for key in ("p", "seed", "data_seed")]
+    combos = [dict(pair for pair in combo if pair) for combo in itertools.product(*axes)]
+    return [family.variant({**overrides, **combo}) for combo in combos]
+
+
+def cmd_train(args) -> int:
+    from workbench.store import Store
+    from workbench.training import train
+    store = Store(args.data)
+    if args.queue:
+        from workbench import jobs
+        return enqueue(args, store, [jobs.submit_train(store, v) for v in _variants(args)
+                                      if not _finished(store, v)])
+    for variant in _variants(args):
+        info = train(variant, store, device=args.device, progress=not args.quiet)
+        final = info.get("final", {})
+        print(f"{variant.family}/{variant.id}: {info['status']} - train loss {final.get('train_loss', float('nan')):.3g}, "
+              f"test accuracy {final.get('test_acc', float('nan')):.4f} ({info.get('train_seconds', 0):.0f} s); "
+              f"data in {store.variant_dir(variant_ref(variant))}")
+    return 0
+
+
+def _finished(store, variant) -> bool:
+    ref = variant_ref(variant)
+    if store.exists(ref) and store.status(ref) in ("trained", "analyzed"):
+        print(f"{ref}: already trained (skipped; `workbench extend` adds epochs or checkpoints)")
+        return True
+    return False
+
+
+def enqueue(args, store, submitted: list[dict]) -> int:
+    from workbench.worker import BROKER_VARIABLE, broker_url, enqueue
+    broker = broker_url(args.broker)
+    if not broker:
+        raise FamilyError(f"--queue needs a Celery broker: pass --broker redis://HOST:6379/0 or set {BROKER_VARIABLE}")
+    enqueue(broker, store.root, [job["id"] for job in submitted])
+    for job in submitted:
+        print(f"queued job {job['id']}: {job['kind']} {job['target']}")
+    print(f"{len(submitted)} job(s) sent to {broker}; `workbench jobs` shows their progress")
+    return 0
+
+
+def cmd_extend(args) -> int:
+    from workbench.store import Store
+    from workbench.training import extend
+    store = Store(args.data)
+    window = _window(args.window, args.every) if args.window else None
+    if (args.epochs is None) == (window is None):
+        raise FamilyError("give either --epochs N (train on to epoch N) or --window START-STOP --every K")
+    for ref in store.resolve(args.variants):
+        if args.queue:
+            from workbench import jobs
+            enqueue(args, store, [jobs.submit_extend(store, ref, args.epochs, window)])
+            continue
+        info = extend(ref, store, epochs=args.epochs, window=window, device=args.device, progress=not args.quiet)
+        print(f"{ref}: {info['status']}, {len(store.checkpoint_epochs(ref))} checkpoints up to epoch "
+              f"{info['spec']['training']['epochs']}; extensions: {info['extensions'][-1]}")
+    return 0
+
+
+def _window(text: str, every: int | None) -> tuple[int, int, int]:
+    try:
+        start, stop = (int(x) for x in text.split("-"))
+    except ValueError:
+        raise FamilyError(f"--window expects START-STOP, e.g. 1000-2000; got {text!r}") from None
+    if not every:
+        raise FamilyError("--window needs --every K (checkpoint interval inside the window)")
+    return start, stop, every
+
+
+def cmd_jobs(args) -> int:
+    from workbench import jobs
+    from workbench.store import Store
+    store = Store(args.data)
+    if args.action != "list" and not args.job:
+        raise FamilyError(f"`workbench jobs {args.action}` needs a job id; `workbench jobs` lists them")
+    if args.action == "cancel":
+        job = jobs.cancel(store, args.job)
+        print(f"job {job['id']}: cancel requested ({job['state']})")
+        return 0
+    if args.action == "resume":
+        job = jobs.resume(store, args.job)
+        if args.queue:
+            return enqueue(args, store, [job])
+        job = jobs.execute(store, job["id"])
+        print(f"job {job['id']}: {job['state']} - {job.get('message') or job.get('error')}")
+        return 0 if job["state"] == "done" else 1
+    for job in jobs.listing(store, limit=args.limit):
+        progress = job.get("progress") or {}
+        done = f"{progress['done']}/{progress['total']}" if progress.get("total") else ""
+        detail = job.get("error") or job.get("message") or progress.get("text", "")
+        print(f"{job['id']}  {job['state']:<9} {job['kind']:<7} {job['target']}  {done}  {detail}")
+    return 0
+
+
+def cmd_worker(args) -> int:
+    from workbench.store import Store
+    from workbench.worker import BROKER_VARIABLE, broker_url, run_worker
+    broker = broker_url(args.broker)
+    if not broker:
+        raise FamilyError(f"a worker needs a Celery broker: pass --broker redis://HOST:6379/0 or set {BROKER_VARIABLE}")
+    run_worker(broker, str(Store(args.data).root), concurrency=args.concurrency)
+    return 0
+
+
+def variant_ref(variant):
+    from workbench.store import VariantRef
+    return VariantRef(variant.family, variant.id)

@@ -1,0 +1,146 @@
+"""Files that are never half-written and never silently wrong: atomic writes, safetensors with a
+CRC-32 of their arrays, JSON records, and exclusive flocks that die with their holder. Formats
+only; where the files live is `workbench.store`'s business."""
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import json
+import os
+import tempfile
+import zlib
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+from safetensors.numpy import load as st_load
+from safetensors.numpy import save as st_save
+
+class StoreError(Exception):
+    """A problem with the data on disk; the message names the path and what to do."""
+
+
+class MissingError(StoreError):
+    pass
+
+
+class CorruptFileError(StoreError):
+    pass
+
+
+class LockedError(StoreError):
+    pass
+
+
+def atomic_write(path: Path, write: Callable[[object], None]) -> None:
+    """Call `write(file)` on a temporary file beside `path`, then rename it into place. A full
+    disk or a missing permission is a StoreError; the file's previous contents stay as they were."""
+    tmp = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException as err:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+        if isinstance(err, OSError) and err.errno in DISK_ERRORS:
+            raise StoreError(f"cannot write {path}: {DISK_ERRORS[err.errno]}; "
+                             "earlier data is unchanged") from err
+        raise
+
+
+DISK_ERRORS = {
+    errno.ENOSPC: "the disk is full - free some space (or set WORKBENCH_DATA to a roomier disk) and run it again",
+    errno.EDQUOT: "the disk quota is exceeded - free some space and run it again",
+    errno.EACCES: "permission denied - make the data root writable by this user, or set WORKBENCH_DATA",
+    errno.EPERM: "operation not permitted - make the data root writable by this user, or set WORKBENCH_DATA",
+    errno.EROFS: "the file system is read-only - set WORKBENCH_DATA to a writable directory",
+}
+
+
+def _checksum(arrays: dict[str, np.ndarray]) -> str:
+    crc = 0
+    for key in sorted(arrays):
+        crc = zlib.crc32(key.encode(), crc)
+        crc = zlib.crc32(np.ascontiguousarray(arrays[key]).tobytes(), crc)
+    return f"{crc:08x}"
+
+
+def write_arrays(path: Path, arrays: dict[str, np.ndarray], metadata: dict[str, str] | None = None) -> None:
+    """Write named arrays as safetensors, atomically, with a checksum in the header."""
+    arrays = {k: np.asarray(v) for k, v in arrays.items()}
+    arrays = {k: v if v.flags.c_contiguous else v.copy(order="C") for k, v in arrays.items()}
+    meta = {**(metadata or {}), "crc32": _checksum(arrays)}
+    blob = st_save(arrays, metadata=meta)
+    atomic_write(path, lambda f: f.write(blob))
+
+
+def read_arrays(path: Path, fix: str = "delete it and recreate it") -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """Read a file written by `write_arrays`; a truncated or damaged file raises CorruptFileError."""
+    if not path.is_file():
+        raise MissingError(f"{path} does not exist")
+    blob = path.read_bytes()
+    try:
+        arrays = st_load(blob)
+        header_len = int.from_bytes(blob[:8], "little")
+        meta = json.loads(blob[8 : 8 + header_len]).get("__metadata__", {}) or {}
+    except Exception as err:  # safetensors raises its own error types for every kind of damage
+        raise CorruptFileError(f"{path} is corrupt or truncated ({err}); {fix}") from err
+    if "crc32" in meta and meta["crc32"] != _checksum(arrays):
+        raise CorruptFileError(f"{path} is corrupt (checksum mismatch); {fix}")
+    return arrays, meta
+
+
+def write_json(path: Path, data: dict) -> None:
+    text = json.dumps(data, indent=2, sort_keys=True) + "\n"
+    atomic_write(path, lambda f: f.write(text.encode()))
+
+
+def read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise MissingError(f"{path} does not exist") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise CorruptFileError(f"{path} is not valid JSON ({err}); restore or delete it") from err
+
+
+@contextlib.contextmanager
+def hold(path: Path, holder: str, busy: str, wait: bool = False) -> Iterator[None]:
+    """An exclusive flock on `path`, released when the holder exits or dies; `busy` (with
+    {holder}) is the LockedError message when another process holds it and `wait` is False."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            f.seek(0)
+            raise LockedError(busy.format(holder=f.read().strip() or "another process")) from None
+        f.seek(0)
+        f.truncate()
+        f.write(holder)
+        f.flush()
+        try:
+            yield
+        finally:
+            f.seek(0)
+            f.truncate()
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def is_held(path: Path) -> bool:
+    if not path.exists():
+        return False
+    with open(path, "a+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(f, fcntl.LOCK_UN)
+        return False
