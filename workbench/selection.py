@@ -24,8 +24,9 @@ def parse_query(search: str | None) -> dict:
             continue
         raw = values[key][-1]
         if key in INT_FIELDS:
-            if as_int(raw) is not None:
-                selection[key] = as_int(raw)
+            value = as_int(raw)
+            if value is not None:
+                selection[key] = value
         elif key == "compare":
             selection[key] = [unquote_plus(v) for v in _raw_value(search, key).split(",") if v][:MAX_COMPARE]
         else:
