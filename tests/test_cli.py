@@ -48,14 +48,14 @@ def test_import_of_a_missing_file_says_so(capsys, tmp_path):
 def test_analyze_command_accepts_a_family_and_reports_unknown_analyzers(capsys):
     assert main(["train", "tiny_addition", "--set", "epochs=20", "--set", "checkpoints.every=10:20", "--quiet"]) == 0
     assert main(["analyze", "tiny_addition", "--analyzers", "fourier_embedding", "--quiet"]) == 0
-    assert "analysed 3 checkpoint(s)" in capsys.readouterr().out
+    assert "analyzed 3 checkpoint(s)" in capsys.readouterr().out
     assert main(["analyze", "tiny_addition", "--analyzers", "fourier_embeding"]) == 1
     assert "unknown analyzer 'fourier_embeding'" in capsys.readouterr().err
     assert main(["analyze", "tiny_addition", "--epochs", "ten"]) == 1
-    assert "--epochs expects numbers" in capsys.readouterr().err
+    assert "--epochs expects epochs and ranges" in capsys.readouterr().err
 
 
-def test_demo_trains_and_analyses_two_seeds_and_a_second_run_redoes_nothing(capsys, monkeypatch, store):
+def test_demo_trains_and_analyzes_two_seeds_and_a_second_run_redoes_nothing(capsys, monkeypatch, store):
     import workbench.cli as cli
     monkeypatch.setattr(cli, "DEMO_FAMILY", "tiny_addition")
     monkeypatch.setattr(cli, "DEMO_SEEDS", (0, 1))

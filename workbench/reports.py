@@ -29,7 +29,7 @@ class ReportError(StoreError):
 
 
 def check_report(report: dict) -> dict:
-    """The report with its fields checked and normalised; ReportError names what is wrong."""
+    """The report with its fields checked and normalized; ReportError names what is wrong."""
     if not isinstance(report, dict):
         raise ReportError("a report is a dict with title, notes, columns and figures")
     title = str(report.get("title") or "").strip()
