@@ -13,7 +13,7 @@ from workbench.families import FamilyError
 from workbench.jobs import user_errors
 
 DEMO_FAMILY = "modular_addition_demo"
-DEMO_SEEDS = (1, 3)  # both measured to grok by epoch ~1,700 (README has the numbers)
+DEMO_SEEDS = (1, 3)  # both measured to grok by epoch ~1,700 (docs/cli.md has the numbers)
 
 
 def cmd_list(args) -> int:
@@ -133,7 +133,7 @@ def cmd_export(args) -> int:
     store = Store(args.data)
     if args.report:
         from workbench.reports import export_saved_report
-        path = export_saved_report(args.variant, args.out, cursor=args.epoch, data=store.root)
+        path = export_saved_report(args.variant, args.out, epoch=args.epoch, data=store.root)
         print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB): report {args.variant}; opens offline")
         return 0
     pages = names(args.page, "--page")
