@@ -42,22 +42,36 @@ def test_the_wheel_holds_every_subpackage_the_families_and_the_assets(wheel):
     assert not [n for n in names if n.startswith(("tests/", "families/", "benchmarks/"))]
 
 
+def fresh_venv(path: Path) -> tuple[Path, Path]:
+    """A venv whose dependencies are the test environment's packages (a .pth after its own
+    site-packages, so what is installed into it wins): nothing is downloaded."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(path)], check=True)
+    python = path / "bin" / "python"
+    site = Path(subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                               check=True, capture_output=True, text=True).stdout.strip())
+    (site / "zz_test_dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    return python, site
+
+
+def pip_install(python: Path, *args: str) -> None:
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "--quiet",
+                    "--disable-pip-version-check", *args], check=True)
+
+
+def clean_env(tmp_path: Path) -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "WORKBENCH_FAMILIES")}
+    return {**env, "WORKBENCH_DATA": str(tmp_path / "data"), "OMP_NUM_THREADS": "1"}
+
+
 @pytest.mark.slow
 def test_the_installed_wheel_works_outside_the_checkout(wheel, tmp_path):
     """A fresh venv (the test environment's packages serve as its dependencies, so nothing is
     downloaded) with only the wheel installed: the CLI runs, finds the built-in families from
     the package data, and the app serves its styles."""
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-    python = venv / "bin" / "python"
-    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "--quiet",
-                    "--disable-pip-version-check", str(wheel)], check=True)
-    site = Path(subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                               check=True, capture_output=True, text=True).stdout.strip())
-    # After the venv's own site-packages, so the installed workbench wins over the editable one.
-    (site / "zz_test_dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "WORKBENCH_FAMILIES")}
-    env.update(WORKBENCH_DATA=str(tmp_path / "data"), OMP_NUM_THREADS="1")
+    python, site = fresh_venv(venv)
+    pip_install(python, str(wheel))
+    env = clean_env(tmp_path)
 
     def run(*args):
         return subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
@@ -78,3 +92,19 @@ def test_the_installed_wheel_works_outside_the_checkout(wheel, tmp_path):
     module, families, statuses = probe.stdout.strip().splitlines()[-3:]
     assert module.startswith(str(site)) and families == str(site / "workbench" / "builtin_families")
     assert statuses == "200 200"
+
+
+@pytest.mark.slow
+def test_the_editable_install_of_setup_sh_finds_the_package_and_the_families(tmp_path):
+    """`./setup.sh` installs the checkout in editable mode: the mapping of families/ into the
+    package must not break it."""
+    python, _ = fresh_venv(tmp_path / "venv")
+    pip_install(python, "--no-build-isolation", "-e", str(ROOT))
+    probe = subprocess.run([str(python), "-c", "import workbench, workbench.pages, workbench.config as c; "
+                            "from workbench.families import family_names; "
+                            "print(workbench.__file__); print(c.BUILTIN_FAMILIES); print(family_names())"],
+                           cwd=tmp_path, env=clean_env(tmp_path), capture_output=True, text=True)
+    assert probe.returncode == 0, probe.stderr
+    module, families, names = probe.stdout.strip().splitlines()
+    assert module == str(ROOT / "workbench" / "__init__.py") and families == str(ROOT / "families")
+    assert "'modular_addition_demo'" in names
