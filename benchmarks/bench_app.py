@@ -1,7 +1,7 @@
 """App speed at p=113 with 101 checkpoints: an epoch step on Overview and Neurons (server time),
 the first page load in Chromium, and `workbench serve` start-up.
 
-The first run trains and analyses a real p=113 variant (1,000 epochs, a checkpoint every 10;
+The first run trains and analyzes a real p=113 variant (1,000 epochs, a checkpoint every 10;
 about three minutes) into benchmarks/.data; later runs reuse it."""
 from __future__ import annotations
 

@@ -40,11 +40,11 @@ X, Y = STORE.load_log(REF)["train_loss"]
 BENCHMARKS = [
     Benchmark(
         "loss dynamics: oscillation analysis of a 1M-step train loss (periodogram, autocorrelation, decomposition)",
-        ("every window (stride 50 samples)", lambda: oscillation.analyse(X, Y, max_windows=np.inf)),
-        ("adaptive stride (at most 400 windows)", lambda: oscillation.analyse(X, Y)),
+        ("every window (stride 50 samples)", lambda: oscillation.analyze(X, Y, max_windows=np.inf)),
+        ("adaptive stride (at most 400 windows)", lambda: oscillation.analyze(X, Y)),
         unit="s", repeats=2,
         notes=lambda t: f"{t:.2f} s for {N_STEPS:,} steps; the period-7 wobble is still found "
-                        f"({oscillation.analyse(X, Y)['dominant_period']:.3f} steps)"),
+                        f"({oscillation.analyze(X, Y)['dominant_period']:.3f} steps)"),
     Benchmark(
         "loss dynamics: phases + alerts of a 1M-step log (the loss_dynamics analyzer)",
         ("reading the log back (Store.load_log)", lambda: STORE.load_log(REF)),

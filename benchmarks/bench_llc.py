@@ -4,7 +4,7 @@ Baseline: every default per-epoch analyzer on the same checkpoint (what `workben
 costs without --analyzers llc), so the ratio says how many default analyses one LLC costs
 (a ratio < 1). Uses the trained p=113 checkpoint in benchmarks/.data when the app benchmarks have
 made it (the sampler's cost barely depends on the weights; its health does), else the paper's
-initialisation.
+initialization.
 """
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def _weights() -> tuple[dict[str, np.ndarray], str]:
         if epochs and Store(DATA).info(ref)["spec"]["domain"]["p"] == 113:
             epoch = epochs[len(epochs) // 2]
             return Store(DATA).load_weights(VariantRef(ref.family, ref.id), epoch), f"{ref.id} epoch {epoch}"
-    return {k: v.numpy() for k, v in init_weights(ModelConfig.from_spec(SPEC), 999).items()}, "initialisation"
+    return {k: v.numpy() for k, v in init_weights(ModelConfig.from_spec(SPEC), 999).items()}, "initialization"
 
 
 WEIGHTS, SOURCE = _weights()

@@ -1,4 +1,4 @@
-"""A second tiny seed for comparison tests, trained and analysed into the session's tiny store
+"""A second tiny seed for comparison tests, trained and analyzed into the session's tiny store
 once (both test_compare.py and test_compare_browser.py ask for it)."""
 from __future__ import annotations
 

@@ -103,7 +103,7 @@ def test_the_variant_report_has_phases_key_frequencies_and_summaries(tiny_analyz
     text = out.read_text()
     keys = ", ".join(str(k) for k in np.flatnonzero(store.load_artifact(ref, "fourier_embedding")["key_mask"][-1]) + 1)
     assert "grokking onset" in text and f"<td>{keys}</td>" in text
-    assert text.count("Plotly.newPlot") == 8 and "Not analysed" not in text
+    assert text.count("Plotly.newPlot") == 8 and "Not analyzed" not in text
     assert not re.findall(r"<script[^>]+src=", text) and text.count("<script>/**") == 1  # plotly.js once, inline
     assert main(["export", str(ref), "--data", str(store.root), "--animate", "cluster_sizes", "--epochs", "0-100",
                  "--out", str(tmp_path / "anim.html")]) == 0

@@ -121,7 +121,7 @@ def click_heatmap_cell(driver, name, column, row):
         # Leave the plot first: a move to the point the mouse is already on fires no new hover.
         ActionChains(d).move_to_element_with_offset(plot, -plot.size["width"] // 2 + 1, -plot.size["height"] // 2 + 1) \
             .move_to_element_with_offset(plot, round(x), round(y)).perform()
-        # Only plain fields: a hover point links back to the figure's data, which WebDriver cannot serialise.
+        # Only plain fields: a hover point links back to the figure's data, which WebDriver cannot serialize.
         hovered = d.execute_script("""
             const h = arguments[0]._hoverdata;
             return h && h.length ? {x: h[0].x, y: h[0].y, customdata: h[0].customdata} : null;""", plot)
@@ -177,7 +177,7 @@ def test_page_navigation_keeps_the_selection(served, browser):
     assert not severe_console_errors(browser)
 
 
-def test_an_unanalysed_variant_says_what_to_run(served, browser):
+def test_an_unanalyzed_variant_says_what_to_run(served, browser):
     app, store, ref = served
     from workbench.families import load_family
     from workbench.training import train

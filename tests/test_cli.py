@@ -48,14 +48,34 @@ def test_import_of_a_missing_file_says_so(capsys, tmp_path):
 def test_analyze_command_accepts_a_family_and_reports_unknown_analyzers(capsys):
     assert main(["train", "tiny_addition", "--set", "epochs=20", "--set", "checkpoints.every=10:20", "--quiet"]) == 0
     assert main(["analyze", "tiny_addition", "--analyzers", "fourier_embedding", "--quiet"]) == 0
-    assert "analysed 3 checkpoint(s)" in capsys.readouterr().out
+    assert "analyzed 3 checkpoint(s)" in capsys.readouterr().out
     assert main(["analyze", "tiny_addition", "--analyzers", "fourier_embeding"]) == 1
     assert "unknown analyzer 'fourier_embeding'" in capsys.readouterr().err
     assert main(["analyze", "tiny_addition", "--epochs", "ten"]) == 1
-    assert "--epochs expects numbers" in capsys.readouterr().err
+    assert "--epochs expects epochs and ranges" in capsys.readouterr().err
+    assert main(["analyze", "tiny_addition", "--analyzers", "fourier_embedding", "dimensionality",
+                 "--epochs", "0", "10-20", "--quiet"]) == 0
+    assert "analyzed 3 checkpoint(s) and 0 series (fourier_embedding, dimensionality)" in capsys.readouterr().out
 
 
-def test_demo_trains_and_analyses_two_seeds_and_a_second_run_redoes_nothing(capsys, monkeypatch, store):
+def test_every_list_option_takes_space_separated_values_and_refuses_commas(capsys):
+    """One list syntax (`--analyzers a b`, `--epochs 0 100 1000-2000`, `--page overview fourier`):
+    a comma-separated value, the old syntax, is refused with the spaced form to type instead."""
+    assert main(["analyze", "tiny_addition", "--analyzers", "fourier_embedding,dimensionality"]) == 1
+    assert "--analyzers takes values separated by spaces, e.g. --analyzers fourier_embedding dimensionality" in (
+        capsys.readouterr().err)
+    assert main(["analyze", "tiny_addition", "--epochs", "0,100"]) == 1
+    assert "e.g. --epochs 100 200 1000-2000; got '0,100'" in capsys.readouterr().err
+    assert main(["export", "tiny_addition", "--page", "overview,fourier"]) == 1
+    assert "--page takes values separated by spaces, e.g. --page overview fourier" in capsys.readouterr().err
+
+
+def test_extend_takes_to_epoch_or_a_window(capsys):
+    assert main(["extend", "tiny_addition"]) == 1
+    assert "give either --to-epoch N (train on to epoch N) or --window START-STOP --every K" in capsys.readouterr().err
+
+
+def test_demo_trains_and_analyzes_two_seeds_and_a_second_run_redoes_nothing(capsys, monkeypatch, store):
     import workbench.cli as cli
     monkeypatch.setattr(cli, "DEMO_FAMILY", "tiny_addition")
     monkeypatch.setattr(cli, "DEMO_SEEDS", (0, 1))

@@ -33,7 +33,7 @@ def _memorized_epoch(store, ref) -> int:
 
 def test_llc_is_finite_at_every_checkpoint_and_its_chains_healthy_once_trained(tiny_llc):
     """λ̂ is defined at a local minimum of the loss (Lau et al. 2023). A trained checkpoint is near
-    one, so every chain must rise from L_n(w*) and level off. The random initialisation is not a
+    one, so every chain must rise from L_n(w*) and level off. The random initialization is not a
     minimum: a chain there may still drift; λ̂ must be finite, and the figure reports the drift."""
     store, ref, _ = tiny_llc
     data = store.load_artifact(ref, "llc")
@@ -48,7 +48,7 @@ def test_llc_rises_through_memorization_and_falls_when_the_model_groks(tiny_llc)
     """The sign in the literature: λ̂ counts the effective parameters the solution uses. It grows
     while the model memorizes its training pairs and drops when the simpler generalizing circuit
     takes over (devinterp's grokking example; Timaeus's grokking project). So λ̂ at
-    initialisation < λ̂ at memorization > λ̂ after grokking."""
+    initialization < λ̂ at memorization > λ̂ after grokking."""
     store, ref, _ = tiny_llc
     data = store.load_artifact(ref, "llc")
     by_epoch = dict(zip(data["epochs"].tolist(), data["llc_mean"]))

@@ -24,7 +24,7 @@ def served(tmp_path_factory):
     store = Store(root / "data")
     summary = import_log(path, store)
     app = ServedApp(store.root)
-    yield app, str(summary["run"])
+    yield app, str(summary["variant"])
     app.close()
 
 

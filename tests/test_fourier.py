@@ -152,7 +152,7 @@ def test_directions_over_the_pair_grid_are_orthonormal():
     assert D.shape == (P * P, 6)
     np.testing.assert_allclose(D.T @ D, np.eye(6), atol=1e-12)
     a, b = grid(P)
-    # column 2 = cos(w_7 (a + b)) at pair index a*p + b, normalised
+    # column 2 = cos(w_7 (a + b)) at pair index a*p + b, normalized
     expected = np.cos(2 * np.pi * 7 * (a + b) / P).ravel() * np.sqrt(2) / P
     np.testing.assert_allclose(D[:, 2], expected, atol=1e-12)
 

@@ -90,20 +90,20 @@ def test_unknown_overrides_and_absurd_sizes_are_refused(tmp_path, monkeypatch):
     path.write_text("step,loss\n0,1\n1,0.5\n")
     with pytest.raises(LogImportError, match="--step 'time' is not a column; there are: loss, step"):
         read_log(path, step="time")
-    with pytest.raises(LogImportError, match="--metric 'acc' is not a numeric column"):
+    with pytest.raises(LogImportError, match="--metrics 'acc' is not a numeric column"):
         read_log(path, metrics=["acc"])
     monkeypatch.setattr(logimport, "MAX_FILE_BYTES", 10)
     with pytest.raises(LogImportError, match="GiB are refused"):
         read_log(path)
 
 
-def test_an_imported_log_is_a_run_the_app_lists_analyses_and_compares(store, tmp_path, capsys):
+def test_an_imported_log_is_a_run_the_app_lists_analyzes_and_compares(store, tmp_path, capsys):
     path = tmp_path / "other project.csv"
     steps = np.arange(1000)
     val_acc = np.where(steps < 400, 0.9, 0.3) + np.random.default_rng(0).normal(0, 0.01, 1000)
     path.write_text("step,train_loss,val_acc\n" + "\n".join(
         f"{s},{train_loss(s)},{a}" for s, a in zip(steps, val_acc)) + "\n")
-    assert main(["import-log", str(path), "--data", str(store.root), "--gate", "val_acc >= 0.5 by 100"]) == 0
+    assert main(["import-log", str(path), "--data", str(store.root), "--gates", "val_acc >= 0.5 by 100"]) == 0
     out = capsys.readouterr().out
     ref = VariantRef("logs", "other-project")
     assert f"as {ref}" in out and "abrupt change in val_acc at 400" in out and "failed first at 400" in out
@@ -116,7 +116,7 @@ def test_an_imported_log_is_a_run_the_app_lists_analyses_and_compares(store, tmp
     with pytest.raises(MissingError, match="imported training log .* Loss dynamics page"):
         store.load_history(ref)
     # The Loss dynamics page shows it, its alerts and gates, and overlays it with a second log.
-    assert main(["import-log", str(path), "--data", str(store.root), "--id", "again", "--metric", "val_acc"]) == 0
+    assert main(["import-log", str(path), "--data", str(store.root), "--id", "again", "--metrics", "val_acc"]) == 0
     from workbench.app import checkpoint_epochs, create_app
     from workbench.pages._common import CALLBACKS
     app = create_app(store.root)

@@ -78,7 +78,7 @@ def test_progress_measures_checkpoint_is_converted_and_its_losses_become_history
     weights = reference_weights()
     torch.save({"model": progress_measures_state(weights), "train_losses": [4.0, 3.0, 2.5],
                 "test_losses": [4.1, 4.2, 4.0], "epoch": 2}, tmp_path / "grok.pth")
-    summary = import_checkpoint(tmp_path / "grok.pth", "modular_addition", store, variant_id="paper")
+    summary = import_checkpoint(tmp_path / "grok.pth", "modular_addition", store, id="paper")
     assert summary["format"] == "progress_measures" and summary["epochs"] == [2]
     assert torch.allclose(imported_logits(store, "paper", 2), grid_logits(weights), atol=1e-6)
     history = store.load_history(VariantRef("modular_addition", "paper"))

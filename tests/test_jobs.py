@@ -115,8 +115,8 @@ def test_extend_and_analyze_jobs_report_what_they_did(store):
     train(variant, store, progress=False)
     extended = jobs.execute(store, jobs.submit_extend(store, ref(variant), window=(0, 10, 5))["id"])
     assert extended["state"] == "done" and "added 2 checkpoints" in extended["message"]
-    analysed = jobs.execute(store, jobs.submit_analyze(store, ref(variant), ["fourier_embedding"])["id"], every=0)
-    assert analysed["state"] == "done" and analysed["progress"]["total"] == len(store.checkpoint_epochs(ref(variant)))
+    analyzed = jobs.execute(store, jobs.submit_analyze(store, ref(variant), ["fourier_embedding"])["id"], every=0)
+    assert analyzed["state"] == "done" and analyzed["progress"]["total"] == len(store.checkpoint_epochs(ref(variant)))
 
 
 def test_local_slots_run_one_job_per_slot(store, monkeypatch):

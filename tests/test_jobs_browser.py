@@ -1,4 +1,4 @@
-"""Train, watch, cancel, resume and analyse from the browser (background callbacks, DiskcacheManager)."""
+"""Train, watch, cancel, resume and analyze from the browser (background callbacks, DiskcacheManager)."""
 from __future__ import annotations
 
 import contextlib

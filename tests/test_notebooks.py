@@ -29,7 +29,7 @@ def test_the_notebook_runs(path, tiny_analyzed, tmp_path, monkeypatch):
     pytest.importorskip("ipykernel")
     store, seed0 = tiny_analyzed
     seed1 = second_seed(store)
-    root = tmp_path / "data"  # a copy: notebooks import, analyse and save reports
+    root = tmp_path / "data"  # a copy: notebooks import, analyze and save reports
     for ref in (seed0, seed1):
         shutil.copytree(store.variant_dir(ref), root / ref.family / ref.id)
     # The kernel is a new process: it finds this checkout and the data through the environment.

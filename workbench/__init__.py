@@ -1,10 +1,10 @@
 """workbench: train, analyze and browse how small transformers learn.
 
 `import workbench as wb` stays cheap (no torch, no plotly): the API's names below are loaded
-from `workbench.api`, `workbench.export` and `workbench.reports` on first use. See the README's
-"Python API" and the notebooks in notebooks/.
+from `workbench.api`, `workbench.export` and `workbench.reports` on first use. See docs/api.md
+and the notebooks in notebooks/.
 
-Modules, in the order imports flow (see README "Architecture"): config, families, tasks, model,
+Modules, in the order imports flow (see docs/architecture.md): config, families, tasks, model,
 store, training, analyzers, pipeline, figures, renderers, api, export, reports, app, cli.
 """
 __version__ = "0.1.0"

@@ -22,7 +22,7 @@ from workbench.store import MissingError, Store, VariantRef
 
 
 class Artifact:
-    """One analyzer's output for a variant: `.series()` (every analysed epoch stacked along a
+    """One analyzer's output for a variant: `.series()` (every analyzed epoch stacked along a
     leading axis, `epochs` holding them) or `.at(epoch)` (the arrays of one epoch)."""
 
     def __init__(self, store: Store, ref: VariantRef, name: str):
@@ -37,7 +37,7 @@ class Artifact:
         return [int(e) for e in self.series().get("epochs", [])]
 
     def at(self, epoch: int) -> dict[str, np.ndarray]:
-        """The arrays at the last analysed epoch ≤ `epoch` (the checkpoint in force then)."""
+        """The arrays at the last analyzed epoch ≤ `epoch` (the checkpoint in force then)."""
         from workbench.renderers.cursor import at_epoch
         data = self.series()
         if "epochs" not in data:
@@ -195,7 +195,7 @@ def import_checkpoint(path: str | Path, family: str = "modular_addition", *, id:
     """`workbench import FILE`: a TransformerLens or progress-measures checkpoint as a variant."""
     from workbench.importers import import_checkpoint as run
     store = Store(data)
-    return Variant(run(path, family, store, variant_id=id, fmt=format)["variant"], store)
+    return Variant(run(path, family, store, id=id, format=format)["variant"], store)
 
 
 def import_log(path: str | Path, *, family: str = "logs", id: str | None = None, step: str | None = None,
@@ -204,5 +204,5 @@ def import_log(path: str | Path, *, family: str = "logs", id: str | None = None,
     """`workbench import-log FILE`: a training log from another project as a log-only run."""
     from workbench.logimport import import_log as run
     store = Store(data)
-    summary = run(path, store, family=family, run=id, step=step, metrics=metrics, gates=gates, replace=replace)
-    return Variant(summary["run"], store)
+    summary = run(path, store, family=family, id=id, step=step, metrics=metrics, gates=gates, replace=replace)
+    return Variant(summary["variant"], store)

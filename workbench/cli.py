@@ -13,7 +13,7 @@ from workbench.families import FamilyError
 from workbench.jobs import user_errors
 
 DEMO_FAMILY = "modular_addition_demo"
-DEMO_SEEDS = (1, 3)  # both measured to grok by epoch ~1,700 (README has the numbers)
+DEMO_SEEDS = (1, 3)  # both measured to grok by epoch ~1,700 (docs/cli.md has the numbers)
 
 
 def cmd_list(args) -> int:
@@ -34,8 +34,8 @@ def cmd_list(args) -> int:
 def cmd_import(args) -> int:
     from workbench.importers import import_checkpoint
     from workbench.store import Store
-    summary = import_checkpoint(args.path, args.family, Store(args.data), variant_id=args.id,
-                                fmt=args.format, epoch=args.epoch)
+    summary = import_checkpoint(args.path, args.family, Store(args.data), id=args.id,
+                                format=args.format, epoch=args.epoch)
     print(f"imported {args.path} ({summary['format']} layout, p={summary['p']}) as {summary['variant']}: "
           f"{len(summary['epochs'])} checkpoint(s), accuracy on the full {summary['p']}x{summary['p']} grid "
           f"{summary['grid_accuracy']:.4f}" + (f"; history: {', '.join(summary['history'])}" if summary["history"] else ""))
@@ -45,14 +45,14 @@ def cmd_import(args) -> int:
 def cmd_import_log(args) -> int:
     from workbench.logimport import import_log
     from workbench.store import Store
-    summary = import_log(args.path, Store(args.data), family=args.family, run=args.id, step=args.step,
-                         metrics=args.metric, gates=args.gate, replace=args.replace)
+    summary = import_log(args.path, Store(args.data), family=args.family, id=args.id, step=args.step,
+                         metrics=args.metrics, gates=args.gates, replace=args.replace)
     points = ", ".join(f"{name} ({n:,})" for name, n in summary["series"].items())
-    print(f"imported {args.path} as {summary['run']}: x = {summary['x']}; {points}")
+    print(f"imported {args.path} as {summary['variant']}: x = {summary['x']}; {points}")
     for note in summary["notes"]:
         print(f"  note: {note}")
     _print_dynamics(summary["phases"], summary["alerts"], summary["gates"])
-    print(f"open it: workbench serve, then /dynamics?variant={summary['run']}")
+    print(f"open it: workbench serve, then /dynamics?variant={summary['variant']}")
     return 0
 
 
@@ -63,7 +63,7 @@ def cmd_alerts(args) -> int:
     store = Store(args.data)
     for ref in store.resolve(args.variants):
         artifact = run_dynamics(store, ref)
-        gates = args.gate if args.gate is not None else store.info(ref).get("gates", [])
+        gates = args.gates if args.gates is not None else store.info(ref).get("gates", [])
         print(f"{ref}:")
         _print_dynamics(stored_phases(artifact), stored_alerts(artifact),
                         evaluate_all("\n".join(gates), run_series(store, ref)))
@@ -81,38 +81,48 @@ def _print_dynamics(phases, alerts, gates) -> None:
         print(f"  gate {result.gate.text!r} on {result.series}: {result.verdict}")
 
 
-def parse_epochs(text: str | None) -> list[int] | None:
-    """`100,200,1000-2000` -> those epochs and every epoch in the ranges (inclusive)."""
-    if not text:
+def parse_epochs(items: list[str] | None) -> list[int] | None:
+    """`["100", "200", "1000-2000"]` -> those epochs and every epoch in the ranges (inclusive)."""
+    if not items:
         return None
     epochs = []
-    try:
-        for part in text.split(","):
-            lo, _, hi = part.partition("-")
+    for item in items:
+        lo, _, hi = item.partition("-")
+        try:
             epochs += list(range(int(lo), int(hi) + 1)) if hi else [int(lo)]
-    except ValueError:
-        raise FamilyError(f"--epochs expects numbers and ranges like 100,200,1000-2000, got {text!r}") from None
+        except ValueError:
+            raise FamilyError(f"--epochs expects epochs and ranges separated by spaces, e.g. --epochs 100 200 "
+                              f"1000-2000; got {item!r}") from None
     return epochs
+
+
+def names(items: list[str] | None, option: str) -> list[str] | None:
+    """A list option's values; a comma inside one is a mistaken separator, refused with the fix."""
+    for item in items or []:
+        if "," in item:
+            raise FamilyError(f"{option} takes values separated by spaces, e.g. {option} "
+                              f"{' '.join(n for n in item.split(',') if n)}; got {item!r}")
+    return items or None
 
 
 def cmd_analyze(args) -> int:
     from workbench.pipeline import analyze
     from workbench.store import Store
     store = Store(args.data)
-    names = [a.strip() for a in args.analyzers.split(",")] if args.analyzers else None
+    analyzers = names(args.analyzers, "--analyzers")
     epochs = parse_epochs(args.epochs)
     if args.queue:
         from workbench import jobs
-        return enqueue(args, store, [jobs.submit_analyze(store, ref, names, args.force)
+        return enqueue(args, store, [jobs.submit_analyze(store, ref, analyzers, args.force)
                                       for ref in store.resolve(args.variants)])
     for ref in store.resolve(args.variants):
         if epochs is not None:  # a range selects the checkpoints inside it
             epochs_here = [e for e in store.checkpoint_epochs(ref) if e in set(epochs)]
         else:
             epochs_here = None
-        result = analyze(ref, store, analyzers=names, epochs=epochs_here, force=args.force,
+        result = analyze(ref, store, analyzers=analyzers, epochs=epochs_here, force=args.force,
                          progress=not args.quiet, workers=args.workers)
-        print(f"{ref}: analysed {result['epochs_analyzed']} checkpoint(s) and {result['series_analyzed']} "
+        print(f"{ref}: analyzed {result['epochs_analyzed']} checkpoint(s) and {result['series_analyzed']} "
               f"series ({', '.join(result['analyzers'])}); artifacts in {store.variant_dir(ref) / 'artifacts'}")
     return 0
 
@@ -123,11 +133,11 @@ def cmd_export(args) -> int:
     store = Store(args.data)
     if args.report:
         from workbench.reports import export_saved_report
-        path = export_saved_report(args.variant, args.out, cursor=args.epoch, data=store.root)
+        path = export_saved_report(args.variant, args.out, epoch=args.epoch, data=store.root)
         print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB): report {args.variant}; opens offline")
         return 0
-    pages = None if args.page is None else export.PAGES if args.page == "all" else tuple(
-        p.strip() for p in args.page.split(","))
+    pages = names(args.page, "--page")
+    pages = export.PAGES if pages == ["all"] else tuple(pages) if pages else None
     for ref in store.resolve([args.variant]):
         if args.animate:
             path = export.export_animation(ref, store, args.animate, args.out, parse_epochs(args.epochs))
@@ -148,7 +158,7 @@ def cmd_probe(args) -> int:
     if args.action == "add":
         if not args.name:
             raise probes.ProbeError("name the probe: `workbench probe add VARIANT NAME --rule \"a < b\"`")
-        inputs = probes.parse_inputs(args.inputs, spec["domain"]["p"]) if args.inputs is not None else None
+        inputs = probes.parse_inputs(" ".join(args.inputs), spec["domain"]["p"]) if args.inputs is not None else None
         definition = probes.definition(rule=args.rule, inputs=inputs)
         mask = probes.probe_mask(definition, spec)
         store.save_probe(ref, args.name, definition)
@@ -179,8 +189,8 @@ def cmd_demo(args) -> int:
         info = train(variant, store, progress=not args.quiet)
         analyze(variant_ref(variant), store, progress=not args.quiet)
         print(f"{variant.family}/{variant.id}: test accuracy {info['final']['test_acc']:.4f} "
-              f"after {variant.epochs} epochs, analysed -> {store.variant_dir(variant_ref(variant))}")
-    print("demo variants are trained and analysed")
+              f"after {variant.epochs} epochs, analyzed -> {store.variant_dir(variant_ref(variant))}")
+    print("demo variants are trained and analyzed")
     if args.no_serve:
         return 0
     return _serve(store.root, args, f"?variant={DEMO_FAMILY}/{family.variant(seed=DEMO_SEEDS[0]).id}")
@@ -239,13 +249,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("train", cmd_train, "train variants of a family (resumes interrupted runs)")
     p.add_argument("family", help="family name, e.g. modular_addition (see families/)")
-    p.add_argument("--p", type=int, nargs="+", help="the prime modulus (several: a sweep)")
-    p.add_argument("--seed", type=int, nargs="+", help="model seed(s) (several: a sweep)")
-    p.add_argument("--data-seed", dest="data_seed", type=int, nargs="+", help="train/test split seed(s) "
-                   "(several: a sweep; every combination of primes, seeds and data seeds is one variant)")
-    p.add_argument("--set", action="append", metavar="KEY=VALUE",
-                   help="override a family value, e.g. --set train_fraction=0.5 --set epochs=5000 "
-                        "--set checkpoints.every=100:1500,500:25000 (repeatable)")
+    p.add_argument("--p", type=int, nargs="+", action="extend", help="the prime modulus (several: a sweep)")
+    p.add_argument("--seed", type=int, nargs="+", action="extend", help="model seed(s) (several: a sweep)")
+    p.add_argument("--data-seed", dest="data_seed", type=int, nargs="+", action="extend", help="train/test split "
+                   "seed(s) (several: a sweep; every combination of primes, seeds and data seeds is one variant)")
+    p.add_argument("--set", nargs="+", action="extend", metavar="KEY=VALUE",
+                   help="override family values, e.g. --set train_fraction=0.5 epochs=5000 "
+                        "checkpoints.every=100:1500,500:25000")
     p.add_argument("--device", help="cpu or cuda (default: cuda when available)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     queue_options(p)
@@ -253,7 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("extend", cmd_extend, "extend trained variants in place: more epochs, or denser checkpoints "
                 "in a window (replayed from the nearest checkpoint)")
     p.add_argument("variants", nargs="+", help="family/variant, a variant id, or a family (all its variants)")
-    p.add_argument("--epochs", type=int, help="train on to this many epochs")
+    p.add_argument("--to-epoch", dest="to_epoch", type=int, metavar="N", help="train on to epoch N")
     p.add_argument("--window", metavar="START-STOP", help="add checkpoints in this epoch range ...")
     p.add_argument("--every", type=int, help="... every this many epochs")
     p.add_argument("--device", help="cpu or cuda (default: cuda when available)")
@@ -273,9 +283,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("analyze", cmd_analyze, "compute analysis artifacts (resumes; only missing or stale ones)")
     p.add_argument("variants", nargs="+", help="family/variant, a variant id, or a family (all its variants)")
-    p.add_argument("--analyzers", help="comma-separated names (default: the family's list, else all built-ins; "
-                                            "optional, run only when named: llc)")
-    p.add_argument("--epochs", help="checkpoints to analyse, e.g. 0,100,1000-2000 (default: all)")
+    p.add_argument("--analyzers", nargs="+", action="extend", metavar="NAME", help="analyzers to run (default: "
+                   "the family's list, else all built-ins; optional, run only when named: llc)")
+    p.add_argument("--epochs", nargs="+", action="extend", metavar="EPOCH", help="checkpoints to analyze: epochs "
+                   "and ranges, e.g. 0 100 1000-2000 (default: all)")
     p.add_argument("--force", action="store_true", help="recompute even what is up to date")
     p.add_argument("--workers", type=int, help="worker processes (default: one per core when it pays off)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -285,12 +296,13 @@ def build_parser() -> argparse.ArgumentParser:
                 "animation of one figure over the checkpoints); it opens offline with working hover")
     p.add_argument("variant", help="family/variant or a variant id (with --report: the report's name)")
     p.add_argument("--epoch", type=int, help="epoch (snapped to the nearest checkpoint; default: the last)")
-    p.add_argument("--page", help="instead of the variant report, these app pages' figures: overview, fourier, "
-                   "neurons, attention, trajectories, dimensionality, progress, dynamics, inputs, a comma-separated "
-                   "list, or all")
+    p.add_argument("--page", nargs="+", action="extend", metavar="PAGE", help="instead of the variant report, "
+                   "these app pages' figures: overview, fourier, neurons, attention, trajectories, dimensionality, "
+                   "progress, dynamics, inputs (several), or all")
     p.add_argument("--animate", metavar="FIGURE", help="an animation of this figure (a name of `wb.figure_names()`, "
                    "e.g. neuron_clusters) with a play button, one frame per checkpoint")
-    p.add_argument("--epochs", help="with --animate: the epochs to show, e.g. 0,100,1000-2000 (default: every checkpoint)")
+    p.add_argument("--epochs", nargs="+", action="extend", metavar="EPOCH", help="with --animate: the epochs to "
+                   "show, e.g. 0 100 1000-2000 (default: every checkpoint)")
     p.add_argument("--report", action="store_true", help="export the saved report page named VARIANT")
     p.add_argument("--out", help="output file (default: <family>-<variant>-epoch<E>.html)")
 
@@ -298,19 +310,19 @@ def build_parser() -> argparse.ArgumentParser:
                 "as a log-only run: its phases, oscillations and alerts on the Loss dynamics page")
     p.add_argument("path", help="the log file: .csv/.tsv, .jsonl, .json (records or dict of lists), .pt/.pth")
     p.add_argument("--family", default="logs", help="family folder the run goes in (default: logs)")
-    p.add_argument("--id", help="run id (default: the file name)")
+    p.add_argument("--id", help="variant id (default: the file name)")
     p.add_argument("--step", metavar="NAME", help="the x column (default: the first of step, global_step, iteration, "
                    "epoch, ...; else the record number)")
-    p.add_argument("--metric", action="append", metavar="NAME", help="import only this metric (repeatable; "
-                   "default: every numeric column)")
-    p.add_argument("--gate", action="append", metavar="RULE", help="a pass/fail gate, e.g. 'val_acc >= 0.5 by epoch 3' "
-                   "(repeatable; shown on the Loss dynamics page)")
-    p.add_argument("--replace", action="store_true", help="overwrite a run of the same id")
+    p.add_argument("--metrics", nargs="+", action="extend", metavar="NAME", help="import only these metrics "
+                   "(default: every numeric column)")
+    p.add_argument("--gates", nargs="+", action="extend", metavar="RULE", help="pass/fail gates, e.g. "
+                   "'val_acc >= 0.5 by epoch 3' (shown on the Loss dynamics page)")
+    p.add_argument("--replace", action="store_true", help="overwrite a variant of the same id")
 
-    p = command("alerts", cmd_alerts, "print the phases, training alerts and gates of runs")
+    p = command("alerts", cmd_alerts, "print the phases, training alerts and gates of variants")
     p.add_argument("variants", nargs="+", help="family/variant, a variant id, or a family (all its variants)")
-    p.add_argument("--gate", action="append", metavar="RULE", help="a gate to check, e.g. 'test_acc >= 0.9 by 2000' "
-                   "(repeatable; default: the run's declared gates)")
+    p.add_argument("--gates", nargs="+", action="extend", metavar="RULE", help="gates to check, e.g. "
+                   "'test_acc >= 0.9 by 2000' (default: the variant's declared gates)")
 
     p = command("probe", cmd_probe, "add, list or delete a variant's named probes (input subsets for the "
                 "Inputs page)")
@@ -320,7 +332,7 @@ def build_parser() -> argparse.ArgumentParser:
     rule = p.add_mutually_exclusive_group()
     rule.add_argument("--rule", help="a rule over a, b, answer, p, train, test, e.g. \"a < b\", \"test\", "
                       "\"answer == 0\", \"train and (a + b) %% 2 == 1\"")
-    rule.add_argument("--inputs", help="listed inputs a,b separated by spaces, e.g. \"4,29 12,0\"")
+    rule.add_argument("--inputs", nargs="+", metavar="A,B", help="listed inputs, e.g. --inputs 4,29 12,0")
 
     p = command("list", cmd_list, "list families and variants with their status")
     p.add_argument("family", nargs="?", help="only this family")

@@ -64,14 +64,14 @@ def cmd_extend(args) -> int:
     from workbench.training import extend
     store = Store(args.data)
     window = _window(args.window, args.every) if args.window else None
-    if (args.epochs is None) == (window is None):
-        raise FamilyError("give either --epochs N (train on to epoch N) or --window START-STOP --every K")
+    if (args.to_epoch is None) == (window is None):
+        raise FamilyError("give either --to-epoch N (train on to epoch N) or --window START-STOP --every K")
     for ref in store.resolve(args.variants):
         if args.queue:
             from workbench import jobs
-            enqueue(args, store, [jobs.submit_extend(store, ref, args.epochs, window)])
+            enqueue(args, store, [jobs.submit_extend(store, ref, args.to_epoch, window)])
             continue
-        info = extend(ref, store, epochs=args.epochs, window=window, device=args.device, progress=not args.quiet)
+        info = extend(ref, store, epochs=args.to_epoch, window=window, device=args.device, progress=not args.quiet)
         print(f"{ref}: {info['status']}, {len(store.checkpoint_epochs(ref))} checkpoints up to epoch "
               f"{info['spec']['training']['epochs']}; extensions: {info['extensions'][-1]}")
     return 0

@@ -118,11 +118,11 @@ def headline_metrics(history: dict | None, fourier: dict | None = None, neurons:
 
 
 def analysis_state(report: dict[str, dict]) -> str:
-    """'complete', 'partial (3/7)' or 'not analysed', from `pipeline.status`."""
+    """'complete', 'partial (3/7)' or 'not analyzed', from `pipeline.status`."""
     done = sum(1 for r in report.values() if not r["missing"] and not r["stale"] and r["done"])
     if report and done == len(report):
         return "complete"
-    return f"partial ({done}/{len(report)})" if done or any(r["done"] for r in report.values()) else "not analysed"
+    return f"partial ({done}/{len(report)})" if done or any(r["done"] for r in report.values()) else "not analyzed"
 
 
 def variant_metrics(store: Store, ref: VariantRef) -> dict:
@@ -144,7 +144,7 @@ def variant_metrics(store: Store, ref: VariantRef) -> dict:
     row.update(headline_metrics(optional(lambda: store.load_history(ref)),
                                 *(optional(lambda a=a: store.load_artifact(ref, a))
                                   for a in ("fourier_embedding", "neuron_frequencies", "dimensionality"))))
-    row["analysis"] = analysis_state(pipeline.status(ref, store)) if epochs else "not analysed"
+    row["analysis"] = analysis_state(pipeline.status(ref, store)) if epochs else "not analyzed"
     if store.is_log(ref):
         row.update(log_metrics(store.load_log(ref)), analysis="imported log")
     return row
@@ -257,7 +257,7 @@ OUTPUTS = "outputs"  # the shared frame of essential dynamics (model outputs), b
 
 def shared_trajectory(store: Store, refs: list[VariantRef], group: str = "all", n_components: int = 3) -> dict:
     """PCA fitted on the checkpoints of all `refs` together (flattened parameters of `group`,
-    or with group "outputs" the centred logits of essential dynamics on the probe subset
+    or with group "outputs" the centered logits of essential dynamics on the probe subset
     `analyzers.developmental.output_pairs(p)`), each variant's path projected into that one
     basis, so paths are comparable.
 

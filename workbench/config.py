@@ -8,7 +8,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-REPO_FAMILIES = Path(__file__).resolve().parent.parent / "families"
+# The built-in families: `families/` beside the package in a checkout, package data in an
+# installed wheel (pyproject.toml maps one onto the other).
+_PACKAGE = Path(__file__).resolve().parent
+BUILTIN_FAMILIES = (_PACKAGE / "builtin_families" if (_PACKAGE / "builtin_families").is_dir()
+                    else _PACKAGE.parent / "families")
 
 
 def data_root(override: str | os.PathLike | None = None) -> Path:
@@ -20,10 +24,10 @@ def family_dirs() -> list[Path]:
     """Directories searched for `<family>.toml`, first match wins.
 
     $WORKBENCH_FAMILIES (os.pathsep-separated) comes first so users can add families
-    without touching the repository; the repository's own `families/` comes last.
+    without touching the repository; the built-in families come last.
     """
     extra = os.environ.get("WORKBENCH_FAMILIES", "")
-    return [Path(p) for p in extra.split(os.pathsep) if p] + [REPO_FAMILIES]
+    return [Path(p) for p in extra.split(os.pathsep) if p] + [BUILTIN_FAMILIES]
 
 
 class PluginError(ImportError):

@@ -174,7 +174,7 @@ def _numbers_table(ref: VariantRef, store: Store) -> str:
         keys = compare.key_frequencies(figures.series(store, ref, "fourier_embedding"))
         rows.append(("key frequencies (final W_E)", ", ".join(map(str, keys)) or "none"))
     except StoreError:
-        rows.append(("key frequencies", f"not analysed: run workbench analyze {ref}"))
+        rows.append(("key frequencies", f"not analyzed: run workbench analyze {ref}"))
     cells = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in rows)
     return f"<section><h2>Phases and key frequencies</h2><table>{cells}</table></section>"
 

@@ -96,11 +96,11 @@ OPTIONAL = {"training": {"lr_schedule": "constant", "lr_final_fraction": 0.0, "l
 
 # Analysis settings are not part of a variant: they do not change training, so they are not in
 # its id and cannot be overridden per variant; the pipeline reads them from the family file when
-# it analyses (`analysis_settings`), and an artifact records them, so changing them recomputes.
+# it analyzes (`analysis_settings`), and an artifact records them, so changing them recomputes.
 LLC_DEFAULTS = {
     # SGLD step size ε. devinterp's grokking example (an MLP) uses 3e-3; on this transformer every
-    # chain diverges there. 1e-4 with γ = 1000 gives plateaued loss traces from initialisation
-    # through grokking at p = 31 and p = 113 (measured; see the README).
+    # chain diverges there. 1e-4 with γ = 1000 gives plateaued loss traces from initialization
+    # through grokking at p = 31 and p = 113 (measured; see docs/analyzers.md, "LLC").
     "lr": 1e-4,
     # nβ: inverse temperature × n. m / ln m for the batch size m = 128, devinterp's
     # `default_nbeta` and the choice of Lau et al. (2023) (β* = 1 / ln n for the batch).

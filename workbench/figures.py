@@ -54,7 +54,7 @@ def _history(root, ref, _stamp):
 
 
 def run_phases(store: Store, ref: VariantRef):
-    """The run's phases from its `loss_dynamics` artifact; None until it is analysed."""
+    """The run's phases from its `loss_dynamics` artifact; None until it is analyzed."""
     from workbench.phases import Phases
     try:
         return Phases.from_arrays(series(store, ref, "loss_dynamics"))
@@ -121,7 +121,7 @@ def missing_message(ref: VariantRef | None, err: Exception) -> go.Figure:
         if optional:  # not run by default: say how to ask for it
             return message_figure(f"Optional analysis not run yet: run  workbench analyze {ref} "
                                   f"--analyzers {optional[0]}")
-        return message_figure(f"Not analysed yet: run  workbench analyze {ref}")
+        return message_figure(f"Not analyzed yet: run  workbench analyze {ref}")
     if isinstance(err, MissingError) and "history" in str(err):
         return message_figure(f"Not trained yet: run  workbench train {ref.family} ...")
     if isinstance(err, MissingError) and "no variant" in str(err):

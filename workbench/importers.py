@@ -228,14 +228,14 @@ def grid_accuracy(model, operation: str, p: int) -> float:
     return float((predicted == tasks.answers(operation, p)).mean())
 
 
-def import_checkpoint(path: str | Path, family: str, store: Store | None = None, *, variant_id: str | None = None,
-                      fmt: str = "auto", epoch: int | None = None, overrides: dict | None = None) -> dict:
+def import_checkpoint(path: str | Path, family: str, store: Store | None = None, *, id: str | None = None,
+                      format: str = "auto", epoch: int | None = None, overrides: dict | None = None) -> dict:
     """Create a variant of `family` from a foreign checkpoint file; returns a summary with the
     variant, its checkpoints and the final model's accuracy on the full grid."""
     store, path = store or Store(), Path(path)
     raw = read_file(path)
     snapshots, losses = _snapshots(raw, epoch)
-    fmt = detect_format(snapshots[0][1]) if fmt == "auto" else fmt
+    fmt = detect_format(snapshots[0][1]) if format == "auto" else format
     converted = [(e, convert(s, fmt)) for e, s in snapshots]
     fam = load_family(family)
     try:
@@ -243,7 +243,7 @@ def import_checkpoint(path: str | Path, family: str, store: Store | None = None,
     except FamilyError as err:
         raise CheckpointImportError(f"{path}: {err}") from None
     cfg = ModelConfig.from_spec(variant.spec)
-    vid = variant_id or "imported-" + re.sub(r"[^A-Za-z0-9_.-]+", "_", path.stem)
+    vid = id or "imported-" + re.sub(r"[^A-Za-z0-9_.-]+", "_", path.stem)
     ref = VariantRef(family, vid)
     if store.exists(ref):
         raise CheckpointImportError(f"variant {ref} already exists; choose another id with --id")

@@ -1,4 +1,4 @@
-"""Jobs: training, extending and analysing variants in the background, with progress and cancel.
+"""Jobs: training, extending and analyzing variants in the background, with progress and cancel.
 
 A job is a small JSON record in the store (`Store.save_job`), so its state and history survive
 the app restarting and every browser tab, the CLI and every worker machine see the same thing:
@@ -246,7 +246,7 @@ def _run_analyze(store: Store, job: dict, report: Reporter) -> str:
     args = job["args"]
     counts = analyze(_ref(job), store, analyzers=args.get("analyzers"), force=bool(args.get("force")),
                      progress=False, callback=lambda done, total, what: report(done, total, what))
-    return (f"analysed {counts['epochs_analyzed']} checkpoints and {counts['series_analyzed']} series "
+    return (f"analyzed {counts['epochs_analyzed']} checkpoints and {counts['series_analyzed']} series "
             f"({', '.join(counts['analyzers'])})")
 
 

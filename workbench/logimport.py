@@ -8,7 +8,7 @@ with "/" (`{"val": {"loss": 1}}` → `val/loss`).
 
 - x: the first column named step, global_step, iteration, iter, epoch, ... (`X_NAMES`; steps
   are preferred to epochs), or `--step NAME`; without one, the record number.
-- metrics: every other numeric column (time stamps skipped), or those named with `--metric`.
+- metrics: every other numeric column (time stamps skipped), or those named with `--metrics`.
 - Each metric keeps its own x: a record without it (an empty cell, a missing key, `null`)
   just has no point there, so a test loss logged every 10 steps keeps its 10-step spacing. In a
   dict of lists, a metric `m` is placed at `m_step`/`m_steps`/`m_epoch`/`m_epochs`/`m_x` if
@@ -49,7 +49,7 @@ def read_log(path, step: str | None = None, metrics: list[str] | None = None) ->
     size = path.stat().st_size
     if size > MAX_FILE_BYTES:
         raise LogImportError(f"{path} is {size / 2**30:.1f} GiB; logs over {MAX_FILE_BYTES / 2**30:.0f} GiB are "
-                             "refused - keep the columns you need (e.g. --metric) in a smaller file")
+                             "refused - keep the columns you need (e.g. --metrics) in a smaller file")
     kind = FORMATS.get(path.suffix.lower())
     if kind is None:
         raise LogImportError(f"{path}: unknown log format {path.suffix!r}; use {', '.join(sorted(FORMATS))}")
@@ -204,7 +204,7 @@ def _metric_names(candidates, x_name, metrics, path, where) -> list[str]:
     if metrics:
         unknown = [m for m in metrics if m not in candidates]
         if unknown:
-            raise LogImportError(f"{path}: --metric {unknown[0]!r} is not a {where}; there are: "
+            raise LogImportError(f"{path}: --metrics {unknown[0]!r} is not a {where}; there are: "
                                  f"{', '.join(sorted(candidates))}")
         return list(metrics)
     lower_x = {c.lower() for c in X_NAMES}
@@ -307,12 +307,12 @@ def _sorted(x: np.ndarray, y: np.ndarray, name: str, notes: list[str]) -> tuple[
 def _check_size(points: int, path: Path) -> None:
     if points > MAX_POINTS:
         raise LogImportError(f"{path} has {points:,} points; logs over {MAX_POINTS:,} are refused - pick the "
-                             "metrics you need with --metric")
+                             "metrics you need with --metrics")
 
 
 def _nonempty(series: dict, path: Path) -> dict:
     if not series:
-        raise LogImportError(f"{path} has no numeric metric to import (name them with --metric)")
+        raise LogImportError(f"{path} has no numeric metric to import (name them with --metrics)")
     return series
 
 
@@ -323,18 +323,18 @@ def run_id(path) -> str:
 
 
 
-def import_log(path, store, *, family: str = "logs", run: str | None = None, step: str | None = None,
+def import_log(path, store, *, family: str = "logs", id: str | None = None, step: str | None = None,
                metrics: list[str] | None = None, gates: list[str] | None = None, replace: bool = False) -> dict:
-    """Read a log, store it as the log-only run `family/run` (default id: the file name) with its
+    """Read a log, store it as the log-only variant `family/id` (default id: the file name) with its
     phases and alerts (the `loss_dynamics` artifact); returns a summary for the user."""
     from workbench.analyzers.dynamics import NAME, run_dynamics, stored_alerts, stored_phases
     from workbench.gates import evaluate_all
     from workbench.store import StoreError, VariantRef, check_name, timestamp
-    ref = VariantRef(check_name("family", family), check_name("variant", run or run_id(path)))
+    ref = VariantRef(check_name("family", family), check_name("variant", id or run_id(path)))
     series, x_name, notes = read_log(path, step, metrics)
     results = evaluate_all("\n".join(gates or []), series)  # refuses unreadable gates before anything is written
     if store.exists(ref) and not replace:
-        raise StoreError(f"{ref} already exists; pass --replace to overwrite it or --id to name this run")
+        raise StoreError(f"{ref} already exists; pass --replace to overwrite it or --id to name this one")
     if store.exists(ref) and not store.is_log(ref):
         raise StoreError(f"{ref} is a trained variant, not an imported log; pick another --id")
     with store.lock(ref, "importing a training log"):
@@ -346,5 +346,5 @@ def import_log(path, store, *, family: str = "logs", run: str | None = None, ste
             "created": timestamp(), "updated": timestamp()})
         artifact = run_dynamics(store, ref)
         store.save_artifact(ref, NAME, None, artifact)
-    return {"run": ref, "x": x_name, "series": {n: len(x) for n, (x, _) in series.items()}, "notes": notes,
+    return {"variant": ref, "x": x_name, "series": {n: len(x) for n, (x, _) in series.items()}, "notes": notes,
             "phases": stored_phases(artifact), "alerts": stored_alerts(artifact), "gates": results}

@@ -67,7 +67,7 @@ class ModelConfig:
 
 
 def init_weights(cfg: ModelConfig, seed: int) -> dict[str, torch.Tensor]:
-    """The progress-measures paper code's initialisation, drawn from a private generator.
+    """The progress-measures paper code's initialization, drawn from a private generator.
 
     That code draws, in this order and in its own layouts, W_E [d_model, d_vocab],
     W_pos [n_ctx, d_model], W_K, W_Q, W_V [n_heads, d_head, d_model], W_O [d_model, n_heads*d_head],

@@ -1,7 +1,7 @@
 """Oscillations in a training curve: are the wobbles structured (a period) or white noise?
 
 Definitions (samples = the series' points; periods are reported in x units = samples × dx):
-- Scale: a positive series spanning more than a decade (a loss) is analysed as log10 y, any
+- Scale: a positive series spanning more than a decade (a loss) is analyzed as log10 y, any
   other series as y.
 - Uniform grid: a series logged at irregular x is first interpolated linearly onto a grid at
   its median spacing dx (said on the figure).
@@ -146,7 +146,7 @@ def peak_spacing(x: np.ndarray, osc: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return x[peaks[1:]], np.diff(x[peaks])
 
 
-def analyse(x, y, window: int = WINDOW, max_windows: int = MAX_WINDOWS) -> dict:
+def analyze(x, y, window: int = WINDOW, max_windows: int = MAX_WINDOWS) -> dict:
     """Everything the oscillation figures show for one series (module docstring), as arrays
     and numbers: x, y, trend, oscillation (on `scale`), window centres (x units), frequencies
     (cycles per x unit), power, dominant period per window, autocorrelation and lags (x units),

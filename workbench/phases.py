@@ -9,7 +9,7 @@ are ignored). `roles` finds the train/held-out loss and accuracy among any names
   puts ≈ 95% probability on the right answer of the training pairs, on average);
 - test-loss peak: where the held-out loss is highest (the raw maximum);
 - grokking onset (the turn): the extrapolated onset of the held-out loss's descent (as onsets
-  are read off thermal-analysis curves). Smooth the loss (centred moving average over
+  are read off thermal-analysis curves). Smooth the loss (centered moving average over
   `smoothing` = 1% of the run, at least 5 samples); after its peak, find where it has come 25%
   and 75% of the way down (linear scale) to its final level (median of the last 5%); the
   straight line through those two points reaches the peak's level at the onset (the logged x

@@ -3,7 +3,7 @@
 Resumable and incremental: every artifact is stamped in the manifest with its analyzer's version
 and the checksum of the checkpoint it came from (and of the final checkpoint, for analyzers that
 use it), so a rerun computes only what is missing or stale, and an interrupted run continues
-where it stopped. Checkpoints are analysed in worker processes (one per core) when there are
+where it stopped. Checkpoints are analyzed in worker processes (one per core) when there are
 enough of them to pay for the workers' start-up.
 """
 from __future__ import annotations
@@ -23,12 +23,12 @@ from workbench import analyzers as registry
 from workbench.analyzers.context import EpochContext, SeriesContext
 from workbench.store import MissingError, Store, StoreError, VariantRef
 
-# (analysed so far, total, what was just done) -> True to stop (everything done so far is kept).
+# (analyzed so far, total, what was just done) -> True to stop (everything done so far is kept).
 # Inside a long checkpoint (SGLD chains) it is also called with a fractional count and what is
 # running, e.g. (3.45, 24, "epoch 300: LLC chain 2/4, draw 90/200"); a stop then takes effect
 # when that checkpoint is done.
 ProgressCallback = Callable[[float, int, str], "bool | None"]
-# A worker process costs ~4 s to start (importing torch); one p=113 checkpoint ~1 s to analyse.
+# A worker process costs ~4 s to start (importing torch); one p=113 checkpoint ~1 s to analyze.
 WORKER_STARTUP_SECONDS, SECONDS_PER_P113_CHECKPOINT = 4.0, 1.0
 
 
@@ -231,7 +231,7 @@ def _run_series(store, ref, spec, analyzer, manifest, fingerprints, force) -> in
 
 
 def status(ref: VariantRef, store: Store | None = None, analyzers: list[str] | None = None) -> dict[str, dict]:
-    """Per analyzer: how many checkpoints are analysed, missing or stale (for the CLI and app)."""
+    """Per analyzer: how many checkpoints are analyzed, missing or stale (for the CLI and app)."""
     store = store or Store()
     manifest = store.read_manifest(ref)
     epochs = store.checkpoint_epochs(ref)

@@ -29,7 +29,7 @@ class ReportError(StoreError):
 
 
 def check_report(report: dict) -> dict:
-    """The report with its fields checked and normalised; ReportError names what is wrong."""
+    """The report with its fields checked and normalized; ReportError names what is wrong."""
     if not isinstance(report, dict):
         raise ReportError("a report is a dict with title, notes, columns and figures")
     title = str(report.get("title") or "").strip()
@@ -129,9 +129,9 @@ def report_html(store: Store, name: str, cursor: int | None = None) -> str:
     return html_document(report["title"], notes + grid)
 
 
-def export_saved_report(name: str, out: str | Path | None = None, *, cursor: int | None = None, data=None) -> Path:
-    """Write saved report `name` as standalone HTML (default `<name>.html`); figures at the
-    "cursor" use `cursor` (default: each variant's last checkpoint)."""
+def export_saved_report(name: str, out: str | Path | None = None, *, epoch: int | None = None, data=None) -> Path:
+    """Write saved report `name` as standalone HTML (default `<name>.html`); figures that follow
+    the cursor are drawn at `epoch` (default: each variant's last checkpoint)."""
     from workbench.export import write_text
     store = Store(data)
-    return write_text(Path(out) if out else Path(f"{name}.html"), report_html(store, name, cursor))
+    return write_text(Path(out) if out else Path(f"{name}.html"), report_html(store, name, epoch))

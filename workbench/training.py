@@ -3,7 +3,7 @@
 Epoch e means "the weights after e optimizer steps". For every e in 0..epochs the loop records
 the losses and accuracies of those weights, the L2 norm of every parameter and of its gradient,
 and the learning rate of the step that follows; a checkpoint at epoch e holds exactly the weights
-that history row e describes. Initialisation depends only on `seed`, the split only on
+that history row e describes. Initialization depends only on `seed`, the split only on
 `data_seed`, neither on global RNG state, so equal seeds give identical histories and a resumed
 run gives the history an uninterrupted one would.
 """
@@ -139,7 +139,7 @@ def extend(ref: VariantRef, store: Store | None = None, *, epochs: int | None = 
     `epochs`: train on to this many epochs, resuming from the last checkpoint.
     `window=(start, stop, every)`: add checkpoints every `every` epochs in [start, stop] by
     replaying training from the nearest checkpoint before `start` that has optimizer state (from
-    initialisation when there is none). Training is deterministic, so the replay passes through
+    initialization when there is none). Training is deterministic, so the replay passes through
     the same weights; the largest difference between replayed and recorded losses is stored in
     the record's `extensions` as evidence.
     """

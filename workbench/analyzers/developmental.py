@@ -3,9 +3,9 @@ and essential dynamics (series).
 
 Essential dynamics (Hoogland et al. 2024, "Loss landscape degeneracy drives stagewise development
 in transformers", arXiv 2402.02364) is PCA of the model's *outputs* across checkpoints: the
-output-space counterpart of the parameter trajectory, blind to reparametrisations that leave the
+output-space counterpart of the parameter trajectory, blind to reparametrizations that leave the
 function unchanged. Outputs are the logits at `=` on the pairs of `output_pairs(p)`, each input's
-row centred over the p answers (the softmax ignores a per-input constant, so that direction
+row centered over the p answers (the softmax ignores a per-input constant, so that direction
 carries no change of the function), flattened into one vector per checkpoint.
 """
 from __future__ import annotations
@@ -32,7 +32,7 @@ def output_pairs(p: int, max_outputs: int = MAX_OUTPUTS) -> np.ndarray:
 
 
 def centred_outputs(logits: np.ndarray) -> np.ndarray:
-    """Logits [..., n_pairs, p] with each input's row centred over the answers, flattened to
+    """Logits [..., n_pairs, p] with each input's row centered over the answers, flattened to
     [..., n_pairs * p] (float32)."""
     logits = np.asarray(logits, dtype=np.float64)
     centred = logits - logits.mean(axis=-1, keepdims=True)

@@ -1,5 +1,5 @@
 """The `loss_dynamics` series analyzer: phases and training alerts of a run, from its history
-(or an imported log) and, when analysed, its progress measures; and the oscillation analysis of
+(or an imported log) and, when analyzed, its progress measures; and the oscillation analysis of
 any of its series, computed on demand and kept in the disk cache.
 
 Artifact (series): the events of `workbench.phases.Phases` (float64 scalars, NaN = none, in
@@ -112,7 +112,7 @@ def _cache(directory: str):
 
 
 def oscillations(store: Store, ref: VariantRef, name: str, window: int = 100) -> dict:
-    """`workbench.oscillation.analyse` of one series of the run, cached under
+    """`workbench.oscillation.analyze` of one series of the run, cached under
     `<data root>/.cache/dynamics` by the series' content."""
     series = run_series(store, ref)
     if name not in series:
@@ -124,6 +124,6 @@ def oscillations(store: Store, ref: VariantRef, name: str, window: int = 100) ->
     result = cache.get(key)
     if result is None:
         from workbench import oscillation  # SciPy's signal module: loaded when first needed, not at app start
-        result = oscillation.analyse(x, y, window)
+        result = oscillation.analyze(x, y, window)
         cache.set(key, result)
     return result

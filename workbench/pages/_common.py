@@ -177,5 +177,5 @@ def catalog_figure(name: str, **options) -> Callable[[VariantRef, dict], go.Figu
 
 
 def run_phases(ref: VariantRef):
-    """The run's phases from its `loss_dynamics` artifact; None until it is analysed."""
+    """The run's phases from its `loss_dynamics` artifact; None until it is analyzed."""
     return figures.run_phases(store(), ref)

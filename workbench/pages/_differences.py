@@ -80,7 +80,7 @@ def key_frequency_sets(variants: list[str], rows: list[dict]) -> html.Div:
                          html.Ul(items, className="small")])
     union = sorted(set().union(*keys))
     if not union:
-        return html.P("No key frequencies yet (not analysed, or not grokked).", className="small text-muted")
+        return html.P("No key frequencies yet (not analyzed, or not grokked).", className="small text-muted")
     header = html.Thead(html.Tr([html.Th("variant")] + [html.Th(f"k={k}") for k in union]))
     body = [html.Tr([html.Th(label, className="fw-normal")]
                     + [html.Td("●" if k in mine else "", className="text-center" + (" table-info" if k in mine else ""))

@@ -26,7 +26,7 @@ def _analyzer_names() -> list[str]:
 
 def layout(**_query):
     return html.Div([
-        html.P("What is analysed for each variant. Tick variants and run all missing analyzers, or pick some "
+        html.P("What is analyzed for each variant. Tick variants and run all missing analyzers, or pick some "
                "(with 'recompute' to redo up-to-date ones too). One job per variant.", className="text-muted"),
         html.Div(id="analyze-table"),
         dbc.Row(className="my-2", children=[

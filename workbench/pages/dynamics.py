@@ -144,7 +144,7 @@ register_figures("dynamics", SPECS, controls={"series": ("dynamics-series", "val
                Output("dynamics-gates", "value"), Output("dynamics-variant", "data"),
                Input("selection", "data"), State("dynamics-series", "value"), State("dynamics-variant", "data"))
 def on_variant(selection, current, shown_for):
-    """A new run: its series in the dropdown and its declared gates (`import-log --gate`)."""
+    """A new run: its series in the dropdown and its declared gates (`import-log --gates`)."""
     variant_ref = ref_of(selection)
     if variant_ref is None or str(variant_ref) == shown_for:
         return dash.no_update, dash.no_update, dash.no_update, dash.no_update
@@ -166,7 +166,7 @@ def alert_list(selection):
     try:
         alerts = stored_alerts(variant_ref)
     except StoreError:
-        return html.P(f"Not analysed yet: run  workbench analyze {variant_ref}", className="text-muted")
+        return html.P(f"Not analyzed yet: run  workbench analyze {variant_ref}", className="text-muted")
     if not alerts:
         return html.P("No alerts: no non-finite values, sustained rises, divergence, abrupt changes, weak gradients "
                       "or exploding weights.", className="text-muted small")

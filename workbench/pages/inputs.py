@@ -36,7 +36,7 @@ def selected_input(_ref, selection):
 
 
 def key_frequencies(ref, _selection) -> np.ndarray:
-    """The final model's key frequencies (progress_measures), none when not analysed."""
+    """The final model's key frequencies (progress_measures), none when not analyzed."""
     try:
         return np.flatnonzero(series(ref, "progress_measures")["key_mask"][-1]) + 1
     except MissingError:

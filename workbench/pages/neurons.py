@@ -1,4 +1,4 @@
-"""Neurons: how do MLP neurons organise into frequency clusters, and what does one neuron compute?"""
+"""Neurons: how do MLP neurons organize into frequency clusters, and what does one neuron compute?"""
 from __future__ import annotations
 
 import dash

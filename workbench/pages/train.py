@@ -114,7 +114,7 @@ def _numbers(text, name: str) -> list[int]:
     try:
         return [int(t) for t in parts]
     except ValueError:
-        raise FamilyError(f"{name}: expected whole numbers separated by commas, got {text!r}") from None
+        raise FamilyError(f"{name}: expected whole numbers separated by spaces, got {text!r}") from None
 
 
 def planned_variants(family: str, values: dict) -> list:
@@ -145,7 +145,7 @@ def _plan_row(variant) -> tuple[html.Li, bool]:
     if not store().exists(ref):
         note, ok = f"new: {variant.epochs:,} epochs, {len(variant.checkpoint_schedule()):,} checkpoints", True
     elif store().is_locked(ref):
-        note, ok = "busy (being trained or analysed now) - refused", False
+        note, ok = "busy (being trained or analyzed now) - refused", False
     elif store().status(ref) in ("trained", "analyzed"):
         note, ok = "already trained - refused (use 'extend a variant')", False
     else:

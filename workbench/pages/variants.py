@@ -28,7 +28,7 @@ COLUMNS = [  # (row key, header, type, format, header tooltip)
     ("family", "family", "text", None, ""),
     ("variant_id", "variant", "text", None, "the variant id: p, seed, data seed and what differs from the family"),
     ("p", "p", "numeric", None, "the prime modulus"),
-    ("seed", "seed", "numeric", None, "model (initialisation) seed"),
+    ("seed", "seed", "numeric", None, "model (initialization) seed"),
     ("data_seed", "data seed", "numeric", None, "seed of the train/test split"),
     ("status", "status", "text", None, ""),
     ("checkpoints", "ckpts", "numeric", None, "checkpoints on disk"),

@@ -158,7 +158,7 @@ CATALOG: dict[str, Renderer] = {
                                   "Total squared weight over epochs."),
     # per-input traces (`probe`: bool mask [p*p] of the inputs to show; None = the whole grid)
     "graduation_grid": _entry(inputs.graduation_grid, "input_graduation", "detail",
-                              "The p×p grid coloured by graduation epoch (train blue, test orange); click an input."),
+                              "The p×p grid colored by graduation epoch (train blue, test orange); click an input."),
     "graduated_fraction": _entry(inputs.graduated_fraction, "input_graduation", "summary",
                                  "Fraction of train/test inputs graduated and correct over epochs."),
     "residue_accuracy": _entry(inputs.residue_accuracy, "input_graduation", "summary",

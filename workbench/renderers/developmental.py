@@ -102,7 +102,7 @@ def llc_chains(data: dict[str, np.ndarray], epoch: int | None = None) -> go.Figu
 
 
 def essential_dynamics_paths(data: dict[str, np.ndarray], epoch: int | None = None) -> go.Figure:
-    """Essential dynamics: the outputs' path in the PC1/PC2 and PC2/PC3 planes, coloured by
+    """Essential dynamics: the outputs' path in the PC1/PC2 and PC2/PC3 planes, colored by
     epoch, the checkpoint in force at `epoch` ringed. customdata epoch, click epoch."""
     pairs = len(np.asarray(data.get("pairs", [])))
     return trajectory_projections(

@@ -2,7 +2,7 @@
 autocorrelation; the spacing of its peaks per phase; its trend + oscillation decomposition; the
 runs compared on one series; and the user's gates as a timeline.
 
-Most figures read the dict of `workbench.oscillation.analyse` (x, y, trend, oscillation,
+Most figures read the dict of `workbench.oscillation.analyze` (x, y, trend, oscillation,
 window_x, frequency, power, ...) of one series; x is the run's epoch (or step for a log indexed
 by step), so every figure is a summary with the cursor contract and clicks select x.
 Long series are drawn decimated (min and max of each bucket) and long runs have their windows
@@ -106,7 +106,7 @@ def autocorrelation_figure(data: dict, epoch=None, *, phases=None) -> go.Figure:
     unit = _x_name(data)
     fig = go.Figure(layout=base_layout(
         f"Sliding autocorrelation<br><sup>{_windows(data)}</sup>", f"{unit} (window centre)", f"lag ({unit}s)",
-        "Red stripes at lags T, 2T, ... mean a period T; a uniform colour beyond lag 0 is noise."))
+        "Red stripes at lags T, 2T, ... mean a period T; a uniform color beyond lag 0 is noise."))
     if len(data["window_x"]):
         fig.add_trace(go.Heatmap(
             x=data["window_x"], y=data["lags"], z=data["autocorrelation"].T.astype(np.float32), colorscale="RdBu",

@@ -40,7 +40,7 @@ def pair_label(pair: int, p: int, answer: int) -> str:
 
 def graduation_grid(data: dict[str, np.ndarray], epoch: int | None = None, *, probe=None,
                     selected: int | None = None) -> go.Figure:
-    """The p x p grid (a rows, b columns), each input coloured by the epoch it graduated, for the
+    """The p x p grid (a rows, b columns), each input colored by the epoch it graduated, for the
     inputs graduated by `epoch`; the others grey (light: test, darker: train), never-graduated
     ones black. Detail: click an input."""
     p, epochs = grid_size(data), np.asarray(data["epochs"])
@@ -51,7 +51,7 @@ def graduation_grid(data: dict[str, np.ndarray], epoch: int | None = None, *, pr
     pairs = np.arange(p * p, dtype=np.int32).reshape(p, p)
     fig = go.Figure(layout=base_layout(
         f"When each input graduates{epoch_suffix(shown)}", "b", "a",
-        "Each input is coloured by the checkpoint from which it stays correct (blue: train, orange: test); "
+        "Each input is colored by the checkpoint from which it stays correct (blue: train, orange: test); "
         "grey ones have not graduated by this epoch, black ones never do. Click an input to trace it.",
         height=560, showlegend=True))
     common = dict(x=np.arange(p), y=np.arange(p), customdata=pairs, hoverongaps=False, xgap=0, ygap=0)
@@ -172,7 +172,7 @@ def loss_spikes(data: dict[str, np.ndarray], epoch: int | None = None, *, probe=
     fig = go.Figure(layout=base_layout(
         "Loss spikes by input", "epoch", "rise in loss (decades, log10)",
         "Inputs whose loss jumped ≥ 10× between checkpoints: clusters of spikes are the model "
-        "reorganising (e.g. slingshots). Click a spike to trace its input."))
+        "reorganizing (e.g. slingshots). Click a spike to trace its input."))
     for split in SPLITS:
         rows = keep & (train[inputs] == (split == "train"))
         ids = inputs[rows]

@@ -39,7 +39,7 @@ GROUP_COLORS = {"all": "#111827", "embedding": "#1f77b4", "attention": "#8c564b"
 # frequency colorscale is cyclic. Phase keeps every hue mid-lightness: readable on white.
 FREQUENCY_COLORSCALE = plotly.colors.cyclical.Phase
 MAGNITUDE_COLORSCALE = "Viridis"   # norms, FVE, activations, attention: 0 = dark
-EPOCH_COLORSCALE = "Plasma"        # points coloured by epoch (trajectories)
+EPOCH_COLORSCALE = "Plasma"        # points colored by epoch (trajectories)
 
 FONT = dict(family="Inter, system-ui, -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif",
             size=13, color="#1f2937")

@@ -129,7 +129,7 @@ def _param_color(i: int) -> str:
     return PARAMETER_PALETTE[i % len(PARAMETER_PALETTE)]
 
 
-PLAN_CAPTION = ("Where checkpoints will fall: each one is an epoch you can open and analyse. Put them densely "
+PLAN_CAPTION = ("Where checkpoints will fall: each one is an epoch you can open and analyze. Put them densely "
                 "where the loss moves (memorization, the test-loss drop).")
 
 

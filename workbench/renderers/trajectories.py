@@ -62,7 +62,7 @@ def trajectory_projections(data: dict[str, np.ndarray], epoch: int | None = None
                            planes=PLANES, title: str = "Parameter trajectory ({group})",
                            caption: str = PATH_CAPTION) -> go.Figure:
     """The path of one parameter group (or of the outputs, group "outputs") in the PC1/PC2,
-    PC1/PC3 and PC2/PC3 planes (or `planes`), points coloured by epoch, the checkpoint in force
+    PC1/PC3 and PC2/PC3 planes (or `planes`), points colored by epoch, the checkpoint in force
     at `epoch` ringed, PC2/PC3 self-crossings marked. customdata epoch, click epoch."""
     epochs = np.asarray(data["epochs"])
     projection = np.asarray(data[f"{group}.projection"], dtype=np.float64)
@@ -91,7 +91,7 @@ def trajectory_projections(data: dict[str, np.ndarray], epoch: int | None = None
 
 
 def trajectory_3d(data: dict[str, np.ndarray], epoch: int | None = None, *, group: str = "all") -> go.Figure:
-    """The path through PC1-PC3 in 3-D, line and points coloured by epoch, current checkpoint
+    """The path through PC1-PC3 in 3-D, line and points colored by epoch, current checkpoint
     marked. customdata epoch, click epoch."""
     epochs = np.asarray(data["epochs"])
     projection = np.asarray(data[f"{group}.projection"], dtype=np.float64)
