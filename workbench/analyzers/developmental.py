@@ -13,7 +13,8 @@ from __future__ import annotations
 import numpy as np
 
 from workbench import tasks
-from workbench.analyzers import register
+from workbench.families import LLC_DEFAULTS
+from workbench.analyzers.registry import register
 from workbench.analyzers.trajectory import trajectory_summary
 
 MAX_OUTPUTS = 2 ** 16  # logits kept per checkpoint: 100 checkpoints x 65,536 stay near 80 MB in the PCA
@@ -72,8 +73,7 @@ def local_learning_coefficient(ctx):
     """Local learning coefficient of the checkpoint on the training pairs (SGLD chains, devinterp)."""
     import torch
 
-    from workbench.families import LLC_DEFAULTS
-    from workbench.llc import estimate_llc
+    from workbench.llc import estimate_llc  # torch and devinterp
     settings = {**LLC_DEFAULTS, **ctx.spec.get("llc", {})}
     result = estimate_llc(ctx.model, ctx.pairs[ctx.train_mask], settings, progress=ctx.report)
     test = torch.as_tensor(ctx.pairs[~ctx.train_mask])
