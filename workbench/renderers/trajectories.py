@@ -15,8 +15,9 @@ from plotly.subplots import make_subplots
 from workbench.renderers.cursor import add_cursor, cursor_epoch, epoch_index, finish
 from workbench.renderers.theme import COLORS, EPOCH_COLORSCALE, GROUP_COLORS, base_layout
 from workbench.renderers.traces import epoch_line, unified_epoch_hover
+from workbench.vocabulary import PARAMETER_GROUPS
 
-GROUPS = ("all", "embedding", "attention", "mlp", "unembedding")
+GROUPS = tuple(PARAMETER_GROUPS)
 PLANES = ((1, 2), (1, 3), (2, 3))
 PATH_CAPTION = ("The path runs fast through memorization, turns at grokking and slows during cleanup; "
                 "loops in PC2/PC3 mark the phase changes.")
