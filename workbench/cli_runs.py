@@ -44,7 +44,8 @@ def cmd_train(args) -> int:
 def enqueue(args, store, submitted: list[dict]) -> int:
     broker = broker_url(args.broker)
     if not broker:
-        raise BadInputError(f"--queue needs a Celery broker: pass --broker redis://HOST:6379/0 or set {BROKER_VARIABLE}")
+        raise BadInputError(f"--queue needs a Celery broker: pass --broker redis://HOST:6379/0 or set "
+                            f"{BROKER_VARIABLE}")
     enqueue_jobs(broker, store.root, [job["id"] for job in submitted])
     for job in submitted:
         print(f"queued job {job['id']}: {job['kind']} {job['target']}")
@@ -105,6 +106,7 @@ def cmd_worker(args) -> int:
     from workbench.serving import run_worker  # Dash and Celery
     broker = broker_url(args.broker)
     if not broker:
-        raise BadInputError(f"a worker needs a Celery broker: pass --broker redis://HOST:6379/0 or set {BROKER_VARIABLE}")
+        raise BadInputError(f"a worker needs a Celery broker: pass --broker redis://HOST:6379/0 or set "
+                            f"{BROKER_VARIABLE}")
     run_worker(broker, str(Store(args.data).root), concurrency=args.concurrency)
     return 0

@@ -335,14 +335,15 @@ def shared_trajectory(store: Store, refs: list[VariantRef], group: str = "all", 
             continue
         for e in eps:
             weights = store.load_weights(ref, e)
-            shapes.setdefault(str(ref), {k: v.shape for k, v in weights.items() if k.startswith(PARAMETER_GROUPS[group])})
+            shapes.setdefault(str(ref), {k: v.shape for k, v in weights.items()
+                                         if k.startswith(PARAMETER_GROUPS[group])})
             rows.append(flatten(weights, group).astype(np.float32))
     if len({tuple(sorted(s.items())) for s in shapes.values()}) > 1:
         if group == OUTPUTS:
             raise BadInputError("the outputs of variants with different p are answers to different questions: "
-                             "compare variants of one p in output space, or pick a parameter group")
+                                "compare variants of one p in output space, or pick a parameter group")
         raise BadInputError(f"the '{group}' parameters differ in shape between these variants (different p or "
-                         "architecture): pick the attention or mlp group to compare them in one frame")
+                            "architecture): pick the attention or mlp group to compare them in one frame")
     _, ratio, projection = trajectory.pca(np.stack(rows), n_components)
     missing = n_components - projection.shape[1]              # fewer directions than components
     projection, ratio = np.pad(projection, ((0, 0), (0, missing))), np.pad(ratio, (0, missing))

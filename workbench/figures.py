@@ -44,8 +44,8 @@ def load(store: Store, ref: VariantRef, reads: str, selection: dict):
     if reads.startswith("derived."):
         epoch = snap(selection.get("epoch"), store.checkpoint_epochs(ref))
         if epoch is None:
-            raise NotTrainedError(f"variant {ref} has no checkpoints; train it first (`workbench train {ref.family} ...`)",
-                                  ref=ref)
+            raise NotTrainedError(f"variant {ref} has no checkpoints; train it first "
+                                  f"(`workbench train {ref.family} ...`)", ref=ref)
         return getattr(derived, reads.split(".", 1)[1])(store, ref, epoch)
     return store.cached_series(ref, reads)
 

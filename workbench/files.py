@@ -38,7 +38,7 @@ def atomic_write(path: Path, write: Callable[[object], None]) -> None:
                 os.unlink(tmp)
         if isinstance(err, OSError) and err.errno in DISK_ERRORS:
             raise DataError(f"cannot write {path}: {DISK_ERRORS[err.errno]}; "
-                             "earlier data is unchanged") from err
+                            "earlier data is unchanged") from err
         raise
 
 

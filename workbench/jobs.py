@@ -50,7 +50,7 @@ def submit(store: Store, kind: str, target: str, args: dict, resumed_from: str |
     active = [j for j in listing(store) if j["target"] == target and j["state"] in ("queued", "running")]
     if active:
         raise BusyError(f"job {active[0]['id']} ({active[0]['kind']}) is already {active[0]['state']} for "
-                         f"{target}; wait for it or cancel it")
+                        f"{target}; wait for it or cancel it")
     job = {"id": _new_id(), "kind": kind, "target": target, "args": args, "state": "queued",
            "created": timestamp(), "progress": {}, "attempts": [], "resumed_from": resumed_from}
     store.save_job(job)
@@ -290,7 +290,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--slots", type=int, default=0)
     args = parser.parse_args(argv)
     if args.slots:
-        import torch
+        import torch  # heavy: the job runs here
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // args.slots))
     job = execute(Store(args.data), args.job, slots=args.slots or None)
     return 0 if job["state"] in ("done", "cancelled") else 1

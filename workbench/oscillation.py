@@ -156,7 +156,7 @@ def analyse(x, y, window: int = WINDOW, max_windows: int = MAX_WINDOWS) -> dict:
     x, y, dx, resampled = uniform_grid(x, y)
     if len(x) < 2 * FILTER_ORDER + 8:
         raise BadInputError(f"{len(x)} finite points are too few for oscillation analysis (need at least "
-                         f"{2 * FILTER_ORDER + 8})")
+                            f"{2 * FILTER_ORDER + 8})")
     window = int(min(window, max(8, len(x) // 2)))
     z, scale = analysis_scale(y)
     trend, osc = decompose(z, window)

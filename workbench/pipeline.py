@@ -200,7 +200,7 @@ def _stack_series(store, ref, analyzer, manifest, checkpoint_epochs) -> None:
     for e, arrays in zip(epochs, per_epoch):
         if {k: v.shape for k, v in arrays.items()} != shapes:
             raise BadInputError(f"analyzer {analyzer.name!r} returned different keys or shapes at epoch {e} "
-                             f"than at epoch {epochs[0]}; per-epoch artifacts must have fixed shapes")
+                                f"than at epoch {epochs[0]}; per-epoch artifacts must have fixed shapes")
     stacked = {k: np.stack([a[k] for a in per_epoch]) for k in shapes}
     store.save_artifact(ref, analyzer.name, None, {**stacked, "epochs": np.asarray(epochs, np.int64)},
                         {"stamp": digest})

@@ -55,7 +55,7 @@ def check_name(kind: str, name: str) -> str:
     if not isinstance(name, str) or len(name) > MAX_NAME or not NAME_RE.fullmatch(name) or ".." in name:
         shown = name[:60] + "..." if isinstance(name, str) and len(name) > 60 else name
         raise BadInputError(f"invalid {kind} name {shown!r}: use up to {MAX_NAME} letters, digits and _ . = , + - "
-                         "(starting with a letter or digit)")
+                            "(starting with a letter or digit)")
     return name
 
 

@@ -128,7 +128,7 @@ def _open_record(store: Store, ref: VariantRef, variant: VariantSpec) -> dict:
     info = store.info(ref)
     if info.get("created_spec", info.get("spec")) != variant.spec:
         raise ConflictError(f"variant {ref} already exists with a different recipe (the family file changed "
-                         f"since it was trained?); delete {store.variant_dir(ref)} or train under another id")
+                            f"since it was trained?); delete {store.variant_dir(ref)} or train under another id")
     return info
 
 
@@ -156,7 +156,7 @@ def extend(ref: VariantRef, store: Store | None = None, *, epochs: int | None = 
                 raise BadInputError(f"variant {ref} already has {tr['epochs']} epochs; extend it to more than that")
             if tr.get("lr_schedule") == "cosine":
                 raise ConflictError(f"variant {ref} uses a cosine schedule, which depends on the number of epochs, so "
-                                 f"a longer run is a different run; train a new variant with --set epochs={epochs}")
+                                    f"a longer run is a different run; train a new variant with --set epochs={epochs}")
             record = {"kind": "epochs", "from": tr["epochs"], "to": epochs, "at": timestamp()}
             tr["epochs"] = epochs
             info = store.update_info(ref, spec=spec, created_spec=info.get("created_spec", info["spec"]),
@@ -171,10 +171,11 @@ def _densify(store, ref, info, spec, window, device, progress, callback) -> dict
     start, stop, every = window
     last = store.checkpoint_epochs(ref)[-1] if store.checkpoint_epochs(ref) else -1
     if not (0 <= start < stop and every > 0):
-        raise BadInputError(f"checkpoint window {start}-{stop} every {every} is invalid; use 0 <= start < stop, every > 0")
+        raise BadInputError(f"checkpoint window {start}-{stop} every {every} is invalid; "
+                            "use 0 <= start < stop, every > 0")
     if stop > last:
         raise BadInputError(f"variant {ref} has checkpoints up to epoch {last}; a denser window must end by then "
-                         f"(extend its epochs first)")
+                            f"(extend its epochs first)")
     wanted = sorted({*range(start, stop + 1, every), stop} - set(store.checkpoint_epochs(ref)))
     replayed = {"kind": "window", "start": start, "stop": stop, "every": every, "at": timestamp(),
                 "added": len(wanted)}
@@ -335,5 +336,5 @@ def _initial_optimizer_arrays(model: Transformer) -> dict[str, np.ndarray]:
 def _progress_bar(enabled: bool, epochs: int, start: int, ref: VariantRef):
     if not enabled:
         return None
-    from tqdm.auto import tqdm
+    from tqdm.auto import tqdm  # only when a bar is shown
     return tqdm(total=epochs + 1, initial=start, desc=str(ref), unit="epoch", dynamic_ncols=True)

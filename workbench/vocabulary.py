@@ -85,7 +85,8 @@ def _path(prefix: str) -> dict:
 
 def _spectrum(matrix: str) -> dict:
     heads = "[n_heads]" if matrix in HEAD_MATRICES else "[]"
-    return {f"sigma.{matrix}": ("float32", "[n_heads, rank]" if heads != "[]" else "[rank]", "singular values, descending"),
+    return {f"sigma.{matrix}": ("float32", "[n_heads, rank]" if heads != "[]" else "[rank]",
+                                "singular values, descending"),
             f"participation_ratio.{matrix}": ("float32", heads, "(Σσ²)²/Σσ⁴, dimensions"),
             f"spectral_gap.{matrix}": ("float32", heads, "largest σ_i/σ_(i+1) in the leading half"),
             f"gap_index.{matrix}": ("int16", heads, "its i: the size of the signal subspace")}

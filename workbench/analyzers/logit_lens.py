@@ -30,7 +30,7 @@ def component_logits(weights: dict[str, np.ndarray], spec: dict, pairs: np.ndarr
     model (`workbench.model`, in float64, per-head outputs on) reading its hooks at `=`."""
     import torch  # heavy: only when an input is traced
 
-    from workbench.model import ModelConfig, Transformer, check_weights
+    from workbench.model import ModelConfig, Transformer, check_weights  # torch
     cfg = ModelConfig.from_spec(spec)
     model = Transformer(cfg, check_weights(cfg, weights, "checkpoint")).double().eval()
     model.set_use_attn_result(True)

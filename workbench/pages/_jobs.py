@@ -116,5 +116,6 @@ def register(app, store) -> None:
                  )(lambda *args: refresh(store, *args))
     app.callback(Output("job-runners", "children", allow_duplicate=True),
                  Output("jobs-digest", "data", allow_duplicate=True),
-                 Input({"type": "job-cancel", "job": ALL}, "n_clicks"), Input({"type": "job-resume", "job": ALL}, "n_clicks"),
+                 Input({"type": "job-cancel", "job": ALL}, "n_clicks"),
+                 Input({"type": "job-resume", "job": ALL}, "n_clicks"),
                  prevent_initial_call=True)(lambda *args: cancel_or_resume(store, *args))

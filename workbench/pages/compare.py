@@ -82,7 +82,8 @@ def render_overlays(store, selection, align, rendered):
     onsets = compare.grokking_onsets(store, variants)
     figures = []
     for name in OVERLAYS:
-        data = compare.overlay_data(name, variants, lambda v, reads: load(store, VariantRef.parse(v), reads, {}), onsets)
+        data = compare.overlay_data(name, variants, lambda v, reads: load(store, VariantRef.parse(v), reads, {}),
+                                    onsets)
         if not data["variants"]:
             hint = f"run  workbench analyze {' '.join(variants)}" if variants else "pick variants in the sidebar"
             figures.append(message_figure(f"Nothing to overlay yet: {hint}"))

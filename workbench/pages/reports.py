@@ -58,7 +58,8 @@ def editor(store, name: str | None, report: dict | None) -> html.Div:
         dbc.Label("notes", html_for="report-notes"),
         dbc.Textarea(id="report-notes", value=report.get("notes", ""), className="mb-3"),
         dbc.Row(className="g-2 align-items-end", children=[
-            dbc.Col([dbc.Label("variant"), dcc.Dropdown(id="report-add-variant", options=variant_options(store))], lg=4),
+            dbc.Col([dbc.Label("variant"), dcc.Dropdown(id="report-add-variant", options=variant_options(store))],
+                    lg=4),
             dbc.Col([dbc.Label("figure"), dcc.Dropdown(id="report-add-figure", options=figure_options)], lg=4),
             dbc.Col([dbc.Label("epoch", html_for="report-add-epoch"),
                      dbc.Input(id="report-add-epoch", type="number", min=0, step=1,
@@ -114,7 +115,8 @@ def show_report(store, selection, name, download_format):
         fig = reports.cell_figure(store, item, cursor)
         cells.append(dbc.Col(width=12, lg=width, className="wb-card", children=[
             html.H6(reports.cell_title(item, cursor)),
-            dcc.Graph(id={"type": "report-graph", "index": i}, figure=for_browser(fig), config=graph_config(download_format)),
+            dcc.Graph(id={"type": "report-graph", "index": i}, figure=for_browser(fig),
+                      config=graph_config(download_format)),
             html.P(caption(fig), className="wb-caption")]))
     return dbc.Row(cells)
 

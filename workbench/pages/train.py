@@ -185,7 +185,8 @@ def plan(store, family, mode, *args):
         return html.P(str(err), className="text-danger"), message_figure("fix the form to see the plan"), "", True
     rows = [_plan_row(store, v) for v in variants]
     first = variants[0]
-    figure = checkpoint_plan(first.checkpoint_schedule(), store.checkpoint_epochs(first.ref), _history(store, first.ref))
+    figure = checkpoint_plan(first.checkpoint_schedule(), store.checkpoint_epochs(first.ref),
+                             _history(store, first.ref))
     plan_list = html.Div([html.Div(f"{len(variants)} variant(s):", className="small"),
                           html.Ul([row for row, _ in rows], className="small mb-1")])
     return plan_list, for_browser(figure), figure.layout.meta["caption"], not any(ok for _, ok in rows)

@@ -5,8 +5,9 @@ Read `input_graduation` (`workbench.vocabulary.ARTIFACTS`): `graduation_epoch` [
 [p*p], `train_`/`test_accuracy_by_residue` [n_epochs, p], `spike_inputs`/`spike_epochs`/`spike_decades`
 [n_spikes] and `epochs`. Inputs are pair indices a * p + b. Every renderer takes `probe`: a bool
 mask [p*p] of the inputs to show (None = the whole grid); aggregates over a probe are computed
-before (`workbench.analyzers.predictions.restricted_to_probe`, which `workbench.figures` applies). Train inputs are blue, test inputs orange, everywhere; clicking
-an input selects it (customdata = pair index, meta click "input").
+before (`analyzers.predictions.restricted_to_probe`, which `workbench.figures` applies). Train
+inputs are blue, test inputs orange, everywhere; clicking an input selects it (customdata = pair
+index, meta click "input").
 """
 from __future__ import annotations
 

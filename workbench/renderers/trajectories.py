@@ -63,8 +63,8 @@ def trajectory_projections(data: dict[str, np.ndarray], epoch: int | None = None
                            planes=PLANES, title: str = "Parameter trajectory ({group})",
                            caption: str = PATH_CAPTION) -> go.Figure:
     """The path of one parameter group (or of the outputs, group "outputs") in the PC1/PC2,
-    PC1/PC3 and PC2/PC3 planes (or `planes`), points coloured by epoch, the checkpoint in force
-    at `epoch` ringed, PC2/PC3 self-crossings marked. customdata epoch, click epoch."""
+    PC1/PC3 and PC2/PC3 planes (or `planes`), points coloured by epoch, the checkpoint nearest
+    `epoch` ringed, PC2/PC3 self-crossings marked. customdata epoch, click epoch."""
     epochs = np.asarray(data["epochs"])
     projection = np.asarray(data[f"{group}.projection"], dtype=np.float64)
     ratio = np.asarray(data[f"{group}.explained_variance"], dtype=np.float64)
