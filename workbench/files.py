@@ -1,6 +1,6 @@
 """Files that are never half-written and never silently wrong: atomic writes, safetensors with a
-CRC-32 of their arrays, JSON records, and exclusive flocks that die with their holder. Formats
-only; where the files live is `workbench.store`'s business."""
+CRC-32 of their arrays, JSON records, exclusive flocks that die with their holder, and names that
+are safe as path components. Formats only; where the files live is `workbench.store`'s business."""
 from __future__ import annotations
 
 import contextlib
@@ -8,6 +8,7 @@ import errno
 import fcntl
 import json
 import os
+import re
 import tempfile
 import zlib
 from pathlib import Path
@@ -17,7 +18,27 @@ import numpy as np
 from safetensors.numpy import load as st_load
 from safetensors.numpy import save as st_save
 
-from workbench.errors import BusyError, DataError, MissingError
+from workbench.errors import BadInputError, BusyError, DataError, MissingError
+
+NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.=,+-]*")
+MAX_NAME = 200
+
+
+def check_name(kind: str, name: str) -> str:
+    """A name that is safe as one path component: no `/`, `..`, NUL, leading dot or `-`."""
+    if not isinstance(name, str) or len(name) > MAX_NAME or not NAME_RE.fullmatch(name) or ".." in name:
+        shown = name[:60] + "..." if isinstance(name, str) and len(name) > 60 else name
+        raise BadInputError(f"invalid {kind} name {shown!r}: use up to {MAX_NAME} letters, digits and _ . = , + - "
+                            "(starting with a letter or digit)")
+    return name
+
+
+def inside(root: Path, path: Path) -> Path:
+    """`path`, refused unless it resolves inside `root` (a symlink may not lead out of it)."""
+    resolved, base = path.resolve(), root.resolve()
+    if resolved != base and base not in resolved.parents:
+        raise BadInputError(f"{path} leads outside the data root {root} (a symlink?); remove it")
+    return path
 
 
 def atomic_write(path: Path, write: Callable[[object], None]) -> None:

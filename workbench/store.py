@@ -31,7 +31,6 @@ import contextlib
 import datetime as dt
 import json
 import os
-import re
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,29 +41,11 @@ import numpy as np
 from workbench import config
 from workbench.caching import StampedMemo, file_time, open_disk_cache
 from workbench.errors import BadInputError, DataError, MissingError, NotAnalyzedError, NotTrainedError
-from workbench.files import atomic_write, hold, is_held, read_arrays, read_json, write_arrays, write_json
+from workbench.files import (  # noqa: F401 (check_name: imported from here elsewhere)
+    atomic_write, check_name, hold, inside, is_held, read_arrays, read_json, write_arrays, write_json)
 
-NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.=,+-]*")
-MAX_NAME = 200
 STATUSES = ("untrained", "training", "interrupted", "trained", "analyzed", "log")
 TRAINED = ("trained", "analyzed")  # finished training: more training means extending it
-
-
-def check_name(kind: str, name: str) -> str:
-    """A name that is safe as one path component: no `/`, `..`, NUL, leading dot or `-`."""
-    if not isinstance(name, str) or len(name) > MAX_NAME or not NAME_RE.fullmatch(name) or ".." in name:
-        shown = name[:60] + "..." if isinstance(name, str) and len(name) > 60 else name
-        raise BadInputError(f"invalid {kind} name {shown!r}: use up to {MAX_NAME} letters, digits and _ . = , + - "
-                            "(starting with a letter or digit)")
-    return name
-
-
-def inside(root: Path, path: Path) -> Path:
-    """`path`, refused unless it resolves inside `root` (a symlink may not lead out of it)."""
-    resolved, base = path.resolve(), root.resolve()
-    if resolved != base and base not in resolved.parents:
-        raise BadInputError(f"{path} leads outside the data root {root} (a symlink?); remove it")
-    return path
 
 
 @dataclass(frozen=True)
