@@ -5,6 +5,7 @@ The first run trains and analyzes a real p=113 variant (1,000 epochs, a checkpoi
 about three minutes) into benchmarks/.data; later runs reuse it."""
 from __future__ import annotations
 
+import json
 import shutil
 import socket
 import subprocess
@@ -42,54 +43,57 @@ def app_context():
     return _state["app"]
 
 
+def _callback(client, output_contains: str) -> dict:
+    """The app's callback whose outputs include `output_contains`, from /_dash-dependencies."""
+    return next(c for c in client.get("/_dash-dependencies").get_json() if output_contains in c["output"])
+
+
+def _post(client, callback: dict, inputs: list, state: list, changed: str) -> bytes:
+    """Call `callback` the way the browser does (values in the order of its inputs and state)."""
+    def parse(spec):
+        component, _, prop = spec.rpartition(".")
+        return {"id": json.loads(component) if component.startswith("{") else component, "property": prop}
+    outputs = [parse(o) for o in callback["output"].strip(".").split("...")]
+    body = {"output": callback["output"], "outputs": outputs if len(outputs) > 1 else outputs[0],
+            "inputs": [{**i, "value": v} for i, v in zip(callback["inputs"], inputs)],
+            "state": [{**i, "value": v} for i, v in zip(callback["state"], state)], "changedPropIds": [changed]}
+    response = client.post("/_dash-update-component", data=json.dumps(body), content_type="application/json")
+    assert response.status_code == 200, response.get_data(as_text=True)[:300]
+    return response.get_data()
+
+
 def epoch_step(page: str, patched: bool):
-    """One epoch step as the server sees it: the selection callback, then the page's callbacks,
-    and their outputs serialized to JSON.
+    """One epoch step as the server answers it, through the app's own request handling: the
+    selection callback, then the page's summaries and details, serialized to JSON.
     `patched=False` is the baseline: re-render every figure, as a page without cursors would."""
-    from dash._utils import to_json
-    from workbench.app import sync_selection
-    from workbench.pages._common import CALLBACKS
     store, ref = variant_ref()
-    app = app_context()
+    client = app_context().server.test_client()
     epochs = store.checkpoint_epochs(ref)
-    controls = {"overview": (), "neurons": (False, 1)}[page]
-    options = [{"value": str(ref)}]
-    with app.server.test_request_context():
-        selection = {"variant": str(ref), "epoch": epochs[40], "neuron": 3, "head": 0}
-        *_, rendered = CALLBACKS[page]["summaries"](selection, *controls, None)
-        for epoch in epochs[41:51]:  # warm the map cache for these epochs, as a first visit does
-            CALLBACKS[page]["details"]({**selection, "epoch": epoch}, *controls)
-    step = {"i": 41}
+    controls = {"overview": [], "neurons": [False, 1]}[page]
+    select = _callback(client, "selection.data")
+    detail = {"overview": "overview-fourier-at", "neurons": "neurons-clusters"}[page]  # a detail figure's name
+    summaries, details = _callback(client, f"{page}-rendered.data"), _callback(client, detail)
+    first = len(epochs) * 2 // 5  # checkpoint 40 of 101
+    selection = {"variant": str(ref), "epoch": epochs[first], "neuron": 3, "head": 0}
+    rendered = json.loads(_post(client, summaries, [selection, *controls], [None], "selection.data"))
+    rendered = rendered["response"][f"{page}-rendered"]["data"]
+    for epoch in epochs[first + 1:first + 11]:  # warm the map cache for these epochs, as a first visit does
+        _post(client, details, [{**selection, "epoch": epoch}, *controls], [], "selection.data")
+    step = {"i": first + 1}
+    n_inputs = len(select["inputs"])
 
     def run():
-        with app.server.test_request_context():
-            epoch = epochs[step["i"]]
-            step["i"] = 41 + (step["i"] - 40) % 10
-            with _triggered("epoch-slider"):
-                outputs = [sync_selection(search="", variant=str(ref), slider_epoch=epoch, typed_epoch=None,
-                                          _prev=None, _next=None, neuron=3, _nprev=None, _nnext=None, head=0,
-                                          typed_input=None, probe=None, compare_with=[], _clicks=[], current=selection, options=options)]
-            outputs.append(CALLBACKS[page]["summaries"]({**selection, "epoch": epoch}, *controls,
-                                                        rendered if patched else None))
-            outputs.append(CALLBACKS[page]["details"]({**selection, "epoch": epoch}, *controls))
-            to_json(outputs)  # the response body, as Dash serializes it
+        epoch = epochs[step["i"]]
+        step["i"] = first + 1 + (step["i"] - first) % 10
+        inputs = [""] + [None] * (n_inputs - 1)
+        names = [f"{i['id']}.{i['property']}" for i in select["inputs"]]
+        inputs[names.index("variant.value")], inputs[names.index("epoch-slider.value")] = str(ref), epoch
+        inputs[names.index("neuron.value")], inputs[names.index("head.value")] = 3, 0
+        _post(client, select, inputs, [selection, [{"value": str(ref)}]], "epoch-slider.value")
+        _post(client, summaries, [{**selection, "epoch": epoch}, *controls], [rendered if patched else None],
+              "selection.data")
+        _post(client, details, [{**selection, "epoch": epoch}, *controls], [], "selection.data")
     return run
-
-
-class _triggered:
-    """Make dash.ctx report `component` as the trigger of a directly called callback."""
-    def __init__(self, component):
-        self.component = component
-
-    def __enter__(self):
-        from dash._callback_context import context_value
-        from dash._utils import AttributeDict
-        self.token = context_value.set(AttributeDict(triggered_inputs=[{"prop_id": f"{self.component}.value",
-                                                                          "value": None}]))
-
-    def __exit__(self, *exc):
-        from dash._callback_context import context_value
-        context_value.reset(self.token)
 
 
 def _free_port() -> int:

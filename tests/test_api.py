@@ -12,7 +12,7 @@ import pytest
 import torch
 
 import workbench as wb
-from workbench.store import MissingError, StoreError
+from workbench.errors import MissingError, UserError
 
 
 def test_importing_workbench_loads_neither_torch_nor_plotly():
@@ -57,16 +57,13 @@ def test_the_model_is_hooked_and_gives_the_training_paths_logits(tiny_analyzed):
 
 def test_a_figure_is_the_one_the_app_shows(tiny_analyzed):
     store, ref = tiny_analyzed
-    from workbench.app import create_app
-    from workbench.pages._common import CALLBACKS
-    app = create_app(store.root)
-    with app.server.test_request_context():
-        shown = CALLBACKS["overview"]["details"]({"variant": str(ref), "epoch": 250, "neuron": 0, "head": 0})[1]
+    from workbench.pages import overview
+    shown = overview.FIGURES.details(store, {"variant": str(ref), "epoch": 250, "neuron": 0, "head": 0})[1]
     ours = wb.figure("neuron_clusters", str(ref), epoch=260, data=store.root)  # snapped to 250, as the app does
     assert json.loads(ours.to_json())["data"][0]["z"] == shown["data"][0]["z"]
     assert ours.layout.meta["caption"] == shown["layout"]["meta"]["caption"]
     assert "neuron_clusters" in wb.figure_names()
-    with pytest.raises(StoreError, match="no figure named 'nope'"):
+    with pytest.raises(UserError, match="no figure named 'nope'"):
         wb.figure("nope", str(ref), data=store.root)
 
 
@@ -76,7 +73,7 @@ def test_html_export_opens_offline_and_images_need_an_engine(tiny_analyzed, tmp_
     text = wb.save_figure(fig, tmp_path / "loss.html").read_text()
     assert "hovertemplate" in text and "Plotly.newPlot" in text
     assert not re.findall(r"<script[^>]+src=", text)  # plotly.js is inline: nothing is fetched
-    with pytest.raises(StoreError, match=r"use \.html, or \.png"):
+    with pytest.raises(UserError, match=r"use \.html, or \.png"):
         wb.save_figure(fig, tmp_path / "loss.gif")
     if not shutil.which("chromium"):
         pytest.skip("no Chromium here for PNG/SVG export")
@@ -114,9 +111,9 @@ def test_a_saved_report_is_validated_and_a_missing_variant_says_so(tiny_analyzed
     store, ref = tiny_analyzed
     root = tmp_path / "root"
     shutil.copytree(store.variant_dir(ref), root / ref.family / ref.id)
-    with pytest.raises(StoreError, match="invalid report name"):
+    with pytest.raises(UserError, match="invalid report name"):
         wb.save_report("../x", data=root, title="t", figures=[{"variant": str(ref), "figure": "loss_curves"}])
-    with pytest.raises(StoreError, match="figure 1: no figure named 'nope'"):
+    with pytest.raises(UserError, match="figure 1: no figure named 'nope'"):
         wb.save_report("r", data=root, title="t", figures=[{"variant": str(ref), "figure": "nope"}])
     figures = [{"variant": wb.variant(str(ref), data=root), "figure": "loss_curves"},
                {"variant": f"{ref.family}/gone", "figure": "neuron_clusters", "epoch": 100}]

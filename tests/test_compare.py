@@ -135,49 +135,47 @@ def test_variants_of_different_primes_share_a_frame_only_where_shapes_agree(tiny
 @pytest.fixture
 def compare_page(two_seeds):
     store, seed0, seed1 = two_seeds
-    from workbench.app import create_app
-    app = create_app(store.root)
-    from workbench.pages._common import CALLBACKS
-    with app.server.test_request_context():
-        yield CALLBACKS["compare"], str(seed0), str(seed1)
+    return store, str(seed0), str(seed1)
 
 
 def test_an_epoch_change_shifts_each_aligned_cursor_by_its_variants_onset(compare_page):
-    callbacks, seed0, seed1 = compare_page
+    from workbench.pages.compare import render_overlays
+    store, seed0, seed1 = compare_page
     selection = {"variant": seed0, "compare": [seed1], "epoch": 250}
-    *figures, rendered = callbacks["overlays"](selection, "onset", None)
+    *figures, rendered = render_overlays(store, selection, "onset", None)
     offsets = rendered["offsets"]["loss"]
     assert len(offsets) == 2 and figures[0].layout.shapes[0].x0 == 250 - offsets[0]
-    *moved, _ = callbacks["overlays"]({**selection, "epoch": 300}, "onset", rendered)
+    *moved, _ = render_overlays(store, {**selection, "epoch": 300}, "onset", rendered)
     assert isinstance(moved[0], Patch)
     shapes = moved[0].to_plotly_json()["operations"]
     assert {op["params"]["value"] for op in shapes} == {300 - offsets[0], 300 - offsets[1]}
 
 
 def test_side_by_side_shows_one_column_per_variant_and_differences_highlight(compare_page):
-    callbacks, seed0, seed1 = compare_page
-    out = callbacks["side_by_side"]({"variant": seed0, "compare": [seed1], "epoch": 250}, "loss_curves", "shared",
-                                    None)
+    from workbench.pages.compare import render_differences, render_side_by_side
+    store, seed0, seed1 = compare_page
+    out = render_side_by_side(store, {"variant": seed0, "compare": [seed1], "epoch": 250}, "loss_curves", "shared",
+                              None)
     figures, classes = out[:6], out[12:18]
     assert classes[:2] == ["col-12 col-lg-6"] * 2 and classes[2:] == ["d-none"] * 4
     assert figures[1]["layout"]["title"]["text"].startswith(seed1.split("/")[1])
     assert figures[1]["layout"]["shapes"][0]["x0"] == 250
-    table, note = callbacks["differences"]({"variant": seed0, "compare": [seed1]})
+    table, note = render_differences(store, {"variant": seed0, "compare": [seed1]})
     text = str(table)
     assert note == "" and "model seed" in text and "table-warning" in text
 
 
 def test_per_variant_cursors_sit_at_the_same_point_relative_to_each_onset(compare_page, monkeypatch):
-    import sys
-    callbacks, seed0, seed1 = compare_page
-    page = sys.modules[callbacks["side_by_side"].__module__]      # as the app imported it
+    from workbench import compare as compare_module
+    from workbench.pages.compare import render_side_by_side
+    store, seed0, seed1 = compare_page
     onsets = [36, 56]  # both tiny seeds turn at epoch 36; give them different onsets to see the shift
-    monkeypatch.setattr(page, "_onsets", lambda variants: dict(zip((seed0, seed1), onsets)))
+    monkeypatch.setattr(compare_module, "grokking_onsets", lambda _store, variants: dict(zip((seed0, seed1), onsets)))
     selection = {"variant": seed0, "compare": [seed1], "epoch": 300}
-    *out, rendered = callbacks["side_by_side"](selection, "loss_curves", "onset", None)
+    *out, rendered = render_side_by_side(store, selection, "loss_curves", "onset", None)
     shift = onsets[1] - onsets[0]
     assert out[0]["layout"]["shapes"][0]["x0"] == 300 and out[1]["layout"]["shapes"][0]["x0"] == 300 + shift
     clicked = [t for t in out[1]["data"] if isinstance(t.get("customdata"), list)][0]  # a click picks seed 0's epoch
     assert clicked["customdata"][0] == -shift  # epoch 0 of seed 1 = epoch -shift of seed 0
-    *moved, _ = callbacks["side_by_side"]({**selection, "epoch": 350}, "loss_curves", "onset", rendered)
+    *moved, _ = render_side_by_side(store, {**selection, "epoch": 350}, "loss_curves", "onset", rendered)
     assert moved[1].to_plotly_json()["operations"][0]["params"]["value"] == 350 + shift

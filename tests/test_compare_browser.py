@@ -91,7 +91,15 @@ def open_table(driver, base, **params):
 
 
 def table_column(driver, column) -> list[str]:
-    return [c.text for c in driver.find_elements(By.CSS_SELECTOR, f"td[data-dash-column='{column}']")]
+    """The column's cells in the order the grid shows its rows (AG Grid positions rows by row-index)."""
+    return driver.execute_script(
+        "return Array.from(document.querySelectorAll('.ag-center-cols-container .ag-row'))"
+        ".sort((a, b) => a.getAttribute('row-index') - b.getAttribute('row-index'))"
+        ".map(row => (row.querySelector(`.ag-cell[col-id='${arguments[0]}']`) || {}).textContent || '');", column)
+
+
+def row_of(driver, variant):
+    return driver.find_element(By.CSS_SELECTOR, f".ag-center-cols-container .ag-row[row-id='{variant}']")
 
 
 def test_the_variant_table_sorts_by_grok_epoch_and_opens_rows(served, browser):
@@ -100,7 +108,7 @@ def test_the_variant_table_sorts_by_grok_epoch_and_opens_rows(served, browser):
     assert grok[seed0] != grok[seed1]
     early, late = sorted(grok, key=grok.get)
     open_table(browser, app.url, variant=seed0)
-    sort = "th[data-dash-column='grokked_epoch'] .column-header--sort"
+    sort = ".ag-header-cell[col-id='grokked_epoch'] .ag-header-cell-label"
     browser.find_element(By.CSS_SELECTOR, sort).click()
 
     def order(d):
@@ -111,9 +119,7 @@ def test_the_variant_table_sorts_by_grok_epoch_and_opens_rows(served, browser):
     assert epochs == sorted(epochs)
     browser.find_element(By.CSS_SELECTOR, sort).click()
     wait_for(browser, lambda d: order(d) == [late.split("/")[1], early.split("/")[1]], "not sorted descending")
-    cell = [c for c in browser.find_elements(By.CSS_SELECTOR, "td[data-dash-column='variant_id']")
-            if c.text == seed1.split("/")[1]][0]
-    cell.click()
+    row_of(browser, seed1).find_element(By.CSS_SELECTOR, ".ag-cell[col-id='variant_id']").click()
     wait_for(browser, lambda d: query(d).get("variant") == seed1, "clicking a row did not select its variant")
 
 
@@ -121,8 +127,7 @@ def test_ticking_two_rows_and_pressing_compare_opens_them_in_compare(served, bro
     app, store, seed0, seed1 = served
     open_table(browser, app.url, variant=seed0)
     for variant in (seed1, seed0):
-        row = browser.find_element(By.XPATH, f"//td[@data-dash-column='variant_id'][.='{variant.split('/')[1]}']/..")
-        row.find_element(By.CSS_SELECTOR, "input[type='checkbox']").click()
+        row_of(browser, variant).find_element(By.CSS_SELECTOR, "input.ag-checkbox-input").click()
     browser.find_element(By.ID, "variants-compare").click()
     wait_for(browser, lambda d: urlparse(d.current_url).path == "/compare", "compare did not open")
     wait_for(browser, lambda d: {query(d).get("variant"), query(d).get("compare")} == {seed0, seed1})

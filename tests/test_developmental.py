@@ -182,9 +182,9 @@ def test_llc_overlay_and_the_missing_llc_message(tiny_llc, tiny_analyzed):
     data = compare.overlay_data("llc", [str(ref)], lambda v, reads: store.load_artifact(ref, reads), {})
     epochs, values = data["variants"][0]["lines"]["LLC"]
     assert list(epochs) == store.checkpoint_epochs(ref) and np.isfinite(values).all()
-    from workbench.pages._common import missing_message
-    from workbench.store import MissingError
-    message = missing_message(ref, MissingError(f"variant {ref} has no llc artifact for the run; run ..."))
+    from workbench.errors import NotAnalyzedError
+    from workbench.figures import missing_message
+    message = missing_message(ref, NotAnalyzedError("not there", ref=ref, analyzer="llc"))
     assert f"workbench analyze {ref} --analyzers llc" in message.layout.annotations[0].text
 
 

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from workbench.families import FamilyError, load_family
-from workbench.store import Store, StoreError, VariantRef
+from workbench.store import Store, VariantRef
+from workbench.errors import UserError
 from workbench.training import extend, learning_rate, train
 
 
@@ -78,12 +79,12 @@ def test_a_checkpoint_window_replays_through_the_same_weights(store, tmp_path):
 def test_extensions_that_cannot_be_done_say_why(store):
     variant = load_family("tiny_addition").variant(epochs=40, every=[[20, 40]])
     train(variant, store, progress=False)
-    with pytest.raises(StoreError, match="more than that"):
+    with pytest.raises(UserError, match="more than that"):
         extend(ref(variant), store, epochs=30, progress=False)
-    with pytest.raises(StoreError, match="must end by then"):
+    with pytest.raises(UserError, match="must end by then"):
         extend(ref(variant), store, window=(10, 80, 5), progress=False)
     cosine = load_family("tiny_addition").variant(epochs=40, every=[[20, 40]], lr_schedule="cosine")
     train(cosine, store, progress=False)
-    with pytest.raises(StoreError, match="cosine schedule"):
+    with pytest.raises(UserError, match="cosine schedule"):
         extend(ref(cosine), store, epochs=80, progress=False)
     assert math.isfinite(store.info(ref(cosine))["final"]["train_loss"])

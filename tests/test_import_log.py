@@ -10,7 +10,8 @@ import torch
 from workbench import logimport
 from workbench.cli import main
 from workbench.logimport import LogImportError, read_log
-from workbench.store import MissingError, VariantRef
+from workbench.store import VariantRef
+from workbench.errors import MissingError
 
 STEPS = np.arange(0, 200)
 
@@ -117,19 +118,17 @@ def test_an_imported_log_is_a_run_the_app_lists_analyzes_and_compares(store, tmp
         store.load_history(ref)
     # The Loss dynamics page shows it, its alerts and gates, and overlays it with a second log.
     assert main(["import-log", str(path), "--data", str(store.root), "--id", "again", "--metrics", "val_acc"]) == 0
-    from workbench.app import checkpoint_epochs, create_app
-    from workbench.pages._common import CALLBACKS
-    app = create_app(store.root)
-    with app.server.test_request_context():
-        stops = checkpoint_epochs(str(ref))                                         # 500 of its 1,000 steps
-        assert stops[:3] == [0, 2, 4] and stops[-1] == 999 and len(stops) == 500 and 400 in stops
-        selection = {"variant": str(ref), "epoch": 500, "compare": ["logs/again"]}
-        summaries = CALLBACKS["dynamics"]["summaries"]
-        *figures, rendered = summaries(selection, "val_acc", None, "val_acc >= 0.5 by 100", None)
-        titles = [f["layout"]["title"]["text"] for f in figures[:7]]
-        assert titles[0].startswith("val_acc<br>") and "periodogram" in titles[3] and titles[5] == "Gates"
-        assert titles[6] == "val_acc: compared runs", titles
-        alerts = [t for t in figures[0]["data"] if t["name"] == "alerts"][0]
-        assert alerts["customdata"] == [400.0]                                     # click the alert: epoch 400
-        *moved, _ = summaries({**selection, "epoch": 700}, "val_acc", None, "val_acc >= 0.5 by 100", rendered)
-        assert "700" in str(moved[0].to_plotly_json())                              # cursors move by Patch
+    from workbench.pages import dynamics
+    from workbench.pages._shell import selection_epochs
+    stops = selection_epochs(store, str(ref))                                       # 500 of its 1,000 steps
+    assert stops[:3] == [0, 2, 4] and stops[-1] == 999 and len(stops) == 500 and 400 in stops
+    selection = {"variant": str(ref), "epoch": 500, "compare": ["logs/again"]}
+    summaries = dynamics.FIGURES.summaries
+    *figures, rendered = summaries(store, selection, "val_acc", None, "val_acc >= 0.5 by 100", None)
+    titles = [f["layout"]["title"]["text"] for f in figures[:7]]
+    assert titles[0].startswith("val_acc<br>") and "periodogram" in titles[3] and titles[5] == "Gates"
+    assert titles[6] == "val_acc: compared runs", titles
+    alerts = [t for t in figures[0]["data"] if t["name"] == "alerts"][0]
+    assert alerts["customdata"] == [400.0]                                         # click the alert: epoch 400
+    *moved, _ = summaries(store, {**selection, "epoch": 700}, "val_acc", None, "val_acc >= 0.5 by 100", rendered)
+    assert "700" in str(moved[0].to_plotly_json())                                  # cursors move by Patch

@@ -7,7 +7,7 @@ import pytest
 from workbench import probes, tasks
 from workbench.analyzers.predictions import (NEVER, accuracy_by_residue, graduation_epochs, hardest_order,
                                              loss_spikes, per_input_losses)
-from workbench.store import StoreError
+from workbench.errors import UserError
 
 
 def test_graduation_is_the_first_checkpoint_from_which_an_input_stays_correct():
@@ -86,7 +86,7 @@ def test_dla_components_sum_to_the_models_logits(tiny_analyzed):
     pairs = np.array([[4, 29], [0, 0], [30, 17], [12, 5]])
     for epoch in (0, 250, 500):
         weights = store.load_weights(ref, epoch)
-        parts = component_logits(weights, cfg, pairs)                         # [4, n_heads + 2, p]
+        parts = component_logits(weights, spec, pairs)                        # [4, n_heads + 2, p]
         assert parts.shape == (4, cfg.n_heads + 2, 31)
         tokens = torch.as_tensor(np.c_[pairs, np.full(4, 31)])
         with torch.no_grad():
@@ -158,7 +158,7 @@ def test_probes_are_stored_with_the_variant_and_listed_inputs_filter_exactly(tin
     copy.delete_probe(ref, "below")
     assert list(copy.probes(ref)) == ["small"]
     for bad in ("../escape", "a/b", "", ".hidden"):
-        with pytest.raises(StoreError, match="invalid probe name"):
+        with pytest.raises(UserError, match="invalid probe name"):
             copy.save_probe(ref, bad, {"rule": "a < b"})
     with pytest.raises(probes.ProbeError, match="outside the grid"):
         probes.parse_inputs("4,31", 31)
@@ -211,19 +211,16 @@ def test_the_grid_fills_in_as_the_epoch_advances_and_a_probe_hides_the_rest(grad
 
 
 def test_the_inputs_page_follows_the_probe_and_the_input(tiny_analyzed):
-    from workbench.app import create_app
-    from workbench.pages._common import CALLBACKS
+    from workbench.pages import inputs
     store, ref = tiny_analyzed
     store.save_probe(ref, "answer-seven", probes.definition(rule="answer == 7"))
-    app = create_app(store.root)
-    with app.server.test_request_context():
-        selection = {"variant": str(ref), "epoch": 250, "probe": "answer-seven"}
-        *figures, _rendered = CALLBACKS["inputs"]["summaries"](selection, None)
-        attribution, hardest = figures[0], figures[4]
-        assert all(label.endswith("→ 7") for label in hardest["data"][0]["y"])
-        assert "→ 7 · " in attribution["layout"]["title"]["text"]   # no input chosen: the probe's hardest
-        *figures, _ = CALLBACKS["inputs"]["summaries"]({**selection, "input": 4 * 31 + 29}, None)
-        assert "input (4, 29) → 2" in figures[0]["layout"]["title"]["text"]
+    selection = {"variant": str(ref), "epoch": 250, "probe": "answer-seven"}
+    *figures, _rendered = inputs.FIGURES.summaries(store, selection, None)
+    attribution, hardest = figures[0], figures[4]
+    assert all(label.endswith("→ 7") for label in hardest["data"][0]["y"])
+    assert "→ 7 · " in attribution["layout"]["title"]["text"]   # no input chosen: the probe's hardest
+    *figures, _ = inputs.FIGURES.summaries(store, {**selection, "input": 4 * 31 + 29}, None)
+    assert "input (4, 29) → 2" in figures[0]["layout"]["title"]["text"]
     store.delete_probe(ref, "answer-seven")
 
 

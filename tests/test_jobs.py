@@ -6,7 +6,8 @@ import pytest
 
 from workbench import jobs
 from workbench.families import load_family
-from workbench.store import Store, StoreError, VariantRef
+from workbench.store import Store, VariantRef
+from workbench.errors import UserError
 from workbench.training import train
 
 
@@ -92,13 +93,13 @@ def test_a_redelivered_job_records_the_lost_attempt_and_finishes(store):
 def test_submitting_what_exists_or_is_already_queued_is_refused(store):
     variant = tiny()
     jobs.submit_train(store, variant)
-    with pytest.raises(StoreError, match="already queued"):
+    with pytest.raises(UserError, match="already queued"):
         jobs.submit_train(store, variant)
     train(variant, store, progress=False)
     store.save_job({**store.load_job(store.job_ids()[0]), "state": "done"})
-    with pytest.raises(StoreError, match="already trained; extend it"):
+    with pytest.raises(UserError, match="already trained; extend it"):
         jobs.submit_train(store, variant)
-    with pytest.raises(KeyError, match="unknown analyzer 'nope'"):
+    with pytest.raises(UserError, match="unknown analyzer 'nope'"):
         jobs.submit_analyze(store, ref(variant), ["nope"])
 
 

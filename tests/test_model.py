@@ -76,3 +76,52 @@ def test_wrong_shapes_and_values_are_refused_with_the_parameter_named():
     nan = {**weights, "embed.W_E": torch.full_like(weights["embed.W_E"], float("nan"))}
     with pytest.raises(WeightsError, match="embed.W_E contains NaN"):
         check_weights(cfg, nan, "ckpt")
+
+
+def test_each_heads_output_is_hooked_and_sums_to_the_attention_output():
+    """`set_use_attn_result(True)` adds TransformerLens's `hook_result` ([batch, pos, head, d_model])
+    without changing the logits; the heads' outputs sum to `hook_attn_out`."""
+    cfg = ModelConfig(p=7, d_model=16, n_heads=2, d_head=8, d_mlp=32)
+    model = Transformer(cfg, init_weights(cfg, 0))
+    tokens = torch.as_tensor(probe_inputs(7))
+    plain, cache = model.run_with_cache(tokens)
+    assert "blocks.0.attn.hook_result" not in cache                     # off by default, as in TL
+    model.set_use_attn_result(True)
+    logits, cache = model.run_with_cache(tokens)
+    result = cache["blocks.0.attn.hook_result"]
+    assert result.shape == (49, 3, 2, 16)
+    assert torch.allclose(result.sum(dim=2), cache["blocks.0.hook_attn_out"], atol=1e-6)
+    assert torch.allclose(logits, plain, atol=1e-5)
+
+
+def _hand_written_component_logits(weights, cfg, pairs):
+    """The third forward pass `analyzers/logit_lens.py` used to carry (float64 throughout): the
+    reference the hooked model must reproduce."""
+    import math
+    w = {k: torch.as_tensor(np.asarray(v), dtype=torch.float64) for k, v in weights.items()}
+    pairs = torch.as_tensor(np.asarray(pairs, np.int64).reshape(-1, 2))
+    tokens = torch.cat([pairs, torch.full((len(pairs), 1), cfg.p)], dim=1)
+    resid = w["embed.W_E"][tokens] + w["pos_embed.W_pos"]
+    q = torch.einsum("nm,hmd->nhd", resid[:, 2], w["blocks.0.attn.W_Q"])
+    k = torch.einsum("npm,hmd->nphd", resid, w["blocks.0.attn.W_K"])
+    v = torch.einsum("npm,hmd->nphd", resid, w["blocks.0.attn.W_V"])
+    pattern = (torch.einsum("nhd,nphd->nhp", q, k) / math.sqrt(cfg.d_head)).softmax(dim=-1)
+    heads = torch.einsum("nhd,hdm->nhm", torch.einsum("nhp,nphd->nhd", pattern, v), w["blocks.0.attn.W_O"])
+    resid_mid = resid[:, 2] + heads.sum(dim=1)
+    mlp = torch.relu(resid_mid @ w["blocks.0.mlp.W_in"] + w["blocks.0.mlp.b_in"]) @ w["blocks.0.mlp.W_out"] \
+        + w["blocks.0.mlp.b_out"]
+    return (torch.cat([resid[:, 2, None], heads, mlp[:, None]], dim=1) @ w["unembed.W_U"]).numpy()
+
+
+def test_direct_logit_attribution_reads_the_models_hooks_and_matches_the_hand_written_forward():
+    from workbench.analyzers.logit_lens import component_logits
+    cfg = ModelConfig(p=31, d_model=32, n_heads=4, d_head=8, d_mlp=64)
+    weights = {k: v.numpy() for k, v in init_weights(cfg, 3).items()}
+    rng = np.random.default_rng(0)
+    weights = {k: (v + 0.05 * rng.standard_normal(v.shape)).astype(np.float32) for k, v in weights.items()}
+    spec = {"domain": {"p": 31}, "model": {"d_model": 32, "n_heads": 4, "d_head": 8, "d_mlp": 64, "act_fn": "relu",
+                                           "n_layers": 1}}
+    pairs = np.array([[4, 29], [0, 0], [30, 17], [12, 5]])
+    ours, reference = component_logits(weights, spec, pairs), _hand_written_component_logits(weights, cfg, pairs)
+    assert ours.shape == (4, 6, 31) and ours.dtype == np.float64
+    np.testing.assert_allclose(ours, reference, rtol=1e-12, atol=1e-12)

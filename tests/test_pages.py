@@ -8,40 +8,36 @@ import pytest
 from dash import Patch
 
 from workbench.app import create_app
+from workbench.pages import fourier, neurons, overview
 
 
 @pytest.fixture
 def app_context(tiny_analyzed):
     store, ref = tiny_analyzed
-    app = create_app(store.root)
-    from workbench.pages._common import CALLBACKS
-    with app.server.test_request_context():
-        yield CALLBACKS, store, ref
+    return store, ref
 
 
 def test_an_epoch_change_moves_summary_cursors_by_patch(app_context):
-    callbacks, store, ref = app_context
-    summaries = callbacks["overview"]["summaries"]
+    store, ref = app_context
     selection = {"variant": str(ref), "epoch": 100, "neuron": 0, "head": 0}
-    *first, rendered = summaries(selection, None)
+    *first, rendered = overview.FIGURES.summaries(store, selection, None)
     assert all(not isinstance(f, Patch) for f in first[:4]) and rendered["key"] == [str(ref)]
-    *moved, rendered_again = summaries({**selection, "epoch": 250}, rendered)
+    *moved, rendered_again = overview.FIGURES.summaries(store, {**selection, "epoch": 250}, rendered)
     assert all(isinstance(f, Patch) for f in moved[:4])
     assert "250" in str(moved[0].to_plotly_json())
 
 
 def test_a_summary_that_follows_the_neuron_is_rebuilt_when_the_neuron_changes(app_context):
-    callbacks, store, ref = app_context
-    summaries = callbacks["neurons"]["summaries"]
+    store, ref = app_context
     selection = {"variant": str(ref), "epoch": 100, "neuron": 3}
-    *_, rendered = summaries(selection, False, 1, None)
-    *figures, _ = summaries({**selection, "neuron": 4}, False, 1, rendered)
+    *_, rendered = neurons.FIGURES.summaries(store, selection, False, 1, None)
+    *figures, _ = neurons.FIGURES.summaries(store, {**selection, "neuron": 4}, False, 1, rendered)
     assert not any(isinstance(f, Patch) for f in figures[:3])
 
 
 def test_details_show_the_selected_epoch_and_neuron(app_context):
-    callbacks, store, ref = app_context
-    figures = callbacks["neurons"]["details"]({"variant": str(ref), "epoch": 250, "neuron": 5}, True, 1)
+    store, ref = app_context
+    figures = neurons.FIGURES.details(store, {"variant": str(ref), "epoch": 250, "neuron": 5}, True, 1)
     clusters, heatmap, grid = figures[:3]  # as sent to the browser: plain dicts
     assert "250" in clusters["layout"]["title"]["text"]
     assert heatmap["layout"]["title"]["text"].startswith("neuron 5 ")
@@ -49,12 +45,12 @@ def test_details_show_the_selected_epoch_and_neuron(app_context):
 
 
 def test_missing_artifacts_name_the_command_to_run(app_context):
-    callbacks, store, ref = app_context
+    store, ref = app_context
     from workbench.families import load_family
     from workbench.training import train
     variant = load_family("tiny_addition").variant(epochs=10, every=[[10, 10]])
     train(variant, store, progress=False)
-    figures = callbacks["fourier"]["details"]({"variant": f"tiny_addition/{variant.id}", "epoch": 10})
+    figures = fourier.FIGURES.details(store, {"variant": f"tiny_addition/{variant.id}", "epoch": 10})
     assert f"workbench analyze tiny_addition/{variant.id}" in figures[0]["layout"]["annotations"][0]["text"]
 
 

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from workbench import selection as sel
-from workbench.store import Store, StoreError, VariantRef, check_name, read_arrays, write_arrays
+from workbench.store import Store, VariantRef, check_name, read_arrays, write_arrays
+from workbench.errors import UserError
 
 HOSTILE_NAMES = ["..", "../etc", "a/../../b", "/etc/passwd", "a/b", "evil\0name", ".hidden", "-rf", "", "x" * 201,
                  "a\\..\\b", "..%2f..", " spaced", "new\nline", "trailing\n"]
@@ -18,7 +19,7 @@ HOSTILE_NAMES = ["..", "../etc", "a/../../b", "/etc/passwd", "a/b", "evil\0name"
 @pytest.mark.parametrize("name", HOSTILE_NAMES)
 def test_hostile_names_are_refused_for_every_kind(name):
     for kind in ("family", "variant", "probe", "job", "report"):
-        with pytest.raises(StoreError, match=f"invalid {kind} name"):
+        with pytest.raises(UserError, match=f"invalid {kind} name"):
             check_name(kind, name)
 
 
@@ -29,9 +30,9 @@ def test_names_a_run_really_has_are_accepted():
 
 @pytest.mark.parametrize("family, variant", [("..", "x"), ("fam", "../../etc"), ("/tmp", "x"), ("fam", "a\0b")])
 def test_store_refuses_variant_refs_that_climb_out(store, family, variant):
-    with pytest.raises(StoreError, match="invalid"):
+    with pytest.raises(UserError, match="invalid"):
         store.variant_dir(VariantRef(family, variant))
-    with pytest.raises(StoreError):
+    with pytest.raises(UserError):
         store.info(VariantRef(family, variant))
 
 
@@ -43,9 +44,9 @@ def test_a_symlink_pointing_out_of_the_root_is_neither_listed_nor_followed(store
     os.symlink(outside, store.root / "fam" / "stolen")
     os.symlink(tmp_path / "outside", store.root / "linked_family")
     assert store.variants() == [] and store.families() == ["fam"]
-    with pytest.raises(StoreError, match="outside the data root"):
+    with pytest.raises(UserError, match="outside the data root"):
         store.info(VariantRef("fam", "stolen"))
-    with pytest.raises(StoreError, match="outside the data root"):
+    with pytest.raises(UserError, match="outside the data root"):
         store.variants("linked_family")
 
 
@@ -71,7 +72,7 @@ def test_disk_full_ends_with_a_clear_message_and_the_earlier_file_intact(tmp_pat
         raise OSError(errno.ENOSPC, "No space left on device")
     real = os.replace
     monkeypatch.setattr(os, "replace", full)
-    with pytest.raises(StoreError, match="disk is full.*earlier data is unchanged"):
+    with pytest.raises(UserError, match="disk is full.*earlier data is unchanged"):
         write_arrays(path, {"x": np.ones(10)})
     monkeypatch.setattr(os, "replace", real)
     assert np.array_equal(read_arrays(path)[0]["x"], np.zeros(10))
@@ -84,7 +85,7 @@ def test_permission_denied_ends_with_a_clear_message(tmp_path, monkeypatch):
     def denied(*_, **__):
         raise PermissionError(errno.EACCES, "Permission denied")
     monkeypatch.setattr(tempfile, "mkstemp", denied)
-    with pytest.raises(StoreError, match="permission denied - make the data root writable"):
+    with pytest.raises(UserError, match="permission denied - make the data root writable"):
         write_arrays(tmp_path / "x.safetensors", {"x": np.zeros(1)})
 
 

@@ -59,18 +59,15 @@ def test_the_tiny_run_memorizes_then_turns_then_groks(tiny_analyzed):
 
 def test_every_summary_figure_shades_the_phases_behind_its_cursor(tiny_analyzed):
     store, ref = tiny_analyzed
-    from workbench.app import create_app
-    from workbench.pages._common import catalog_figure
+    from workbench import figures
     from workbench.renderers import CATALOG
-    app = create_app(store.root)
-    with app.server.test_request_context():
-        for name in ("loss_and_accuracy", "progress_losses", "embedding_fourier_over_epochs", "trajectory_velocity"):
-            assert CATALOG[name].kind == "summary"
-            fig = catalog_figure(name)(ref, {"variant": str(ref), "epoch": 250})
-            n = fig.layout.meta["cursor_shapes"]
-            assert n >= 1 and all(s.name == "cursor" and s.x0 == 250 for s in fig.layout.shapes[:n])
-            shaded = [s for s in fig.layout.shapes[n:] if s.name == "phase"]
-            assert len(shaded) >= 4 * n, name                                # 4 phases (+ the peak) per axis
-            assert set(fig.layout.meta["phases"]) == {"memorization", "circuit formation", "grokking", "cleanup"}
-        detail = catalog_figure("neuron_clusters")(ref, {"variant": str(ref), "epoch": 250})
-        assert not any(s.name == "phase" for s in detail.layout.shapes)
+    for name in ("loss_and_accuracy", "progress_losses", "embedding_fourier_over_epochs", "trajectory_velocity"):
+        assert CATALOG[name].kind == "summary"
+        fig = figures.build(store, ref, name, {"variant": str(ref), "epoch": 250})
+        n = fig.layout.meta["cursor_shapes"]
+        assert n >= 1 and all(s.name == "cursor" and s.x0 == 250 for s in fig.layout.shapes[:n])
+        shaded = [s for s in fig.layout.shapes[n:] if s.name == "phase"]
+        assert len(shaded) >= 4 * n, name                                # 4 phases (+ the peak) per axis
+        assert set(fig.layout.meta["phases"]) == {"memorization", "circuit formation", "grokking", "cleanup"}
+    detail = figures.build(store, ref, "neuron_clusters", {"variant": str(ref), "epoch": 250})
+    assert not any(s.name == "phase" for s in detail.layout.shapes)

@@ -8,7 +8,8 @@ from workbench import analyzers as registry
 from workbench.analyzers import UnknownAnalyzerError, register
 from workbench.families import load_family
 from workbench.pipeline import analyze, status
-from workbench.store import LockedError, MissingError, VariantRef
+from workbench.store import VariantRef
+from workbench.errors import BusyError, MissingError
 from workbench.training import train
 
 
@@ -140,7 +141,7 @@ def test_bad_requests_are_explained(short_run, store):
         analyze(ref, store_, analyzers=["fourier"])
     with pytest.raises(MissingError, match="no checkpoints at epochs \\[15\\]"):
         analyze(ref, store_, epochs=[15], progress=False)
-    with store_.lock(ref, "training"), pytest.raises(LockedError, match="busy"):
+    with store_.lock(ref, "training"), pytest.raises(BusyError, match="busy"):
         analyze(ref, store_, progress=False)
     with pytest.raises(MissingError, match="no variant tiny_addition/nope"):
         analyze(VariantRef("tiny_addition", "nope"), store_)

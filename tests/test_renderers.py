@@ -232,9 +232,10 @@ def test_clicked_id_reads_the_scalar_customdata_or_the_first_element_of_a_row():
     assert cursor.clicked_id({"points": [{"x": 1}]}) is None and cursor.clicked_id(None) is None
 
 
-def test_one_epoch_of_a_series_is_the_last_analyzed_epoch_at_or_before_it():
+def test_one_epoch_of_a_series_is_the_analyzed_epoch_it_snaps_to_as_the_slider_does():
     data = fourier_artifact()
-    assert cursor.at_epoch(data, 25)[1] == 20 and cursor.at_epoch(data, 40)[1] == 40
+    assert cursor.at_epoch(data, 25)[1] == 20 and cursor.at_epoch(data, 28)[1] == 30  # nearest; ties: earlier
+    assert cursor.at_epoch(data, 40)[1] == 40
     assert cursor.at_epoch(data, None)[1] == 40 and cursor.at_epoch(data, -5)[1] == 0
     row, _ = cursor.at_epoch(data, 25)
     np.testing.assert_array_equal(row["norm"], data["norm"][2])

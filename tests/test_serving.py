@@ -127,11 +127,11 @@ def test_a_failing_callback_shows_a_message_and_keeps_the_traceback_in_the_log(a
 
 
 def test_a_user_error_in_a_callback_shows_its_own_message(app):
-    from workbench.store import StoreError
+    from workbench.errors import UserError
 
     @app.callback(dash.Output("user-out", "children"), dash.Input("user-in", "value"))
     def refuse(value):
-        raise StoreError(f"invalid variant name {value!r}: use letters, digits and _ . = , + - only")
+        raise UserError(f"invalid variant name {value!r}: use letters, digits and _ . = , + - only")
     response = _dash_post(app.server.test_client(), "user-out.children",
                           [{"id": "user-in", "property": "value", "value": "../x"}])
     assert "invalid variant name '../x'" in response.get_json()["sideUpdate"]["app-error"]["children"]

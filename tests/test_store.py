@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from workbench.store import (CorruptFileError, LockedError, MissingError, Store, StoreError, VariantRef,
-                             read_arrays, write_arrays)
+from workbench.errors import BusyError, DataError, MissingError, UserError
+from workbench.store import Store, VariantRef, read_arrays, write_arrays
 
 REF = VariantRef("modular_addition", "p113-s999-d598")
 
@@ -39,7 +39,7 @@ def test_truncated_file_is_reported_with_its_path(tmp_path):
     path = tmp_path / "c.safetensors"
     write_arrays(path, {"x": np.ones(1000)})
     path.write_bytes(path.read_bytes()[:-50])
-    with pytest.raises(CorruptFileError, match=r"c.safetensors is corrupt or truncated"):
+    with pytest.raises(DataError, match=r"c.safetensors is corrupt or truncated"):
         read_arrays(path)
 
 
@@ -49,14 +49,14 @@ def test_flipped_bits_are_caught_by_the_checksum(tmp_path):
     blob = bytearray(path.read_bytes())
     blob[-10] ^= 0xFF
     path.write_bytes(bytes(blob))
-    with pytest.raises(CorruptFileError, match="checksum mismatch"):
+    with pytest.raises(DataError, match="checksum mismatch"):
         read_arrays(path)
 
 
 def test_a_second_writer_is_refused_with_the_holder_named(store):
     with store.lock(REF, "training"):
         assert store.is_locked(REF)
-        with pytest.raises(LockedError, match=r"busy: training by process \d+"):
+        with pytest.raises(BusyError, match=r"busy: training by process \d+"):
             with store.lock(REF, "analyzing"):
                 pass
     assert not store.is_locked(REF)
@@ -74,7 +74,7 @@ def test_missing_variant_and_checkpoint_say_what_to_run(store):
 
 @pytest.mark.parametrize("bad", ["../outside", "/etc", "a/b", "", "..", "x\0y"])
 def test_names_cannot_reach_outside_the_data_root(store, bad):
-    with pytest.raises(StoreError, match="invalid"):
+    with pytest.raises(UserError, match="invalid"):
         store.variant_dir(VariantRef("modular_addition", bad))
 
 

@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from workbench.families import load_family
-from workbench.store import LockedError, VariantRef
+from workbench.store import VariantRef
+from workbench.errors import BusyError
 from workbench.tasks import answers, train_test_split
 from workbench.training import train
 
@@ -96,7 +97,7 @@ def test_interrupted_run_resumes_to_the_uninterrupted_history(store, tmp_path):
 def test_a_second_trainer_of_the_same_variant_is_refused(store):
     variant = short()
     with store.lock(ref(variant), "training"):
-        with pytest.raises(LockedError, match="busy"):
+        with pytest.raises(BusyError, match="busy"):
             train(variant, store, progress=False)
 
 

@@ -4,9 +4,10 @@
 from `workbench.api`, `workbench.export` and `workbench.reports` on first use. See docs/api.md
 and the notebooks in notebooks/.
 
-Modules, in the order imports flow (see docs/architecture.md): config, families, tasks, model,
-store, training, analyzers, pipeline, figures, renderers, api, export, reports, app, cli.
+How the modules depend on each other, layer by layer, is docs/architecture.md.
 """
+import importlib
+
 __version__ = "0.1.0"
 
 _LAZY = {
@@ -14,7 +15,7 @@ _LAZY = {
     "figure_names": "api", "analyze": "api", "train": "api", "import_checkpoint": "api", "import_log": "api",
     "save_figure": "export", "animate": "export", "export_report": "export",
     "save_report": "reports", "load_report": "reports", "report_names": "reports", "export_saved_report": "reports",
-    "register_analyzer": "analyzers", "register_renderer": "renderers",
+    "register_analyzer": "analyzers", "register_renderer": "renderers", "UserError": "errors",
 }
 __all__ = sorted(_LAZY)
 
@@ -22,7 +23,6 @@ __all__ = sorted(_LAZY)
 def __getattr__(name: str):
     if name not in _LAZY:
         raise AttributeError(f"module 'workbench' has no attribute {name!r}")
-    import importlib
     module = importlib.import_module(f"workbench.{_LAZY[name]}")
     value = getattr(module, {"register_analyzer": "register", "register_renderer": "register"}.get(name, name))
     globals()[name] = value

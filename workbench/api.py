@@ -10,15 +10,47 @@
     wb.analyze(v, analyzers=["neuron_frequencies"]); wb.train("modular_addition_demo", p=59, seed=2)
 
 Every function takes `data=` (default `$WORKBENCH_DATA`, else ./workbench-data), like `--data`.
-Errors are the CLI's: a StoreError or FamilyError whose message says what is wrong and what to do.
+Errors are `workbench.errors.UserError`s (`wb.UserError`) whose message says what is wrong and
+what to do; where the CLI would name a command (`workbench analyze ...`), the API names the call
+(`wb.analyze(...)`). Training and models import torch, so those functions import it when called.
 """
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import numpy as np
 
-from workbench.store import MissingError, Store, VariantRef
+from workbench import figures, tasks
+from workbench.analyzers import OPTIONAL
+from workbench.errors import MissingError, NotAnalyzedError, NotTrainedError, UserError  # noqa: F401 (wb.UserError)
+from workbench.families import family_names, load_family
+from workbench.logimport import import_log as _import_log
+from workbench.pipeline import analyze as _analyze
+from workbench.renderers.cursor import at_epoch
+from workbench.selection import snap
+from workbench.store import Store, VariantRef
+
+
+def _in_api_words(function):
+    """Re-raise the store's "not analyzed / not trained" errors naming the `wb.` call that fixes
+    them instead of the shell command (by type: `workbench.errors`)."""
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        except NotAnalyzedError as err:
+            if err.ref is None:
+                raise
+            named = f", analyzers=[{err.analyzer!r}]" if err.analyzer in OPTIONAL else ""
+            raise NotAnalyzedError(f"{err.ref} has no {err.analyzer} artifact yet; compute it with "
+                                   f"wb.analyze({str(err.ref)!r}{named})", ref=err.ref, analyzer=err.analyzer) from None
+        except NotTrainedError as err:
+            if err.ref is None:
+                raise
+            raise NotTrainedError(f"{err.ref} has no checkpoints or history yet; train it with "
+                                  f"wb.train({err.ref.family!r}, p=..., seed=...)", ref=err.ref) from None
+    return wrapper
 
 
 class Artifact:
@@ -28,17 +60,16 @@ class Artifact:
     def __init__(self, store: Store, ref: VariantRef, name: str):
         self.store, self.ref, self.name = store, ref, name
 
+    @_in_api_words
     def series(self) -> dict[str, np.ndarray]:
-        from workbench import figures
-        return figures.series(self.store, self.ref, self.name)
+        return self.store.cached_series(self.ref, self.name)
 
     @property
     def epochs(self) -> list[int]:
         return [int(e) for e in self.series().get("epochs", [])]
 
     def at(self, epoch: int) -> dict[str, np.ndarray]:
-        """The arrays at the last analyzed epoch ≤ `epoch` (the checkpoint in force then)."""
-        from workbench.renderers.cursor import at_epoch
+        """The arrays at the analyzed epoch nearest `epoch` (`wb.Variant.snap`'s rule)."""
         data = self.series()
         if "epochs" not in data:
             raise MissingError(f"{self.name} is one series for the whole run (no epochs): use .series()")
@@ -78,10 +109,10 @@ class Variant:
         return int(self.spec["domain"]["p"])
 
     @property
+    @_in_api_words
     def history(self) -> dict[str, np.ndarray]:
         """Per-epoch telemetry (index = epoch): train_loss, test_loss, train_acc, test_acc, lr, norms."""
-        from workbench import figures
-        return figures.history(self.store, self.ref)
+        return self.store.cached_history(self.ref)
 
     @property
     def epochs(self) -> list[int]:
@@ -90,23 +121,22 @@ class Variant:
 
     def snap(self, epoch: int | None) -> int:
         """The checkpoint nearest `epoch` (the last for None)."""
-        from workbench.selection import snap
         if not self.epochs:
             raise MissingError(f"variant {self.ref} has no checkpoints; train it first (wb.train)")
         return snap(epoch, self.epochs)
 
+    @_in_api_words
     def model(self, epoch: int | None = None):
         """The hooked model at the checkpoint nearest `epoch` (default: the last), in eval mode:
         `logits, cache = model.run_with_cache(v.tokens())`."""
-        from workbench.model import ModelConfig, load_model
+        from workbench.model import ModelConfig, load_model  # torch
         epoch = self.snap(epoch)
         return load_model(ModelConfig.from_spec(self.spec), self.store.load_weights(self.ref, epoch),
                           f"{self.ref} epoch {epoch}")
 
     def tokens(self):
         """The full p×p grid as model input, [p*p, 3] token ids `a b =` (row a * p + b)."""
-        import torch
-        from workbench import tasks
+        import torch  # heavy: only for a model's input
         return torch.as_tensor(tasks.probe_inputs(self.p))
 
     def artifact(self, name: str) -> Artifact:
@@ -122,7 +152,8 @@ class Variant:
         return str(self.ref)
 
 
-def _as_variant(v, data=None) -> Variant:
+def as_variant(v, data=None) -> Variant:
+    """`v` if it is a `Variant`, else the stored variant it names (see `variant`)."""
     return v if isinstance(v, Variant) else variant(str(v), data=data)
 
 
@@ -135,13 +166,11 @@ def variants(family: str | None = None, *, data=None) -> list[Variant]:
 def variant(name: str, *, data=None, **params) -> Variant:
     """A stored variant: `"family/id"`, a bare id, or a family with its parameters as in
     `workbench train` (`p=`, `seed=`, `data_seed=`, any recipe key, e.g. `train_fraction=0.6`)."""
-    from workbench.families import family_names, load_family
     store = Store(data)
     if "/" in name:
         return Variant(VariantRef(*name.split("/", 1)), store)
     if params or (name in family_names() and name not in store.families()):
-        resolved = load_family(name).variant(params)
-        ref = VariantRef(resolved.family, resolved.id)
+        ref = load_family(name).variant(params).ref
         if not store.exists(ref):
             raise MissingError(f"no variant {ref} in {store.root}; train it with wb.train({name!r}, "
                                + ", ".join(f"{k}={v!r}" for k, v in params.items()) + ")")
@@ -155,45 +184,43 @@ def variant(name: str, *, data=None, **params) -> Variant:
 
 def figure_names() -> list[str]:
     """Every figure `wb.figure` (and a report page) can draw."""
-    from workbench import figures
     return figures.names()
 
 
+@_in_api_words
 def figure(name: str, v, epoch: int | None = None, *, neuron: int = 0, head: int = 0, input: int | None = None,
            data=None, **options):
     """The figure the app shows: catalog figure `name` of variant `v` at the checkpoint nearest
     `epoch` (default: the last), for `neuron`, `head` or `input` (pair index a * p + b) where the
     figure shows one. Extra options go to the renderer (e.g. `downsample=28`)."""
-    from workbench import figures
-    v = _as_variant(v, data)
+    v = as_variant(v, data)
     epoch = v.snap(epoch) if v.epochs else epoch
     selection = {"epoch": epoch, "neuron": neuron, "head": head, "input": input}
     return figures.build(v.store, v.ref, name, selection, **options)
 
 
+@_in_api_words
 def analyze(v, analyzers: list[str] | None = None, *, epochs: list[int] | None = None, force: bool = False,
             progress: bool = True, workers: int | None = None, data=None) -> dict:
     """`workbench analyze`: bring the variant's artifacts up to date (only what is missing or stale)."""
-    from workbench.pipeline import analyze as run
-    v = _as_variant(v, data)
-    return run(v.ref, v.store, analyzers=analyzers, epochs=epochs, force=force, progress=progress, workers=workers)
+    v = as_variant(v, data)
+    return _analyze(v.ref, v.store, analyzers=analyzers, epochs=epochs, force=force, progress=progress, workers=workers)
 
 
 def train(family: str, *, data=None, progress: bool = True, device: str | None = None, **params) -> Variant:
     """`workbench train FAMILY`: train (or resume) the variant of `family` with `params`
     (`p=`, `seed=`, `data_seed=`, any recipe key); returns it."""
-    from workbench.families import load_family
-    from workbench.training import train as run
+    from workbench.training import train as run  # torch
     store = Store(data)
     resolved = load_family(family).variant(params)
     run(resolved, store, device=device, progress=progress)
-    return Variant(VariantRef(resolved.family, resolved.id), store)
+    return Variant(resolved.ref, store)
 
 
 def import_checkpoint(path: str | Path, family: str = "modular_addition", *, id: str | None = None,
                       format: str = "auto", data=None) -> Variant:
     """`workbench import FILE`: a TransformerLens or progress-measures checkpoint as a variant."""
-    from workbench.importers import import_checkpoint as run
+    from workbench.importers import import_checkpoint as run  # torch
     store = Store(data)
     return Variant(run(path, family, store, id=id, format=format)["variant"], store)
 
@@ -202,7 +229,6 @@ def import_log(path: str | Path, *, family: str = "logs", id: str | None = None,
                metrics: list[str] | None = None, gates: list[str] | None = None, replace: bool = False,
                data=None) -> Variant:
     """`workbench import-log FILE`: a training log from another project as a log-only run."""
-    from workbench.logimport import import_log as run
     store = Store(data)
-    summary = run(path, store, family=family, id=id, step=step, metrics=metrics, gates=gates, replace=replace)
+    summary = _import_log(path, store, family=family, id=id, step=step, metrics=metrics, gates=gates, replace=replace)
     return Variant(summary["variant"], store)

@@ -1,24 +1,31 @@
 """`workbench` - one command line for training, listing, importing and the demo.
 
-Every failure the user can fix ends with one line on stderr saying what is wrong and what to do,
-and a non-zero exit code; tracebacks are for bugs only.
+Every failure the user can fix (a `workbench.errors.UserError`) ends with one line on stderr saying
+what is wrong and what to do, and exit code 1; tracebacks are for bugs only. Commands that need
+torch, plotly or Dash import them when they run, so `workbench list` starts in a fraction of a second.
 """
 from __future__ import annotations
 
 import argparse
 import sys
 
-from workbench.cli_runs import cmd_extend, cmd_jobs, cmd_train, cmd_worker, enqueue, variant_ref
-from workbench.families import FamilyError
-from workbench.jobs import user_errors
+from workbench import jobs, probes
+from workbench.analyzers.dynamics import run_dynamics, run_series, stored_alerts, stored_phases
+from workbench.cli_runs import cmd_extend, cmd_jobs, cmd_train, cmd_worker, enqueue
+from workbench.config import load_plugins
+from workbench.errors import BadInputError, UserError
+from workbench.families import family_names, load_family
+from workbench.gates import evaluate_all
+from workbench.logimport import import_log
+from workbench.pipeline import analyze
+from workbench.store import Store
+from workbench.worker import broker_url
 
 DEMO_FAMILY = "modular_addition_demo"
 DEMO_SEEDS = (1, 3)  # both measured to grok by epoch ~1,700 (docs/cli.md has the numbers)
 
 
 def cmd_list(args) -> int:
-    from workbench.families import family_names
-    from workbench.store import Store
     store = Store(args.data)
     rows = store.listing(args.family)
     print(f"data root: {store.root}")
@@ -32,8 +39,7 @@ def cmd_list(args) -> int:
 
 
 def cmd_import(args) -> int:
-    from workbench.importers import import_checkpoint
-    from workbench.store import Store
+    from workbench.importers import import_checkpoint  # torch
     summary = import_checkpoint(args.path, args.family, Store(args.data), id=args.id,
                                 format=args.format, epoch=args.epoch)
     print(f"imported {args.path} ({summary['format']} layout, p={summary['p']}) as {summary['variant']}: "
@@ -43,8 +49,6 @@ def cmd_import(args) -> int:
 
 
 def cmd_import_log(args) -> int:
-    from workbench.logimport import import_log
-    from workbench.store import Store
     summary = import_log(args.path, Store(args.data), family=args.family, id=args.id, step=args.step,
                          metrics=args.metrics, gates=args.gates, replace=args.replace)
     points = ", ".join(f"{name} ({n:,})" for name, n in summary["series"].items())
@@ -57,9 +61,6 @@ def cmd_import_log(args) -> int:
 
 
 def cmd_alerts(args) -> int:
-    from workbench.analyzers.dynamics import run_dynamics, run_series, stored_alerts, stored_phases
-    from workbench.gates import evaluate_all
-    from workbench.store import Store
     store = Store(args.data)
     for ref in store.resolve(args.variants):
         artifact = run_dynamics(store, ref)
@@ -91,8 +92,8 @@ def parse_epochs(items: list[str] | None) -> list[int] | None:
         try:
             epochs += list(range(int(lo), int(hi) + 1)) if hi else [int(lo)]
         except ValueError:
-            raise FamilyError(f"--epochs expects epochs and ranges separated by spaces, e.g. --epochs 100 200 "
-                              f"1000-2000; got {item!r}") from None
+            raise BadInputError(f"--epochs expects epochs and ranges separated by spaces, e.g. --epochs 100 200 "
+                                f"1000-2000; got {item!r}") from None
     return epochs
 
 
@@ -100,19 +101,16 @@ def names(items: list[str] | None, option: str) -> list[str] | None:
     """A list option's values; a comma inside one is a mistaken separator, refused with the fix."""
     for item in items or []:
         if "," in item:
-            raise FamilyError(f"{option} takes values separated by spaces, e.g. {option} "
-                              f"{' '.join(n for n in item.split(',') if n)}; got {item!r}")
+            raise BadInputError(f"{option} takes values separated by spaces, e.g. {option} "
+                                f"{' '.join(n for n in item.split(',') if n)}; got {item!r}")
     return items or None
 
 
 def cmd_analyze(args) -> int:
-    from workbench.pipeline import analyze
-    from workbench.store import Store
     store = Store(args.data)
     analyzers = names(args.analyzers, "--analyzers")
     epochs = parse_epochs(args.epochs)
     if args.queue:
-        from workbench import jobs
         return enqueue(args, store, [jobs.submit_analyze(store, ref, analyzers, args.force)
                                       for ref in store.resolve(args.variants)])
     for ref in store.resolve(args.variants):
@@ -128,12 +126,10 @@ def cmd_analyze(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from workbench import export
-    from workbench.store import Store
+    from workbench import export, reports  # plotly and the app's pages
     store = Store(args.data)
     if args.report:
-        from workbench.reports import export_saved_report
-        path = export_saved_report(args.variant, args.out, epoch=args.epoch, data=store.root)
+        path = reports.export_saved_report(args.variant, args.out, epoch=args.epoch, data=store.root)
         print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB): report {args.variant}; opens offline")
         return 0
     pages = names(args.page, "--page")
@@ -150,8 +146,6 @@ def cmd_export(args) -> int:
 
 
 def cmd_probe(args) -> int:
-    from workbench import probes
-    from workbench.store import Store
     store = Store(args.data)
     (ref,) = store.resolve([args.variant])
     spec = store.info(ref)["spec"]
@@ -178,18 +172,15 @@ def cmd_probe(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from workbench.families import load_family
-    from workbench.pipeline import analyze
-    from workbench.store import Store
-    from workbench.training import train
+    from workbench.training import train  # torch
     store = Store(args.data)
     family = load_family(DEMO_FAMILY)
     for seed in DEMO_SEEDS:
         variant = family.variant(seed=seed)
         info = train(variant, store, progress=not args.quiet)
-        analyze(variant_ref(variant), store, progress=not args.quiet)
+        analyze(variant.ref, store, progress=not args.quiet)
         print(f"{variant.family}/{variant.id}: test accuracy {info['final']['test_acc']:.4f} "
-              f"after {variant.epochs} epochs, analyzed -> {store.variant_dir(variant_ref(variant))}")
+              f"after {variant.epochs} epochs, analyzed -> {store.variant_dir(variant.ref)}")
     print("demo variants are trained and analyzed")
     if args.no_serve:
         return 0
@@ -197,14 +188,12 @@ def cmd_demo(args) -> int:
 
 
 def _serve(root, args, query: str = "", broker: str | None = None) -> int:
-    from workbench.serving import serve
+    from workbench.serving import serve  # Dash
     return serve(root, host=args.host, port=args.port, query=query, broker=broker, token=args.token,
                  allow_remote=args.allow_remote, debug=args.debug)
 
 
 def cmd_serve(args) -> int:
-    from workbench.store import Store
-    from workbench.worker import broker_url
     return _serve(Store(args.data).root, args, broker=broker_url(args.broker))
 
 
@@ -349,13 +338,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        from workbench.config import load_plugins
         load_plugins()  # users' own analyzers and renderers
         return args.func(args)
     except KeyboardInterrupt:
         print("\ninterrupted - run the same command again to resume", file=sys.stderr)
         return 130
-    except user_errors() as err:
+    except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
 

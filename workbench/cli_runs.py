@@ -1,58 +1,52 @@
 """The `workbench` commands that start runs: train, extend, jobs and worker (and queueing any job
-on Celery with --queue). Each ends in one line the user can act on; see `workbench.cli`."""
+on Celery with --queue). Each ends in one line the user can act on; see `workbench.cli`.
+Training imports torch, so `workbench.training` is imported by the commands that train."""
 from __future__ import annotations
 
-import itertools
-
-from workbench.families import FamilyError, parse_value
+from workbench import jobs
+from workbench.errors import BadInputError, ConflictError
+from workbench.families import load_family, parse_value
+from workbench.store import Store
+from workbench.worker import BROKER_VARIABLE, broker_url, enqueue_jobs
 
 
 def _variants(args) -> list:
-    from workbench.families import load_family
-    family = load_family(args.family)
+    """The variants the command names: every combination of the listed primes, seeds and data seeds."""
     overrides = {}
     for item in args.set or []:
         if "=" not in item:
-            raise FamilyError(f"--set expects key=value, got {item!r} (e.g. --set train_fraction=0.5)")
+            raise BadInputError(f"--set expects key=value, got {item!r} (e.g. --set train_fraction=0.5)")
         key, value = item.split("=", 1)
         overrides[key.strip()] = parse_value(value.strip())
-    # A sweep: every combination of the listed primes, seeds and data seeds.
-    axes = [[(key, v) for v in getattr(args, key)] if getattr(args, key) else [()] for key in ("p", "seed", "data_seed")]
-    combos = [dict(pair for pair in combo if pair) for combo in itertools.product(*axes)]
-    return [family.variant({**overrides, **combo}) for combo in combos]
+    return load_family(args.family).sweep(overrides, p=args.p, seed=args.seed, data_seed=args.data_seed)
 
 
 def cmd_train(args) -> int:
-    from workbench.store import Store
-    from workbench.training import train
+    from workbench.training import train  # torch
     store = Store(args.data)
     if args.queue:
-        from workbench import jobs
-        return enqueue(args, store, [jobs.submit_train(store, v) for v in _variants(args)
-                                      if not _finished(store, v)])
+        submitted = []
+        for variant in _variants(args):
+            try:
+                submitted.append(jobs.submit_train(store, variant))
+            except ConflictError as err:
+                print(f"skipped: {err}")
+        return enqueue(args, store, submitted)
     for variant in _variants(args):
         info = train(variant, store, device=args.device, progress=not args.quiet)
         final = info.get("final", {})
-        print(f"{variant.family}/{variant.id}: {info['status']} - train loss {final.get('train_loss', float('nan')):.3g}, "
+        print(f"{variant.ref}: {info['status']} - train loss {final.get('train_loss', float('nan')):.3g}, "
               f"test accuracy {final.get('test_acc', float('nan')):.4f} ({info.get('train_seconds', 0):.0f} s); "
-              f"data in {store.variant_dir(variant_ref(variant))}")
+              f"data in {store.variant_dir(variant.ref)}")
     return 0
 
 
-def _finished(store, variant) -> bool:
-    ref = variant_ref(variant)
-    if store.exists(ref) and store.status(ref) in ("trained", "analyzed"):
-        print(f"{ref}: already trained (skipped; `workbench extend` adds epochs or checkpoints)")
-        return True
-    return False
-
-
 def enqueue(args, store, submitted: list[dict]) -> int:
-    from workbench.worker import BROKER_VARIABLE, broker_url, enqueue
     broker = broker_url(args.broker)
     if not broker:
-        raise FamilyError(f"--queue needs a Celery broker: pass --broker redis://HOST:6379/0 or set {BROKER_VARIABLE}")
-    enqueue(broker, store.root, [job["id"] for job in submitted])
+        raise BadInputError(f"--queue needs a Celery broker: pass --broker redis://HOST:6379/0 or set "
+                            f"{BROKER_VARIABLE}")
+    enqueue_jobs(broker, store.root, [job["id"] for job in submitted])
     for job in submitted:
         print(f"queued job {job['id']}: {job['kind']} {job['target']}")
     print(f"{len(submitted)} job(s) sent to {broker}; `workbench jobs` shows their progress")
@@ -60,15 +54,13 @@ def enqueue(args, store, submitted: list[dict]) -> int:
 
 
 def cmd_extend(args) -> int:
-    from workbench.store import Store
-    from workbench.training import extend
+    from workbench.training import extend  # torch
     store = Store(args.data)
     window = _window(args.window, args.every) if args.window else None
     if (args.to_epoch is None) == (window is None):
-        raise FamilyError("give either --to-epoch N (train on to epoch N) or --window START-STOP --every K")
+        raise BadInputError("give either --to-epoch N (train on to epoch N) or --window START-STOP --every K")
     for ref in store.resolve(args.variants):
         if args.queue:
-            from workbench import jobs
             enqueue(args, store, [jobs.submit_extend(store, ref, args.to_epoch, window)])
             continue
         info = extend(ref, store, epochs=args.to_epoch, window=window, device=args.device, progress=not args.quiet)
@@ -81,18 +73,16 @@ def _window(text: str, every: int | None) -> tuple[int, int, int]:
     try:
         start, stop = (int(x) for x in text.split("-"))
     except ValueError:
-        raise FamilyError(f"--window expects START-STOP, e.g. 1000-2000; got {text!r}") from None
+        raise BadInputError(f"--window expects START-STOP, e.g. 1000-2000; got {text!r}") from None
     if not every:
-        raise FamilyError("--window needs --every K (checkpoint interval inside the window)")
+        raise BadInputError("--window needs --every K (checkpoint interval inside the window)")
     return start, stop, every
 
 
 def cmd_jobs(args) -> int:
-    from workbench import jobs
-    from workbench.store import Store
     store = Store(args.data)
     if args.action != "list" and not args.job:
-        raise FamilyError(f"`workbench jobs {args.action}` needs a job id; `workbench jobs` lists them")
+        raise BadInputError(f"`workbench jobs {args.action}` needs a job id; `workbench jobs` lists them")
     if args.action == "cancel":
         job = jobs.cancel(store, args.job)
         print(f"job {job['id']}: cancel requested ({job['state']})")
@@ -113,15 +103,10 @@ def cmd_jobs(args) -> int:
 
 
 def cmd_worker(args) -> int:
-    from workbench.store import Store
-    from workbench.worker import BROKER_VARIABLE, broker_url, run_worker
+    from workbench.serving import run_worker  # Dash and Celery
     broker = broker_url(args.broker)
     if not broker:
-        raise FamilyError(f"a worker needs a Celery broker: pass --broker redis://HOST:6379/0 or set {BROKER_VARIABLE}")
+        raise BadInputError(f"a worker needs a Celery broker: pass --broker redis://HOST:6379/0 or set "
+                            f"{BROKER_VARIABLE}")
     run_worker(broker, str(Store(args.data).root), concurrency=args.concurrency)
     return 0
-
-
-def variant_ref(variant):
-    from workbench.store import VariantRef
-    return VariantRef(variant.family, variant.id)

@@ -17,20 +17,23 @@ The onset marks where the turn starts, so runs aligned on it line up their trans
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import TYPE_CHECKING
 
 import numpy as np
 
+from workbench import pipeline, trajectory
+from workbench.analyzers.developmental import centred_outputs, model_outputs, output_pairs
+from workbench.analyzers.trajectory import flatten
+from workbench.caching import StampedMemo
+from workbench.errors import BadInputError, MissingError, UserError
 from workbench.phases import PhaseRules, detect_phases, onset_of_descent, roles
-
-if TYPE_CHECKING:
-    from workbench.store import Store, VariantRef
+from workbench.selection import snap
+from workbench.store import Store, VariantRef
+from workbench.vocabulary import PARAMETER_GROUPS, key_frequencies as key_frequencies_of
 
 ACCURACY_THRESHOLD = PhaseRules().grokked_accuracy
 MIN_CLUSTER_FRACTION = 0.02
-MAX_COMPARED = 6
 SHARED_PCA_VERSION = 1
+_ROWS = StampedMemo(256)  # variant_metrics by variant, while its files are unchanged
 
 
 # -- headline metrics ---------------------------------------------------------------------------
@@ -49,7 +52,7 @@ def grokking_onset(test_loss) -> int | None:
     return None if onset is None else int(onset)
 
 
-def run_phases(series: dict) -> dict:
+def phase_epochs(series: dict) -> dict:
     """memorized_epoch, onset_epoch and grokked_epoch of a run's {name: (x, y)} series
     (`workbench.phases`; x is the epoch, or the step of a log indexed by step)."""
     try:
@@ -62,21 +65,21 @@ def run_phases(series: dict) -> dict:
 
 
 def history_phases(history: dict) -> dict:
-    """`run_phases` of a history (index = epoch)."""
+    """`phase_epochs` of a history (index = epoch)."""
     names = [k for k in ("train_loss", "test_loss", "train_acc", "test_acc") if len(history.get(k, []))]
-    return run_phases({k: (np.arange(len(history[k])), history[k]) for k in names})
+    return phase_epochs({k: (np.arange(len(history[k])), history[k]) for k in names})
 
 
 def log_metrics(series: dict) -> dict:
     """The table's numbers for an imported log: its phases and final train/held-out loss."""
     role = roles(series)
     final = {f"final_{r}": _final(series[role[r]][1]) for r in ("train_loss", "test_loss") if r in role}
-    return {**run_phases(series), **final}
+    return {**phase_epochs(series), **final}
 
 
 def key_frequencies(fourier_embedding: dict) -> list[int]:
     """The final epoch's key frequencies of W_E (1-based k), from the `fourier_embedding` series."""
-    return (np.flatnonzero(np.asarray(fourier_embedding["key_mask"])[-1]) + 1).tolist()
+    return key_frequencies_of(np.asarray(fourier_embedding["key_mask"])[-1]).tolist()
 
 
 def min_cluster_size(d_mlp: int) -> int:
@@ -126,9 +129,13 @@ def analysis_state(report: dict[str, dict]) -> str:
 
 
 def variant_metrics(store: Store, ref: VariantRef) -> dict:
-    """One row of the variant table: recipe, status, headline metrics and analysis state."""
-    from workbench import pipeline
-    from workbench.store import StoreError
+    """One row of the variant table: recipe, status, headline metrics and analysis state (kept
+    in memory until the variant's files change; the status is read fresh: a lock is no file)."""
+    row = _ROWS.get((str(store.root), ref), store.variant_stamp(ref), lambda: _variant_metrics(store, ref))
+    return {**row, "status": store.status(ref)}
+
+
+def _variant_metrics(store: Store, ref: VariantRef) -> dict:
     info = store.info(ref)
     domain = info.get("spec", {}).get("domain", {})
     epochs = store.checkpoint_epochs(ref)
@@ -136,7 +143,7 @@ def variant_metrics(store: Store, ref: VariantRef) -> dict:
     def optional(load):
         try:
             return load()
-        except StoreError:
+        except UserError:  # missing or unreadable: that number stays empty
             return None
     row = {"variant": str(ref), "family": ref.family, "id": ref.id, "p": domain.get("p"),
            "seed": domain.get("seed"), "data_seed": domain.get("data_seed"), "status": store.status(ref),
@@ -148,6 +155,52 @@ def variant_metrics(store: Store, ref: VariantRef) -> dict:
     if store.is_log(ref):
         row.update(log_metrics(store.load_log(ref)), analysis="imported log")
     return row
+
+
+def grokking_onsets(store: Store, variants: list[str]) -> dict[str, int | None]:
+    """Each variant's grokking onset (`grokking_onset` of its history); None when it has not
+    grokked or has no history (an imported log)."""
+    onsets = {}
+    for variant in variants:
+        try:
+            onsets[variant] = grokking_onset(store.cached_history(VariantRef.parse(variant))["test_loss"])
+        except (UserError, KeyError):
+            onsets[variant] = None
+    return onsets
+
+
+def onset_offsets(onsets: dict[str, int | None], variants: list[str]) -> list[int]:
+    """Per variant, its onset minus the first variant's (0 where either is unknown): where its
+    cursor sits at the same point relative to its own grokking onset."""
+    base = onsets.get(variants[0]) if variants else None
+    return [onsets[v] - base if base is not None and onsets.get(v) is not None else 0 for v in variants]
+
+
+def prime(store: Store, variant: str) -> int | None:
+    """The variant's prime p; None when its record is unreadable."""
+    try:
+        return int(store.info(VariantRef.parse(variant))["spec"]["domain"]["p"])
+    except (UserError, KeyError, TypeError, ValueError):
+        return None
+
+
+def overview_numbers(store: Store, ref: VariantRef, epoch: int | None) -> dict:
+    """The Overview page's headline numbers: phase epochs and final test accuracy from the
+    history; key frequencies (final W_E) and the share of neurons in a frequency cluster at the
+    checkpoint `epoch` snaps to, when analyzed (else "analyzed": False). MissingError without a history."""
+    history = store.cached_history(ref)
+    test_acc = history.get("test_acc")
+    numbers = {**history_phases(history), "analyzed": True,
+               "final_test_acc": float(np.nan_to_num(test_acc[-1])) if test_acc is not None and len(test_acc) else None}
+    try:
+        neurons = store.cached_series(ref, "neuron_frequencies")
+        keys = key_frequencies(store.cached_series(ref, "fourier_embedding"))
+    except MissingError:
+        return {**numbers, "analyzed": False}
+    epochs = np.asarray(neurons["epochs"]).tolist()
+    i = epochs.index(snap(epoch, epochs))
+    return {**numbers, "key_frequencies": keys, "fraction_explained": float(neurons["fraction_explained"][i]),
+            "neurons_epoch": int(neurons["epochs"][i])}
 
 
 def metric_differences(rows: list[dict], keys, rel_tol: float = 1e-3) -> dict[str, bool]:
@@ -231,13 +284,13 @@ def short_labels(variants: list[str]) -> list[str]:
 def overlay_data(metric: str, variants: list[str], load, onsets: dict[str, int | None]) -> dict:
     """What `workbench.renderers.compare.metric_overlay` draws for `metric`: each variant's lines,
     read with `load(variant, reads)`; "index" is its place among `variants` (its color). A variant
-    whose data is missing (load raises StoreError or KeyError) is listed under "missing" instead."""
-    from workbench.store import StoreError
+    whose data is missing (load raises MissingError, or lacks a line's key) is listed under
+    "missing" instead."""
     spec, rows, missing = OVERLAY_METRICS[metric], [], []
     for index, (variant, label) in enumerate(zip(variants, short_labels(variants))):
         try:
             lines = {name: overlay_line(load(variant, reads), reads, key) for name, reads, key in spec.lines}
-        except (StoreError, KeyError):
+        except (MissingError, KeyError):
             missing.append(label)
             continue
         rows.append({"variant": variant, "label": label, "index": index, "onset": onsets.get(variant), "lines": lines})
@@ -245,12 +298,6 @@ def overlay_data(metric: str, variants: list[str], load, onsets: dict[str, int |
 
 
 # -- parameter trajectories in one frame -------------------------------------------------------
-
-@lru_cache(maxsize=4)
-def _cache(directory: str):
-    import diskcache
-    return diskcache.Cache(directory, size_limit=512 * 1024**2, eviction_policy="least-recently-used")
-
 
 OUTPUTS = "outputs"  # the shared frame of essential dynamics (model outputs), beside the parameter groups
 
@@ -263,27 +310,24 @@ def shared_trajectory(store: Store, refs: list[VariantRef], group: str = "all", 
 
     Returns {"variants": [str], "epochs": [[n_i]], "projection": [[n_i, c]], "explained_variance": [c]}.
     Reads every checkpoint, so the result is kept in a disk cache under `<data root>/.cache/compare`
-    keyed by every checkpoint's checksum. Raises ValueError when the variants' parameters in
+    keyed by every checkpoint's checksum. Raises BadInputError when the variants' parameters in
     `group` differ in shape (different p change W_E and W_U; attention and MLP stay comparable;
     outputs need one p)."""
-    from workbench import trajectory
-    from workbench.analyzers.trajectory import GROUPS, flatten
-    if group not in GROUPS and group != OUTPUTS:
-        raise ValueError(f"unknown parameter group {group!r}; groups: {', '.join([*GROUPS, OUTPUTS])}")
+    if group not in PARAMETER_GROUPS and group != OUTPUTS:
+        raise BadInputError(f"unknown parameter group {group!r}; groups: {', '.join([*PARAMETER_GROUPS, OUTPUTS])}")
     epochs = [store.checkpoint_epochs(ref) for ref in refs]
     if any(not e for e in epochs):
-        raise ValueError("a compared variant has no checkpoints yet")
+        raise MissingError("a compared variant has no checkpoints yet")
     key = ("shared_pca", SHARED_PCA_VERSION, group, n_components,
            tuple((str(ref), tuple((e, store.checkpoint_fingerprint(ref, e)) for e in eps))
                  for ref, eps in zip(refs, epochs)))
-    cache = _cache(str(store.cache_dir / "compare"))
+    cache = store.disk_cache("compare", 512 * 1024**2)
     cached = cache.get(key)
     if cached is not None:
         return cached
     shapes, rows = {}, []
     for ref, eps in zip(refs, epochs):
         if group == OUTPUTS:
-            from workbench.analyzers.developmental import centred_outputs, model_outputs, output_pairs
             spec = store.info(ref)["spec"]
             pairs = output_pairs(spec["domain"]["p"])
             shapes[str(ref)] = {"p": spec["domain"]["p"]}
@@ -291,14 +335,15 @@ def shared_trajectory(store: Store, refs: list[VariantRef], group: str = "all", 
             continue
         for e in eps:
             weights = store.load_weights(ref, e)
-            shapes.setdefault(str(ref), {k: v.shape for k, v in weights.items() if k.startswith(GROUPS[group])})
+            shapes.setdefault(str(ref), {k: v.shape for k, v in weights.items()
+                                         if k.startswith(PARAMETER_GROUPS[group])})
             rows.append(flatten(weights, group).astype(np.float32))
     if len({tuple(sorted(s.items())) for s in shapes.values()}) > 1:
         if group == OUTPUTS:
-            raise ValueError("the outputs of variants with different p are answers to different questions: "
-                             "compare variants of one p in output space, or pick a parameter group")
-        raise ValueError(f"the '{group}' parameters differ in shape between these variants (different p or "
-                         "architecture): pick the attention or mlp group to compare them in one frame")
+            raise BadInputError("the outputs of variants with different p are answers to different questions: "
+                                "compare variants of one p in output space, or pick a parameter group")
+        raise BadInputError(f"the '{group}' parameters differ in shape between these variants (different p or "
+                            "architecture): pick the attention or mlp group to compare them in one frame")
     _, ratio, projection = trajectory.pca(np.stack(rows), n_components)
     missing = n_components - projection.shape[1]              # fewer directions than components
     projection, ratio = np.pad(projection, ((0, 0), (0, missing))), np.pad(ratio, (0, missing))

@@ -5,8 +5,12 @@ Everything else asks `workbench.store` about the on-disk layout; this module onl
 """
 from __future__ import annotations
 
+import importlib
 import os
+import sys
 from pathlib import Path
+
+from workbench.errors import BadInputError
 
 # The built-in families: `families/` beside the package in a checkout, package data in an
 # installed wheel (pyproject.toml maps one onto the other).
@@ -30,7 +34,7 @@ def family_dirs() -> list[Path]:
     return [Path(p) for p in extra.split(os.pathsep) if p] + [BUILTIN_FAMILIES]
 
 
-class PluginError(ImportError):
+class PluginError(BadInputError):
     """A module named in $WORKBENCH_PLUGINS that cannot be imported."""
 
 
@@ -38,8 +42,6 @@ def load_plugins() -> list[str]:
     """Import the modules named in $WORKBENCH_PLUGINS (comma-separated, importable from the
     current directory or the Python path), where users register their own analyzers and
     renderers, so `workbench serve`, `analyze` and `export` know them. Returns their names."""
-    import importlib
-    import sys
     names = [n.strip() for n in os.environ.get("WORKBENCH_PLUGINS", "").split(",") if n.strip()]
     if names and "" not in sys.path and os.getcwd() not in sys.path:
         sys.path.append(os.getcwd())

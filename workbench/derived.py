@@ -3,19 +3,25 @@
 Neuron heatmaps (d_mlp maps of p x p) and attention maps are far larger than the per-epoch
 artifacts (13 MB vs 80 kB per p=113 checkpoint), and the app shows them one epoch at a time, so
 they are not stored for every epoch: one forward pass recomputes them, and a size-capped
-diskcache under `<data root>/.cache/derived` keeps the recent ones. Entries are keyed by the
+disk cache under `<data root>/.cache/derived` (`Store.disk_cache`) keeps the recent ones. Entries are keyed by the
 checkpoint's checksum, so a retrained checkpoint never serves stale maps. One input's direct
 logit attribution across every checkpoint (`input_trace`) is cached the same way.
 """
 from __future__ import annotations
 
+import hashlib
 import threading
-from functools import lru_cache
 from typing import Callable
 
 import numpy as np
 
-from workbench.store import MissingError, Store, VariantRef
+from workbench import tasks
+from workbench.analyzers.attention import head_maps
+from workbench.analyzers.context import EpochContext
+from workbench.analyzers.logit_lens import attribution_summary, component_logits
+from workbench.analyzers.neurons import neuron_maps
+from workbench.errors import BadInputError, NotTrainedError
+from workbench.store import Store, VariantRef
 
 CACHE_BYTES = 2 * 1024**3
 # At most two recomputations at once (one per core): each forward over the p = 113 grid holds
@@ -24,14 +30,8 @@ CACHE_BYTES = 2 * 1024**3
 _COMPUTE_SLOTS = threading.BoundedSemaphore(2)
 
 
-@lru_cache(maxsize=8)
-def _cache(directory: str):
-    import diskcache
-    return diskcache.Cache(directory, size_limit=CACHE_BYTES, eviction_policy="least-recently-used")
-
-
 def cache_for(store: Store):
-    return _cache(str(store.cache_dir / "derived"))
+    return store.disk_cache("derived", CACHE_BYTES)
 
 
 def _cached(store: Store, key: tuple, compute: Callable[[], dict]) -> dict:
@@ -49,9 +49,6 @@ def _cached(store: Store, key: tuple, compute: Callable[[], dict]) -> dict:
 
 def _maps(store: Store, ref: VariantRef, epoch: int) -> dict[str, np.ndarray]:
     def compute():
-        from workbench.analyzers.attention import head_maps
-        from workbench.analyzers.context import EpochContext
-        from workbench.analyzers.neurons import neuron_maps
         ctx = EpochContext(store.info(ref)["spec"], epoch, store.load_weights(ref, epoch))
         return {"neurons": np.ascontiguousarray(np.moveaxis(neuron_maps(ctx), -1, 0)).astype(np.float16),
                 "attention": head_maps(ctx).astype(np.float16)}
@@ -71,7 +68,6 @@ def attention_maps(store: Store, ref: VariantRef, epoch: int) -> np.ndarray:
 def input_trace(store: Store, ref: VariantRef, pair: int) -> dict[str, np.ndarray]:
     """`compute_input_trace`, cached: keyed by the input and every checkpoint's checksum, so a
     retrained or extended run never serves a stale trace."""
-    import hashlib
     epochs = store.checkpoint_epochs(ref)
     checksums = hashlib.sha256(" ".join(store.checkpoint_fingerprint(ref, e) for e in epochs).encode()).hexdigest()
     return _cached(store, ("input_trace", ref.family, ref.id, int(pair), checksums),
@@ -83,20 +79,17 @@ def compute_input_trace(store: Store, ref: VariantRef, pair: int) -> dict[str, n
     `workbench.analyzers.logit_lens.attribution_summary`), plus `epochs`, `pair` (the index
     a * p + b), `a`, `b`, `answer` and `train` (1 for a training pair). One forward of one input
     per checkpoint: the cost is reading the checkpoints."""
-    from workbench import tasks
-    from workbench.analyzers.logit_lens import attribution_summary, component_logits
-    from workbench.model import ModelConfig
     epochs = store.checkpoint_epochs(ref)
     if not epochs:
-        raise MissingError(f"variant {ref} has no checkpoints; train it first (`workbench train {ref.family} ...`)")
+        raise NotTrainedError(f"variant {ref} has no checkpoints; train it first (`workbench train {ref.family} ...`)",
+                              ref=ref)
     spec = store.info(ref)["spec"]
     p = spec["domain"]["p"]
     if not 0 <= int(pair) < p * p:
-        raise ValueError(f"input {pair} is outside the {p}x{p} grid (pair index a * p + b, 0..{p * p - 1})")
-    cfg = ModelConfig.from_spec(spec)
+        raise BadInputError(f"input {pair} is outside the {p}x{p} grid (pair index a * p + b, 0..{p * p - 1})")
     a, b = divmod(int(pair), p)
     answer = int(tasks.answers(spec["domain"]["operation"], p)[pair])
-    logits = np.stack([component_logits(store.load_weights(ref, e), cfg, [[a, b]])[0] for e in epochs])
+    logits = np.stack([component_logits(store.load_weights(ref, e), spec, [[a, b]])[0] for e in epochs])
     train = tasks.train_mask(p, spec["training"]["train_fraction"], spec["domain"]["data_seed"])[pair]
     return {**attribution_summary(logits, answer), "epochs": np.asarray(epochs, np.int64), "pair": np.int64(pair),
             "a": np.int64(a), "b": np.int64(b), "answer": np.int64(answer), "train": np.int64(train)}

@@ -2,7 +2,8 @@
 
 HTML embeds plotly.js inline (never a CDN), so a file opens offline and keeps hover, zoom and
 the toolbar. PNG/SVG/PDF go through kaleido, which drives a Chromium already on the machine
-(it never downloads one)."""
+(it never downloads one). A page export draws the app pages' own figure lists with this store
+(no app is built); the pages import Dash, so they are imported only by that export."""
 from __future__ import annotations
 
 import html
@@ -12,10 +13,15 @@ from pathlib import Path
 
 import plotly.graph_objects as go
 
-from workbench.store import Store, StoreError, VariantRef, atomic_write
+from workbench import api, compare, figures
+from workbench.analyzers.dynamics import run_phases
+from workbench.errors import BadInputError, UserError
+from workbench.renderers import CATALOG
+from workbench.selection import snap
+from workbench.store import Store, VariantRef, atomic_write
 
 PAGES = ("overview", "fourier", "neurons", "attention", "trajectories", "dimensionality", "progress", "dynamics",
-         "inputs")
+         "inputs")  # the app pages an export can draw (`workbench.pages.<name>.FIGURES`)
 IMAGE_FORMATS = ("png", "svg", "pdf")
 # A variant report: the summaries over epochs, then the details at the report's epoch.
 REPORT_SUMMARIES = ("loss_and_accuracy", "progress_losses", "embedding_fourier_over_epochs", "cluster_sizes",
@@ -26,7 +32,7 @@ section{margin-bottom:28px} table{border-collapse:collapse} td,th{padding:2px 12
 .grid{display:grid;gap:16px} .notes{white-space:pre-wrap}"""
 
 
-class ExportError(StoreError):
+class ExportError(BadInputError):
     """An export that cannot be written here (unknown format, no image engine)."""
 
 
@@ -70,7 +76,7 @@ def save_figure(fig: go.Figure, path: str | Path, *, scale: float = 2) -> Path:
 
 def _check_image_engine() -> None:
     try:
-        import kaleido  # noqa: F401
+        import kaleido  # noqa: F401  (heavy, optional: only to write images)
     except ImportError:
         raise ExportError("PNG/SVG/PDF export needs kaleido: pip install 'workbench[images]' "
                           "(or save as .html, which always works)") from None
@@ -86,8 +92,7 @@ def _check_image_engine() -> None:
 def animate(name: str, v, epochs: list[int] | None = None, *, data=None, **options) -> go.Figure:
     """Figure `name` of variant `v` as a Plotly animation over `epochs` (default: every
     checkpoint): one frame per epoch, a play button and an epoch slider - for talks."""
-    from workbench import api
-    v = api._as_variant(v, data)
+    v = api.as_variant(v, data)
     epochs = [v.snap(e) for e in epochs] if epochs else v.epochs
     epochs = list(dict.fromkeys(epochs))
     if not epochs:
@@ -124,13 +129,12 @@ def export_report(ref: VariantRef, store: Store | None = None, *, epoch: int | N
     """Write a standalone HTML report of `ref` at `epoch` (snapped; default the last) and return
     its path (default `<family>-<variant>-epoch<E>.html`). Without `pages`: the variant report -
     its numbers, phases, key frequencies and main summaries; with `pages`: those app pages' figures."""
-    from workbench.selection import snap
     store = store or Store()
     info = store.info(ref)
     epoch = snap(epoch, store.checkpoint_epochs(ref))
     unknown = [p for p in pages or () if p not in PAGES]
     if unknown:
-        raise StoreError(f"unknown page {unknown[0]!r}; pages: {', '.join(PAGES)}")
+        raise BadInputError(f"unknown page {unknown[0]!r}; pages: {', '.join(PAGES)}")
     sections = _page_sections(ref, store, epoch, pages) if pages else _variant_sections(ref, store, epoch)
     final = info.get("final", {})
     intro = (f"<p>family {html.escape(ref.family)}, variant {html.escape(ref.id)}; status "
@@ -145,8 +149,6 @@ def _figure_section(title: str, fig: go.Figure, first: bool) -> str:
 
 
 def _variant_sections(ref: VariantRef, store: Store, epoch: int | None) -> list[str]:
-    from workbench import figures
-    from workbench.renderers import CATALOG
     sections = [_numbers_table(ref, store)]
     selection = {"epoch": epoch, "neuron": 0, "head": 0}
     for i, name in enumerate(REPORT_SUMMARIES + REPORT_DETAILS):
@@ -158,38 +160,38 @@ def _variant_sections(ref: VariantRef, store: Store, epoch: int | None) -> list[
 
 def _numbers_table(ref: VariantRef, store: Store) -> str:
     """Phases (from the `loss_dynamics` analysis, else from the history) and key frequencies."""
-    from workbench import compare, figures
     rows = []
-    phases = figures.run_phases(store, ref)
+    phases = run_phases(store, ref)
     if phases is not None:
         events = {"memorization ends": phases.memorization_end, "test loss peaks": phases.test_loss_peak,
                   "grokking onset": phases.onset, "grokked (test acc ≥ 99%)": phases.grok,
                   "cleanup ends": phases.cleanup_end}
     else:
-        found = compare.history_phases(figures.history(store, ref))
+        found = compare.history_phases(store.cached_history(ref))
         events = {"memorized (train loss ≤ 0.05)": found["memorized_epoch"], "grokking onset": found["onset_epoch"],
                   "grokked (test acc ≥ 99%)": found["grokked_epoch"]}
     rows += [(label, "not reached" if at is None else f"epoch {int(round(at)):,}") for label, at in events.items()]
     try:
-        keys = compare.key_frequencies(figures.series(store, ref, "fourier_embedding"))
+        keys = compare.key_frequencies(store.cached_series(ref, "fourier_embedding"))
         rows.append(("key frequencies (final W_E)", ", ".join(map(str, keys)) or "none"))
-    except StoreError:
+    except UserError:
         rows.append(("key frequencies", f"not analyzed: run workbench analyze {ref}"))
     cells = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in rows)
     return f"<section><h2>Phases and key frequencies</h2><table>{cells}</table></section>"
 
 
 def _page_sections(ref: VariantRef, store: Store, epoch: int | None, pages) -> list[str]:
-    """The app pages' figures; their builders read the store of the app serving the request."""
-    from workbench.app import create_app
-    from workbench.pages._common import SPECS, safe_figure
+    """The app pages' figures, built from `store` as the pages build them."""
+    # The pages import Dash (heavy): only this export needs them.
+    from workbench.pages import (attention, dimensionality, dynamics, fourier, inputs, neurons, overview, progress,
+                                 trajectories)
+    modules = {m.__name__.rsplit(".", 1)[-1]: m for m in (overview, fourier, neurons, attention, trajectories,
+                                                           dimensionality, progress, dynamics, inputs)}
     selection = {"variant": str(ref), "epoch": epoch, "neuron": 0, "head": 0}
-    app = create_app(store.root)
     sections = []
-    with app.server.test_request_context():
-        for page in pages:
-            sections.append(f"<h2>{html.escape(page.capitalize())}</h2>")
-            for spec in SPECS[page]:
-                fig = safe_figure(ref, lambda spec=spec: spec.build(ref, selection))
-                sections.append(_figure_section(spec.title, fig, len(sections) == 1))
+    for page in pages:
+        sections.append(f"<h2>{html.escape(page.capitalize())}</h2>")
+        for spec in modules[page].FIGURES.specs:
+            fig = figures.safe_figure(ref, lambda spec=spec: spec.build(store, ref, selection))
+            sections.append(_figure_section(spec.title, fig, len(sections) == 1))
     return sections

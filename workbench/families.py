@@ -15,10 +15,13 @@ A family is a TOML file in `families/` (or a directory on $WORKBENCH_FAMILIES):
 
 A variant is the family with some values overridden (`p=59`, `training.lr=3e-3`); its id
 spells out p, seed and data_seed and every other value that differs from the family, so it is
-readable and stable: `p113-s999-d598`, `p113-s1-d598-train_fraction=0.5`.
+readable and stable: `p113-s999-d598`, `p113-s1-d598-train_fraction=0.5`. `Family.variant` resolves
+one (a `VariantSpec`: what to train, before anything is on disk; `wb.Variant` is one in the store),
+`Family.sweep` every combination of listed primes, seeds and data seeds.
 """
 from __future__ import annotations
 
+import itertools
 import math
 import tomllib
 from dataclasses import dataclass, field
@@ -26,6 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from workbench import config
+from workbench.errors import BadInputError
+from workbench.store import VariantRef
 
 OPERATIONS = ("add", "subtract", "multiply")
 TASKS = ("modular_arithmetic",)
@@ -33,7 +38,7 @@ ACT_FNS = ("relu", "gelu")
 LR_SCHEDULES = ("constant", "cosine", "step")
 
 
-class FamilyError(ValueError):
+class FamilyError(BadInputError):
     """A family spec or an override is invalid; the message names the key and the fix."""
 
 
@@ -205,12 +210,17 @@ def _merge(base: dict, over: dict) -> dict:
 
 
 @dataclass(frozen=True)
-class Variant:
-    """One trained instance of a family: the family's values with overrides applied."""
+class VariantSpec:
+    """What to train: a family's values with overrides applied, and the id they give."""
     family: str
     id: str
     spec: dict  # resolved, validated: {"domain": {...}, "model": {...}, ...}
     overrides: dict = field(default_factory=dict)  # {"section.key": value} that differ from the family
+
+    @property
+    def ref(self) -> VariantRef:
+        """Where this variant lives (or will live) in a store."""
+        return VariantRef(self.family, self.id)
 
     @property
     def p(self) -> int:
@@ -243,7 +253,7 @@ class Family:
     def analyzers(self) -> list[str]:
         return list(self.spec.get("analyzers", []))
 
-    def variant(self, overrides: dict | None = None, **short) -> Variant:
+    def variant(self, overrides: dict | None = None, **short) -> VariantSpec:
         """Resolve a variant. `overrides` maps 'section.key' or a unique bare key to a value;
         keyword arguments are bare keys, e.g. `family.variant(p=59, seed=1)`."""
         resolved = _merge(self.spec, {})
@@ -258,7 +268,13 @@ class Family:
                 changed[f"{section}.{sub}"] = value
         for section in (*SCHEMA, *ANALYSIS_SCHEMA):
             resolved[section] = dict(resolved[section])
-        return Variant(self.name, _variant_id(resolved, changed), resolved, changed)
+        return VariantSpec(self.name, _variant_id(resolved, changed), resolved, changed)
+
+    def sweep(self, overrides: dict | None = None, **lists) -> list[VariantSpec]:
+        """Every combination of the values listed per key (e.g. `p=[59, 97], seed=[1, 2]`; an empty
+        or missing list keeps the family's value), each with `overrides` applied: one variant each."""
+        axes = [[(key, value) for value in values] for key, values in lists.items() if values]
+        return [self.variant({**(overrides or {}), **dict(combo)}) for combo in itertools.product(*axes)]
 
     def _locate(self, key: str) -> tuple[str, str]:
         if "." in key:

@@ -9,83 +9,51 @@ pages all build through here, so a figure looks the same everywhere. Imports nei
 from __future__ import annotations
 
 import inspect
-from functools import lru_cache
 
 import plotly.graph_objects as go
 
-from workbench.store import MissingError, Store, StoreError, VariantRef
+from workbench import derived
+from workbench.analyzers import OPTIONAL
+from workbench.analyzers.dynamics import run_phases
+from workbench.analyzers.predictions import restricted_to_probe
+from workbench.errors import BadInputError, MissingError, NotAnalyzedError, NotTrainedError, UserError
+from workbench.renderers import CATALOG
+from workbench.renderers.phases import add_phases
+from workbench.selection import snap
+from workbench.store import Store, VariantRef
 
 
-class FigureError(StoreError):
+class FigureError(BadInputError):
     """A figure that does not exist or cannot be drawn from what was given; the message says why."""
 
 
 def names() -> list[str]:
     """Every figure name (the renderer catalog), sorted."""
-    from workbench.renderers import CATALOG
     return sorted(CATALOG)
-
-
-def series(store: Store, ref: VariantRef, analyzer: str) -> dict:
-    """An analyzer's stacked series, cached in memory until its file changes."""
-    path = store.variant_dir(ref) / "artifacts" / analyzer / "series.safetensors"
-    try:
-        stamp = path.stat().st_mtime_ns
-    except FileNotFoundError:
-        stamp = None
-    return _series(str(store.root), ref, analyzer, stamp)
-
-
-@lru_cache(maxsize=64)
-def _series(root, ref, analyzer, _stamp):
-    return Store(root).load_artifact(ref, analyzer)
-
-
-def history(store: Store, ref: VariantRef) -> dict:
-    """The variant's training history, cached in memory until its file changes."""
-    path = store.variant_dir(ref) / "history.safetensors"
-    stamp = path.stat().st_mtime_ns if path.exists() else None
-    return _history(str(store.root), ref, stamp)
-
-
-@lru_cache(maxsize=16)
-def _history(root, ref, _stamp):
-    return Store(root).load_history(ref)
-
-
-def run_phases(store: Store, ref: VariantRef):
-    """The run's phases from its `loss_dynamics` artifact; None until it is analyzed."""
-    from workbench.phases import Phases
-    try:
-        return Phases.from_arrays(series(store, ref, "loss_dynamics"))
-    except (StoreError, KeyError):
-        return None
 
 
 def load(store: Store, ref: VariantRef, reads: str, selection: dict):
     """The data a catalog renderer reads: the history, an artifact series, or per-input data
     (maps at the selection's epoch; `input_trace` of the selection's input)."""
     if reads == "history":
-        return history(store, ref)
+        return store.cached_history(ref)
     if reads == "derived.input_trace":
-        from workbench import derived
         if selection.get("input") is None:
             raise FigureError("this figure traces one input: give input= (the pair index a * p + b)")
         return derived.input_trace(store, ref, int(selection["input"]))
     if reads.startswith("derived."):
-        from workbench import derived
-        from workbench.selection import snap
         epoch = snap(selection.get("epoch"), store.checkpoint_epochs(ref))
         if epoch is None:
-            raise MissingError(f"variant {ref} has no checkpoints; train it first (`workbench train {ref.family} ...`)")
+            raise NotTrainedError(f"variant {ref} has no checkpoints; train it first "
+                                  f"(`workbench train {ref.family} ...`)", ref=ref)
         return getattr(derived, reads.split(".", 1)[1])(store, ref, epoch)
-    return series(store, ref, reads)
+    return store.cached_series(ref, reads)
 
 
 def build(store: Store, ref: VariantRef, name: str, selection: dict | None = None, **options) -> go.Figure:
     """Catalog figure `name` of `ref` for `selection` ({"epoch", "neuron", "head", "input"}; a
-    missing epoch means the last). Raises StoreError (what to run) when its data is missing."""
-    from workbench.renderers import CATALOG
+    missing epoch means the last). Raises MissingError (what to run) when its data is missing.
+    A `probe` option (bool [p*p]) narrows what is drawn of per-input data, aggregates included."""
     if name not in CATALOG:
         raise FigureError(f"no figure named {name!r}; figures: {', '.join(names())}")
     entry, selection = CATALOG[name], selection or {}
@@ -93,9 +61,11 @@ def build(store: Store, ref: VariantRef, name: str, selection: dict | None = Non
         options.setdefault(key, selection.get(key) or 0)
     if entry.reads == "history" and "checkpoints" in inspect.signature(entry.render).parameters:
         options.setdefault("checkpoints", store.checkpoint_epochs(ref))
-    figure = entry(load(store, ref, entry.reads, selection), selection.get("epoch"), **options)
+    data = load(store, ref, entry.reads, selection)
+    if entry.reads == "input_graduation":
+        data = restricted_to_probe(data, options.get("probe"))
+    figure = entry(data, selection.get("epoch"), **options)
     if entry.kind == "summary":
-        from workbench.renderers.phases import add_phases
         figure = add_phases(figure, run_phases(store, ref))
     return figure
 
@@ -111,31 +81,28 @@ def message_figure(text: str) -> go.Figure:
     return fig
 
 
-def missing_message(ref: VariantRef | None, err: Exception) -> go.Figure:
-    """The message figure for `err`: what is missing and the command that makes it."""
+def missing_message(ref: VariantRef | None, err: UserError) -> go.Figure:
+    """The message figure for `err`, by its kind: what is missing and the command that makes it."""
     if ref is None:
         return message_figure("No variant yet: run `workbench demo` or `workbench train <family>`")
-    if isinstance(err, MissingError) and "artifact" in str(err):
-        from workbench.analyzers import OPTIONAL
-        optional = [name for name in OPTIONAL if f"no {name} artifact" in str(err)]
-        if optional:  # not run by default: say how to ask for it
-            return message_figure(f"Optional analysis not run yet: run  workbench analyze {ref} "
-                                  f"--analyzers {optional[0]}")
+    if isinstance(err, NotAnalyzedError) and err.analyzer in OPTIONAL:  # not run by default: how to ask for it
+        return message_figure(f"Optional analysis not run yet: run  workbench analyze {ref} --analyzers {err.analyzer}")
+    if isinstance(err, NotAnalyzedError):
         return message_figure(f"Not analyzed yet: run  workbench analyze {ref}")
-    if isinstance(err, MissingError) and "history" in str(err):
+    if isinstance(err, NotTrainedError):
         return message_figure(f"Not trained yet: run  workbench train {ref.family} ...")
-    if isinstance(err, MissingError) and "no variant" in str(err):
-        return message_figure(f"No variant {ref} in this data root (deleted or moved?)")
     return message_figure(f"Cannot show this: {err}")
 
 
 def safe_figure(ref: VariantRef | None, make) -> go.Figure:
-    """`make()` or the message saying what is missing; never a traceback in the browser."""
+    """`make()`, or the message saying what is missing or wrong when it raises one of the user's
+    errors (`workbench.errors`). Anything else is a bug in a renderer or builder: it propagates
+    (the app logs it and says so; an export fails loudly) instead of passing as missing data."""
     if ref is None:
         return missing_message(None, MissingError("no variant"))
     try:
         return make()
-    except (StoreError, KeyError, ValueError, IndexError) as err:
+    except UserError as err:
         return missing_message(ref, err)
 
 

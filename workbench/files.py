@@ -1,6 +1,6 @@
 """Files that are never half-written and never silently wrong: atomic writes, safetensors with a
-CRC-32 of their arrays, JSON records, and exclusive flocks that die with their holder. Formats
-only; where the files live is `workbench.store`'s business."""
+CRC-32 of their arrays, JSON records, exclusive flocks that die with their holder, and names that
+are safe as path components. Formats only; where the files live is `workbench.store`'s business."""
 from __future__ import annotations
 
 import contextlib
@@ -8,6 +8,7 @@ import errno
 import fcntl
 import json
 import os
+import re
 import tempfile
 import zlib
 from pathlib import Path
@@ -17,25 +18,32 @@ import numpy as np
 from safetensors.numpy import load as st_load
 from safetensors.numpy import save as st_save
 
-class StoreError(Exception):
-    """A problem with the data on disk; the message names the path and what to do."""
+from workbench.errors import BadInputError, BusyError, DataError, MissingError
+
+NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.=,+-]*")
+MAX_NAME = 200
 
 
-class MissingError(StoreError):
-    pass
+def check_name(kind: str, name: str) -> str:
+    """A name that is safe as one path component: no `/`, `..`, NUL, leading dot or `-`."""
+    if not isinstance(name, str) or len(name) > MAX_NAME or not NAME_RE.fullmatch(name) or ".." in name:
+        shown = name[:60] + "..." if isinstance(name, str) and len(name) > 60 else name
+        raise BadInputError(f"invalid {kind} name {shown!r}: use up to {MAX_NAME} letters, digits and _ . = , + - "
+                            "(starting with a letter or digit)")
+    return name
 
 
-class CorruptFileError(StoreError):
-    pass
-
-
-class LockedError(StoreError):
-    pass
+def inside(root: Path, path: Path) -> Path:
+    """`path`, refused unless it resolves inside `root` (a symlink may not lead out of it)."""
+    resolved, base = path.resolve(), root.resolve()
+    if resolved != base and base not in resolved.parents:
+        raise BadInputError(f"{path} leads outside the data root {root} (a symlink?); remove it")
+    return path
 
 
 def atomic_write(path: Path, write: Callable[[object], None]) -> None:
     """Call `write(file)` on a temporary file beside `path`, then rename it into place. A full
-    disk or a missing permission is a StoreError; the file's previous contents stay as they were."""
+    disk or a missing permission is a DataError; the file's previous contents stay as they were."""
     tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -50,8 +58,8 @@ def atomic_write(path: Path, write: Callable[[object], None]) -> None:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
         if isinstance(err, OSError) and err.errno in DISK_ERRORS:
-            raise StoreError(f"cannot write {path}: {DISK_ERRORS[err.errno]}; "
-                             "earlier data is unchanged") from err
+            raise DataError(f"cannot write {path}: {DISK_ERRORS[err.errno]}; "
+                            "earlier data is unchanged") from err
         raise
 
 
@@ -82,7 +90,7 @@ def write_arrays(path: Path, arrays: dict[str, np.ndarray], metadata: dict[str, 
 
 
 def read_arrays(path: Path, fix: str = "delete it and recreate it") -> tuple[dict[str, np.ndarray], dict[str, str]]:
-    """Read a file written by `write_arrays`; a truncated or damaged file raises CorruptFileError."""
+    """Read a file written by `write_arrays`; a truncated or damaged file raises DataError."""
     if not path.is_file():
         raise MissingError(f"{path} does not exist")
     blob = path.read_bytes()
@@ -91,9 +99,9 @@ def read_arrays(path: Path, fix: str = "delete it and recreate it") -> tuple[dic
         header_len = int.from_bytes(blob[:8], "little")
         meta = json.loads(blob[8 : 8 + header_len]).get("__metadata__", {}) or {}
     except Exception as err:  # safetensors raises its own error types for every kind of damage
-        raise CorruptFileError(f"{path} is corrupt or truncated ({err}); {fix}") from err
+        raise DataError(f"{path} is corrupt or truncated ({err}); {fix}") from err
     if "crc32" in meta and meta["crc32"] != _checksum(arrays):
-        raise CorruptFileError(f"{path} is corrupt (checksum mismatch); {fix}")
+        raise DataError(f"{path} is corrupt (checksum mismatch); {fix}")
     return arrays, meta
 
 
@@ -108,20 +116,20 @@ def read_json(path: Path) -> dict:
     except FileNotFoundError:
         raise MissingError(f"{path} does not exist") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise CorruptFileError(f"{path} is not valid JSON ({err}); restore or delete it") from err
+        raise DataError(f"{path} is not valid JSON ({err}); restore or delete it") from err
 
 
 @contextlib.contextmanager
 def hold(path: Path, holder: str, busy: str, wait: bool = False) -> Iterator[None]:
     """An exclusive flock on `path`, released when the holder exits or dies; `busy` (with
-    {holder}) is the LockedError message when another process holds it and `wait` is False."""
+    {holder}) is the BusyError message when another process holds it and `wait` is False."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a+") as f:
         try:
             fcntl.flock(f, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
         except BlockingIOError:
             f.seek(0)
-            raise LockedError(busy.format(holder=f.read().strip() or "another process")) from None
+            raise BusyError(busy.format(holder=f.read().strip() or "another process")) from None
         f.seek(0)
         f.truncate()
         f.write(holder)

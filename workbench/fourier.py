@@ -20,6 +20,8 @@ import functools
 
 import numpy as np
 
+from workbench.vocabulary import FVE_THRESHOLD
+
 
 @functools.lru_cache(maxsize=16)
 def fourier_basis(p: int) -> np.ndarray:
@@ -154,7 +156,7 @@ def neuron_frequency_fve(acts: np.ndarray) -> np.ndarray:
     return np.divide(explained, total, out=np.zeros_like(explained), where=total > floor)
 
 
-def neuron_clusters(fve: np.ndarray, threshold: float = 0.85) -> dict:
+def neuron_clusters(fve: np.ndarray, threshold: float = FVE_THRESHOLD) -> dict:
     """Neuron clusters by frequency from `neuron_frequency_fve` output fve [n_freq, n_neurons]:
         dominant_freq [n_neurons] int, 1-based k of the largest FVE;
         dominant_fve  [n_neurons], that FVE;

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from workbench.errors import BadInputError
 from workbench.phases import roles
 
 OPS = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt, "≥": operator.ge, "≤": operator.le}
@@ -26,7 +27,7 @@ PASS, PENDING, FAIL = 1, 0, -1
 EXAMPLE = "e.g. `val_acc >= 0.5 by epoch 3` or `train_loss < 0.01 by 200`"
 
 
-class GateError(ValueError):
+class GateError(BadInputError):
     """A gate that cannot be read or refers to a metric the run does not have."""
 
 

@@ -14,13 +14,17 @@ Files are read with `torch.load(weights_only=True)`: no pickled code is ever run
 """
 from __future__ import annotations
 
+import json
 import re
+import zipfile
 from pathlib import Path
 
 import numpy as np
 import torch
+from safetensors.torch import load_file
 
 from workbench import tasks
+from workbench.errors import BadInputError
 from workbench.families import MAX_EPOCHS, FamilyError, load_family
 from workbench.model import ModelConfig, WeightsError, check_weights, load_model
 from workbench.store import Store, VariantRef, timestamp
@@ -29,7 +33,7 @@ IGNORED = re.compile(r"(\.mask|\.IGNORE|hook_.*)$")
 ZERO_BIASES = ("blocks.0.attn.b_Q", "blocks.0.attn.b_K", "blocks.0.attn.b_V", "blocks.0.attn.b_O", "unembed.b_U")
 
 
-class CheckpointImportError(ValueError):
+class CheckpointImportError(BadInputError):
     """The file cannot be imported; the message says why and what would work."""
 
 
@@ -50,7 +54,6 @@ def read_file(path: Path) -> dict:
                                     f"{MAX_FILE_BYTES / 2**30:.0f} GiB are refused (a one-layer model is megabytes)")
     if path.suffix == ".safetensors":
         _check_safetensors_header(path, size)
-        from safetensors.torch import load_file
         try:
             return load_file(str(path))
         except Exception as err:
@@ -73,7 +76,6 @@ def read_file(path: Path) -> dict:
 
 def _check_safetensors_header(path: Path, size: int) -> None:
     """Dtypes, shapes and offsets of every tensor, read from the header before any is loaded."""
-    import json
     with open(path, "rb") as f:
         n = int.from_bytes(f.read(8), "little")
         if not 2 <= n <= min(MAX_HEADER_BYTES, size - 8):
@@ -104,7 +106,6 @@ def check_zip_directory(path: Path, limit: int | None = None) -> None:
     """A .pt file is a zip archive: refuse one that would unpack to more than `limit` bytes
     (default MAX_FILE_BYTES) - a few megabytes of compressed zeros can claim gigabytes."""
     limit = limit or MAX_FILE_BYTES
-    import zipfile
     if not zipfile.is_zipfile(path):
         return  # the legacy format: torch reads it as it goes, bounded by the file size
     try:

@@ -12,9 +12,13 @@ So a job marked running whose lock is free has lost its process (killed, machine
 at every epoch or checkpoint; it stops cleanly between two atomic writes, so the variant stays
 resumable, and Resume submits the same work again (training continues from its last checkpoint,
 analysis from what is done).
+
+`workbench.training` (torch) is imported by the functions that train, so the app and the CLI can
+list and submit jobs without loading torch.
 """
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import secrets
@@ -24,26 +28,15 @@ import sys
 import time
 from typing import Iterator
 
-from workbench.store import LockedError, Store, StoreError, VariantRef, timestamp
+from workbench.analyzers import registry
+from workbench.errors import BadInputError, BusyError, ConflictError, UserError
+from workbench.families import VariantSpec, load_family
+from workbench.pipeline import analyze
+from workbench.store import Store, VariantRef, timestamp
 
 KINDS = ("train", "extend", "analyze")
 FINAL = ("done", "failed", "cancelled")
 PROGRESS_EVERY_SECONDS = 0.5  # how often a running job writes its progress (and heartbeat)
-
-
-def user_errors() -> tuple[type[Exception], ...]:
-    """Errors whose message tells the user what to fix (anything else is a bug: name its type)."""
-    from workbench.analyzers import UnknownAnalyzerError
-    from workbench.config import PluginError
-    from workbench.families import FamilyError
-    from workbench.gates import GateError
-    from workbench.importers import CheckpointImportError
-    from workbench.logimport import LogImportError
-    from workbench.model import WeightsError
-    from workbench.probes import ProbeError
-    from workbench.serving import ServeError
-    return (FamilyError, StoreError, CheckpointImportError, WeightsError, UnknownAnalyzerError, LogImportError,
-            GateError, ProbeError, PluginError, ServeError)
 
 
 def _new_id() -> str:
@@ -53,36 +46,45 @@ def _new_id() -> str:
 def submit(store: Store, kind: str, target: str, args: dict, resumed_from: str | None = None) -> dict:
     """Record a queued job. `target` is the variant ("family/id"); `args` what the runner needs."""
     if kind not in KINDS:
-        raise StoreError(f"unknown job kind {kind!r}; one of {', '.join(KINDS)}")
+        raise BadInputError(f"unknown job kind {kind!r}; one of {', '.join(KINDS)}")
     active = [j for j in listing(store) if j["target"] == target and j["state"] in ("queued", "running")]
     if active:
-        raise StoreError(f"job {active[0]['id']} ({active[0]['kind']}) is already {active[0]['state']} for "
-                         f"{target}; wait for it or cancel it")
+        raise BusyError(f"job {active[0]['id']} ({active[0]['kind']}) is already {active[0]['state']} for "
+                        f"{target}; wait for it or cancel it")
     job = {"id": _new_id(), "kind": kind, "target": target, "args": args, "state": "queued",
            "created": timestamp(), "progress": {}, "attempts": [], "resumed_from": resumed_from}
     store.save_job(job)
     return job
 
 
-def submit_train(store: Store, variant) -> dict:
-    """A job training `variant` (a families.Variant); an existing, finished variant is refused."""
-    ref = VariantRef(variant.family, variant.id)
-    if store.exists(ref) and store.status(ref) in ("trained", "analyzed"):
-        raise StoreError(f"variant {ref} is already trained; extend it (more epochs or denser checkpoints) "
-                         f"instead of training it again")
-    return submit(store, "train", str(ref), {"family": variant.family, "overrides": variant.overrides})
+def train_outcome(store: Store, variant: VariantSpec) -> str:
+    """What training `variant` would do now: "new", "resume" (interrupted earlier), "busy" (being
+    trained or analyzed) or "trained" (finished: refused, extend it instead)."""
+    ref = variant.ref
+    if not store.exists(ref):
+        return "new"
+    if store.is_locked(ref):
+        return "busy"
+    return "trained" if store.is_trained(ref) else "resume"
+
+
+def submit_train(store: Store, variant: VariantSpec) -> dict:
+    """A job training `variant`; a variant that finished training is refused (ConflictError)."""
+    if train_outcome(store, variant) == "trained":
+        raise ConflictError(f"variant {variant.ref} is already trained; extend it (more epochs or denser "
+                            f"checkpoints) instead of training it again")
+    return submit(store, "train", str(variant.ref), {"family": variant.family, "overrides": variant.overrides})
 
 
 def submit_extend(store: Store, ref: VariantRef, epochs: int | None = None,
                   window: tuple[int, int, int] | None = None) -> dict:
     if (epochs is None) == (window is None):
-        raise StoreError("extend a variant either to more epochs or with a checkpoint window, not both")
+        raise BadInputError("extend a variant either to more epochs or with a checkpoint window, not both")
     store.info(ref)  # a missing variant is refused now, not when the job runs
     return submit(store, "extend", str(ref), {"epochs": epochs, "window": list(window) if window else None})
 
 
 def submit_analyze(store: Store, ref: VariantRef, analyzers: list[str] | None = None, force: bool = False) -> dict:
-    from workbench import analyzers as registry
     for name in analyzers or []:
         registry.get(name)  # an unknown analyzer is refused now, with the known names
     store.info(ref)
@@ -95,7 +97,7 @@ def cancel(store: Store, job_id: str) -> dict:
     if job["state"] in FINAL:
         return job
     store.request_cancel(job_id)
-    with contextlib.suppress(LockedError), store.job_lock(job_id):
+    with contextlib.suppress(BusyError), store.job_lock(job_id):
         job = store.load_job(job_id)
         if job["state"] == "queued":
             job.update(state="cancelled", finished=timestamp(), message="cancelled before it started")
@@ -107,7 +109,7 @@ def resume(store: Store, job_id: str) -> dict:
     """Submit a failed or cancelled job's work again (it continues where the last one stopped)."""
     job = store.load_job(job_id)
     if job["state"] not in ("failed", "cancelled"):
-        raise StoreError(f"job {job_id} is {job['state']}; only a failed or cancelled job can be resumed")
+        raise ConflictError(f"job {job_id} is {job['state']}; only a failed or cancelled job can be resumed")
     return submit(store, job["kind"], job["target"], job["args"], resumed_from=job_id)
 
 
@@ -117,7 +119,7 @@ def listing(store: Store, limit: int = 200) -> list[dict]:
     for job_id in reversed(store.job_ids()[-limit:]):
         try:
             job = store.load_job(job_id)
-        except StoreError:
+        except UserError:
             continue  # being replaced this instant, or damaged: not worth failing the list
         if job["state"] == "running" and not store.job_is_held(job_id):
             job = _mark_lost(store, job_id) or job
@@ -126,7 +128,7 @@ def listing(store: Store, limit: int = 200) -> list[dict]:
 
 
 def _mark_lost(store: Store, job_id: str) -> dict | None:
-    with contextlib.suppress(LockedError), store.job_lock(job_id):
+    with contextlib.suppress(BusyError), store.job_lock(job_id):
         job = store.load_job(job_id)  # read again under the lock: it may have finished meanwhile
         if job["state"] == "running":
             job.update(state="failed", finished=timestamp(), error=_lost_reason(job))
@@ -192,7 +194,7 @@ def execute(store: Store, job_id: str, *, every: float = PROGRESS_EVERY_SECONDS,
                 job.update(state=state, message=message if state == "done" else
                            "cancelled; the variant is resumable (Resume continues where it stopped)")
             except Exception as err:  # noqa: BLE001 - the record says why; the runner must not crash
-                known = isinstance(err, user_errors())
+                known = isinstance(err, UserError)
                 job.update(state="failed", error=str(err) if known else f"{type(err).__name__}: {err}")
             job["finished"] = timestamp()
             store.save_job(job)
@@ -208,7 +210,7 @@ def _slot(store: Store, slots: int | None) -> Iterator[None]:
     host = socket.gethostname()
     with contextlib.ExitStack() as held:
         for index in range(slots):
-            with contextlib.suppress(LockedError):
+            with contextlib.suppress(BusyError):
                 held.enter_context(store.job_lock(f"slot-{host}-{index}"))
                 break
         else:
@@ -217,8 +219,7 @@ def _slot(store: Store, slots: int | None) -> Iterator[None]:
 
 
 def _run_train(store: Store, job: dict, report: Reporter) -> str:
-    from workbench.families import load_family
-    from workbench.training import train
+    from workbench.training import train  # torch
     args = job["args"]
     variant = load_family(args["family"]).variant(args["overrides"])
     total = variant.epochs
@@ -228,7 +229,7 @@ def _run_train(store: Store, job: dict, report: Reporter) -> str:
 
 
 def _run_extend(store: Store, job: dict, report: Reporter) -> str:
-    from workbench.training import extend
+    from workbench.training import extend  # torch
     args, ref = job["args"], _ref(job)
     window = tuple(args["window"]) if args.get("window") else None
     total = args["epochs"] or window[1]
@@ -242,7 +243,6 @@ def _run_extend(store: Store, job: dict, report: Reporter) -> str:
 
 
 def _run_analyze(store: Store, job: dict, report: Reporter) -> str:
-    from workbench.pipeline import analyze
     args = job["args"]
     counts = analyze(_ref(job), store, analyzers=args.get("analyzers"), force=bool(args.get("force")),
                      progress=False, callback=lambda done, total, what: report(done, total, what))
@@ -283,7 +283,6 @@ def execute_in_subprocess(root: str, job_id: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    import argparse
     parser = argparse.ArgumentParser(prog="python -m workbench.jobs", description="run one recorded job")
     parser.add_argument("command", choices=["run"])
     parser.add_argument("job")
@@ -291,7 +290,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--slots", type=int, default=0)
     args = parser.parse_args(argv)
     if args.slots:
-        import torch
+        import torch  # heavy: the job runs here
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // args.slots))
     job = execute(Store(args.data), args.job, slots=args.slots or None)
     return 0 if job["state"] in ("done", "cancelled") else 1

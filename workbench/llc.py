@@ -74,8 +74,8 @@ def _quiet_chains():
     """devinterp draws a tqdm bar per chain (we report progress through our own callback) and
     runs `gc.collect()` before and after each chain to free GPU memory; on the CPU that frees
     nothing reference counting does not, and took a third of a p = 113 checkpoint's time."""
-    from devinterp.slt import sampler
-    from tqdm.auto import trange
+    from devinterp.slt import sampler  # heavy: devinterp loads when chains run
+    from tqdm.auto import trange  # only when a bar is shown
     saved = sampler.trange, sampler._gc_and_empty_cache
     sampler.trange = lambda *args, **kwargs: trange(*args, **{**kwargs, "disable": True})
     if not torch.cuda.is_available():
@@ -110,7 +110,7 @@ def estimate_llc(model: nn.Module, pairs: np.ndarray, settings: dict,
     Returns float64 arrays: llc_mean, llc_std (across chains, ddof 0 like devinterp),
     llc_per_chain [chains], loss_trace [chains, draws] (NaN after a chain stopped), init_loss
     (L_n(w*)), and chain_health [chains] (HEALTHY, DIVERGED or FLAT) as int8."""
-    from devinterp.optim import SGMCMC
+    from devinterp.optim import SGMCMC  # heavy: devinterp
     chains, draws = int(settings["chains"]), int(settings["draws"])
     rows = torch.as_tensor(np.asarray(pairs), dtype=torch.long)
     module = _LastPosition(model)

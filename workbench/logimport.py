@@ -26,7 +26,11 @@ from pathlib import Path
 
 import numpy as np
 
+from workbench.analyzers.dynamics import NAME, run_dynamics, stored_alerts, stored_phases
+from workbench.errors import BadInputError, ConflictError
+from workbench.gates import evaluate_all
 from workbench.phases import tokens
+from workbench.store import VariantRef, check_name, timestamp
 
 X_NAMES = ("step", "global_step", "trainer/global_step", "_step", "steps", "iteration", "iter", "it", "epoch",
            "epochs")
@@ -37,7 +41,7 @@ FORMATS = {".csv": "csv", ".tsv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", 
            ".pth": "torch"}
 
 
-class LogImportError(ValueError):
+class LogImportError(BadInputError):
     """The log cannot be read; the message names the line or key and what would work."""
 
 
@@ -118,9 +122,9 @@ def _load_json(path: Path):
 
 
 def _load_torch(path: Path):
-    import torch
+    import torch  # heavy: only for .pt/.pth logs
 
-    from workbench.importers import CheckpointImportError, check_zip_directory
+    from workbench.importers import CheckpointImportError, check_zip_directory  # torch
     try:
         check_zip_directory(path, MAX_FILE_BYTES)
     except CheckpointImportError as err:
@@ -327,16 +331,13 @@ def import_log(path, store, *, family: str = "logs", id: str | None = None, step
                metrics: list[str] | None = None, gates: list[str] | None = None, replace: bool = False) -> dict:
     """Read a log, store it as the log-only variant `family/id` (default id: the file name) with its
     phases and alerts (the `loss_dynamics` artifact); returns a summary for the user."""
-    from workbench.analyzers.dynamics import NAME, run_dynamics, stored_alerts, stored_phases
-    from workbench.gates import evaluate_all
-    from workbench.store import StoreError, VariantRef, check_name, timestamp
     ref = VariantRef(check_name("family", family), check_name("variant", id or run_id(path)))
     series, x_name, notes = read_log(path, step, metrics)
     results = evaluate_all("\n".join(gates or []), series)  # refuses unreadable gates before anything is written
     if store.exists(ref) and not replace:
-        raise StoreError(f"{ref} already exists; pass --replace to overwrite it or --id to name this one")
+        raise ConflictError(f"{ref} already exists; pass --replace to overwrite it or --id to name this run")
     if store.exists(ref) and not store.is_log(ref):
-        raise StoreError(f"{ref} is a trained variant, not an imported log; pick another --id")
+        raise ConflictError(f"{ref} is a trained variant, not an imported log; pick another --id")
     with store.lock(ref, "importing a training log"):
         store.save_log(ref, series)
         store.write_info(ref, {

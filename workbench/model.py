@@ -8,7 +8,9 @@ Parameter names and shapes follow TransformerLens, so users' TL habits carry ove
     unembed.W_U [d_model, d_vocab_out]
 No LayerNorm, untied embed/unembed, biases only in the MLP, d_vocab = p + 1 (`=` is token p),
 d_vocab_out = p. Hook names are TL's (`hook_embed`, `blocks.0.attn.hook_pattern`,
-`blocks.0.mlp.hook_post`, `blocks.0.hook_resid_post`, ...), so `run_with_cache` works as usual.
+`blocks.0.mlp.hook_post`, `blocks.0.hook_resid_post`, ...), so `run_with_cache` works as usual;
+as in TL, each head's own output (`blocks.0.attn.hook_result`) is computed only after
+`set_use_attn_result(True)`, since it costs n_heads times the memory of the summed output.
 
 Two forward paths share the weights: `forward` (every position, every hook) for analysis, and
 `last_logits` (only the `=` position, which is all the loss reads) for training.
@@ -23,6 +25,8 @@ import torch.nn.functional as F
 from torch import nn
 from transformer_lens import HookedRootModule
 from transformer_lens.hook_points import HookPoint
+
+from workbench.errors import BadInputError
 
 
 @dataclass(frozen=True)
@@ -137,6 +141,8 @@ class Attention(nn.Module):
         self.hook_attn_scores = HookPoint()  # [batch, head, query_pos, key_pos], scaled and masked
         self.hook_pattern = HookPoint()  # [batch, head, query_pos, key_pos]
         self.hook_z = HookPoint()  # [batch, pos, head, d_head]
+        self.hook_result = HookPoint()  # [batch, pos, head, d_model]: each head's output (use_attn_result)
+        self.use_attn_result = False
 
     def forward(self, resid: torch.Tensor) -> torch.Tensor:
         q = self.hook_q(torch.einsum("bpm,hmd->bphd", resid, self.W_Q))
@@ -148,6 +154,8 @@ class Attention(nn.Module):
         scores = self.hook_attn_scores(scores.masked_fill(~causal, float("-inf")))
         pattern = self.hook_pattern(scores.softmax(dim=-1))
         z = self.hook_z(torch.einsum("bhqk,bkhd->bqhd", pattern, v))
+        if self.use_attn_result:
+            return self.hook_result(torch.einsum("bqhd,hdm->bqhm", z, self.W_O)).sum(dim=2)
         return torch.einsum("bqhd,hdm->bqm", z, self.W_O)
 
 
@@ -194,6 +202,12 @@ class Transformer(HookedRootModule):
         if weights is not None:
             self.load_state_dict(weights)
 
+    def set_use_attn_result(self, use: bool) -> None:
+        """Compute each head's output separately (`blocks.0.attn.hook_result`), as TransformerLens's
+        `set_use_attn_result` does: for direct logit attribution per head."""
+        for block in self.blocks:
+            block.attn.use_attn_result = use
+
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         embed = self.hook_embed(self.embed.W_E[tokens])
         pos = self.hook_pos_embed(self.pos_embed.W_pos[: tokens.shape[1]].expand_as(embed))
@@ -233,7 +247,7 @@ class Transformer(HookedRootModule):
         return resid @ self.unembed.W_U
 
 
-class WeightsError(ValueError):
+class WeightsError(BadInputError):
     """A state dict does not fit the model; the message names the parameter and the fix."""
 
 

@@ -29,6 +29,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import signal, stats
 
+from workbench.errors import BadInputError
+
 WINDOW = 100
 MAX_WINDOWS = 400
 MAX_LAG_FRACTION = 0.5   # autocorrelation up to half a window
@@ -46,7 +48,7 @@ def uniform_grid(x, y) -> tuple[np.ndarray, np.ndarray, float, bool]:
     steps = np.diff(x)
     dx = float(np.median(steps))
     if dx <= 0:
-        raise ValueError("x must increase")
+        raise BadInputError("the series' x must increase")
     if np.allclose(steps, dx, rtol=0.01):
         return x, y, dx, False
     grid = np.arange(x[0], x[-1] + dx / 2, dx)
@@ -153,8 +155,8 @@ def analyze(x, y, window: int = WINDOW, max_windows: int = MAX_WINDOWS) -> dict:
     peaks and spacing, amplitude, structured share, dominant period, and how it was sampled."""
     x, y, dx, resampled = uniform_grid(x, y)
     if len(x) < 2 * FILTER_ORDER + 8:
-        raise ValueError(f"{len(x)} finite points are too few for oscillation analysis (need at least "
-                         f"{2 * FILTER_ORDER + 8})")
+        raise BadInputError(f"{len(x)} finite points are too few for oscillation analysis (need at least "
+                            f"{2 * FILTER_ORDER + 8})")
     window = int(min(window, max(8, len(x) // 2)))
     z, scale = analysis_scale(y)
     trend, osc = decompose(z, window)

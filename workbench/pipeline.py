@@ -11,9 +11,10 @@ from __future__ import annotations
 import hashlib
 import importlib
 import json
+import multiprocessing
 import os
 import queue
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, wait
 from functools import lru_cache
 from typing import Callable
 
@@ -21,7 +22,10 @@ import numpy as np
 
 from workbench import analyzers as registry
 from workbench.analyzers.context import EpochContext, SeriesContext
-from workbench.store import MissingError, Store, StoreError, VariantRef
+from workbench.caching import StampedMemo, file_time
+from workbench.families import FamilyError, analysis_settings, family_path, load_family
+from workbench.errors import BadInputError, MissingError, NotTrainedError
+from workbench.store import Store, VariantRef
 
 # (analyzed so far, total, what was just done) -> True to stop (everything done so far is kept).
 # Inside a long checkpoint (SGLD chains) it is also called with a fractional count and what is
@@ -33,7 +37,6 @@ WORKER_STARTUP_SECONDS, SECONDS_PER_P113_CHECKPOINT = 4.0, 1.0
 
 
 def default_analyzers(ref: VariantRef) -> list[str]:
-    from workbench.families import FamilyError, load_family
     try:
         listed = load_family(ref.family).analyzers
     except FamilyError:
@@ -50,7 +53,6 @@ def _stamp(analyzer, checkpoint_fp: str, final_fp: str, spec: dict) -> str:
 
 def analysis_spec(ref: VariantRef, stored_spec: dict) -> dict:
     """The variant's spec with the analysis settings ([llc], ...) of its family file as it is now."""
-    from workbench.families import analysis_settings
     return {**stored_spec, **analysis_settings(ref.family)}
 
 
@@ -64,8 +66,8 @@ def analyze(ref: VariantRef, store: Store | None = None, *, analyzers: list[str]
     selected = _with_inputs([registry.get(name) for name in (analyzers or default_analyzers(ref))])
     checkpoint_epochs = store.checkpoint_epochs(ref)
     if not checkpoint_epochs:
-        raise MissingError(f"variant {ref} has no checkpoints to analyze; train it first "
-                           f"(`workbench train {ref.family} ...`)")
+        raise NotTrainedError(f"variant {ref} has no checkpoints to analyze; train it first "
+                              f"(`workbench train {ref.family} ...`)", ref=ref)
     wanted = checkpoint_epochs if epochs is None else [e for e in checkpoint_epochs if e in set(epochs)]
     if epochs is not None and len(wanted) < len(set(epochs)):
         missing = sorted(set(epochs) - set(checkpoint_epochs))
@@ -144,7 +146,6 @@ def _run_epochs(store, ref, spec, todo, manifest, fingerprints, final_fp, final_
 def _pooled(pool, jobs, report):
     """Results of the jobs in order from the worker pool, forwarding the workers' progress
     notes (epoch, fraction, note) from the pool's queue to `report` while waiting."""
-    from concurrent.futures import wait
     executor, notes = pool
     futures = [executor.submit(_analyze_epoch, job) for job in jobs]
     for future in futures:
@@ -175,7 +176,7 @@ def _analyze_epoch(job, progress=None) -> tuple[int, dict[str, dict[str, np.ndar
     for name in names:
         arrays = registry.get(name).compute(ctx)
         if not isinstance(arrays, dict) or not all(isinstance(v, (np.ndarray, np.generic)) for v in arrays.values()):
-            raise StoreError(f"analyzer {name!r} must return a dict of NumPy arrays")
+            raise BadInputError(f"analyzer {name!r} must return a dict of NumPy arrays")
         out[name] = {k: np.asarray(v) for k, v in arrays.items()}
     return epoch, out
 
@@ -198,8 +199,8 @@ def _stack_series(store, ref, analyzer, manifest, checkpoint_epochs) -> None:
     shapes = {k: v.shape for k, v in per_epoch[0].items()}
     for e, arrays in zip(epochs, per_epoch):
         if {k: v.shape for k, v in arrays.items()} != shapes:
-            raise StoreError(f"analyzer {analyzer.name!r} returned different keys or shapes at epoch {e} "
-                             f"than at epoch {epochs[0]}; per-epoch artifacts must have fixed shapes")
+            raise BadInputError(f"analyzer {analyzer.name!r} returned different keys or shapes at epoch {e} "
+                                f"than at epoch {epochs[0]}; per-epoch artifacts must have fixed shapes")
     stacked = {k: np.stack([a[k] for a in per_epoch]) for k in shapes}
     store.save_artifact(ref, analyzer.name, None, {**stacked, "epochs": np.asarray(epochs, np.int64)},
                         {"stamp": digest})
@@ -231,8 +232,23 @@ def _run_series(store, ref, spec, analyzer, manifest, fingerprints, force) -> in
 
 
 def status(ref: VariantRef, store: Store | None = None, analyzers: list[str] | None = None) -> dict[str, dict]:
-    """Per analyzer: how many checkpoints are analyzed, missing or stale (for the CLI and app)."""
+    """Per analyzer: how many checkpoints are analyzed, missing or stale (for the CLI and app).
+    Kept in memory until the variant's files, its family file or the registered analyzers change:
+    the answer reads every checkpoint's header, and the Analyze page asks every few seconds."""
     store = store or Store()
+    try:
+        family_time = file_time(family_path(ref.family))
+    except FamilyError:
+        family_time = None
+    stamp = (store.variant_stamp(ref), family_time, tuple((a.name, a.version) for a in registry.all_analyzers()))
+    return _STATUS.get((str(store.root), ref, tuple(analyzers or ())), stamp,
+                       lambda: _status(ref, store, analyzers))
+
+
+_STATUS = StampedMemo(256)
+
+
+def _status(ref: VariantRef, store: Store, analyzers: list[str] | None) -> dict[str, dict]:
     manifest = store.read_manifest(ref)
     epochs = store.checkpoint_epochs(ref)
     fingerprints = {e: store.checkpoint_fingerprint(ref, e) for e in epochs}
@@ -270,7 +286,7 @@ def _modules(names: list[str]) -> tuple[str, ...]:
 
 def _init_worker(modules: tuple[str, ...], notes) -> None:
     global _NOTES
-    import torch
+    import torch  # heavy: the worker processes analyze checkpoints
     torch.set_num_threads(1)  # one process per core
     _NOTES = notes
     for module in modules:
@@ -286,7 +302,6 @@ def _pool(workers: int, modules: tuple[str, ...]):
     environment before a worker imports NumPy; two workers each running two BLAS threads on two
     cores spin against each other and were measured 3x slower than one process.
     Returns (executor, queue of the workers' progress notes)."""
-    import multiprocessing
     context = multiprocessing.get_context("spawn")
     notes = context.Queue()
     saved = {k: os.environ.get(k) for k in THREAD_VARIABLES}
@@ -309,5 +324,5 @@ def _pool(workers: int, modules: tuple[str, ...]):
 def _bar(enabled: bool, total: int, desc: str):
     if not enabled:
         return None
-    from tqdm.auto import tqdm
+    from tqdm.auto import tqdm  # heavy for what it does: only when a bar is shown
     return tqdm(total=total, desc=desc, unit="checkpoint", dynamic_ncols=True)

@@ -22,6 +22,7 @@ import operator
 import numpy as np
 
 from workbench import tasks
+from workbench.errors import BadInputError
 
 FULL_GRID = ""  # the selection's probe value for "no probe": every input
 MAX_RULE_LENGTH = 200
@@ -32,7 +33,7 @@ _COMPARISONS = {ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt
                 ast.Gt: operator.gt, ast.GtE: operator.ge}
 
 
-class ProbeError(ValueError):
+class ProbeError(BadInputError):
     """A probe that cannot be used; the message says what is wrong and what a valid one looks like."""
 
 

@@ -17,14 +17,19 @@ from pathlib import Path
 
 import plotly.graph_objects as go
 
-from workbench.store import Store, StoreError, VariantRef, check_name, timestamp
+from workbench import figures
+from workbench.errors import BadInputError, MissingError
+from workbench.export import caption_of, figure_html, html_document, write_text
+from workbench.renderers import CATALOG
+from workbench.selection import snap
+from workbench.store import Store, VariantRef, check_name, timestamp
 
 CURSOR = "cursor"
 MAX_COLUMNS = 4
 MAX_FIGURES = 48
 
 
-class ReportError(StoreError):
+class ReportError(BadInputError):
     """A report that cannot be saved as given; the message names the field and the fix."""
 
 
@@ -48,7 +53,6 @@ def check_report(report: dict) -> dict:
 
 
 def _check_item(i: int, item) -> dict:
-    from workbench.renderers import CATALOG
     if not isinstance(item, dict):
         raise ReportError(f"figure {i}: expected {{'variant': 'family/id', 'figure': name, 'epoch': ...}}")
     variant, name, epoch = str(item.get("variant") or ""), item.get("figure"), item.get("epoch", CURSOR)
@@ -77,7 +81,7 @@ def save_report(name: str, report: dict | None = None, *, data=None, **fields) -
     record = check_report(report)
     try:
         created = store.load_report(name).get("created", timestamp())
-    except StoreError:
+    except MissingError:
         created = timestamp()
     record.update(created=created, updated=timestamp())
     store.save_report(name, record)
@@ -94,8 +98,6 @@ def report_names(*, data=None) -> list[str]:
 
 def cell_figure(store: Store, item: dict, cursor: int | None) -> go.Figure:
     """The figure of one report cell; a message figure saying what is missing when it cannot be drawn."""
-    from workbench import figures
-    from workbench.selection import snap
     variant = str(item.get("variant") or "")
     ref = VariantRef(*variant.split("/", 1)) if "/" in variant else None
     if ref is None or not store.exists(ref):
@@ -115,7 +117,6 @@ def cell_title(item: dict, shown_epoch: int | None = None) -> str:
 
 def report_html(store: Store, name: str, cursor: int | None = None) -> str:
     """The report as one standalone HTML document (plotly.js inline: opens offline, hover works)."""
-    from workbench.export import caption_of, figure_html, html_document
     report = store.load_report(name)
     width = 100 / report.get("columns", 2)
     cells = []
@@ -132,6 +133,5 @@ def report_html(store: Store, name: str, cursor: int | None = None) -> str:
 def export_saved_report(name: str, out: str | Path | None = None, *, epoch: int | None = None, data=None) -> Path:
     """Write saved report `name` as standalone HTML (default `<name>.html`); figures that follow
     the cursor are drawn at `epoch` (default: each variant's last checkpoint)."""
-    from workbench.export import write_text
     store = Store(data)
     return write_text(Path(out) if out else Path(f"{name}.html"), report_html(store, name, epoch))

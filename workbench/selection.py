@@ -13,6 +13,7 @@ from urllib.parse import parse_qs, quote, unquote_plus, urlencode
 
 FIELDS = ("variant", "epoch", "neuron", "head", "input", "probe", "compare")
 INT_FIELDS = ("epoch", "neuron", "head", "input")
+MAX_COMPARED = 6  # variants shown together: the selected one and up to five compared with it
 
 
 def parse_query(search: str | None) -> dict:
@@ -28,14 +29,13 @@ def parse_query(search: str | None) -> dict:
             if value is not None:
                 selection[key] = value
         elif key == "compare":
-            selection[key] = [unquote_plus(v) for v in _raw_value(search, key).split(",") if v][:MAX_COMPARE]
+            selection[key] = [unquote_plus(v) for v in _raw_value(search, key).split(",") if v][:MAX_COMPARED - 1]
         else:
             selection[key] = raw
     return selection
 
 
 MAX_INT = 2**31 - 1   # no epoch, neuron or input index is larger; bigger numbers are mistakes
-MAX_COMPARE = 20      # how many compared variants a URL may list
 
 
 def sanitize(state) -> dict:
@@ -49,12 +49,20 @@ def sanitize(state) -> dict:
         if key in INT_FIELDS:
             value = as_int(value)
         elif key == "compare":
-            value = [v for v in value if isinstance(v, str)][:MAX_COMPARE] if isinstance(value, list) else None
+            value = [v for v in value if isinstance(v, str)][:MAX_COMPARED - 1] if isinstance(value, list) else None
         elif not isinstance(value, str):
             value = None
         if value is not None:
             clean[key] = value
     return clean
+
+
+def compared(selection: dict | None) -> list[str]:
+    """The variants a selection shows together: the selected one first, then those it is compared
+    with, each once (at most MAX_COMPARED)."""
+    selection = selection if isinstance(selection, dict) else {}
+    variants = [selection.get("variant"), *(selection.get("compare") or [])]
+    return list(dict.fromkeys(v for v in variants if isinstance(v, str) and "/" in v))[:MAX_COMPARED]
 
 
 def as_int(value) -> int | None:

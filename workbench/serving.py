@@ -8,24 +8,32 @@
   `http://host:port/?token=T`, which sets a cookie and redirects to the same page without the
   token in the address bar; scripts can send `Authorization: Bearer T` instead.
 - A callback that fails answers with a short message in the page (and the traceback goes to the
-  server's log, not the browser). Flask/Dash debug mode stays off unless `debug=True`.
+  server's log, not the browser: `workbench.app.callback_error`). Flask/Dash debug mode stays off
+  unless `debug=True`.
+- `run_worker` starts a Celery worker that runs the app's jobs (see `workbench.worker`).
 """
 from __future__ import annotations
 
 import contextlib
 import hmac
-import logging
 import os
+import socket
 import sys
 from urllib.parse import parse_qsl, urlencode
+
+from flask import redirect, request
+
+from workbench.app import create_app
+from workbench.errors import BadInputError
+from workbench.store import Store
+from workbench.worker import celery_app
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 COOKIE = "workbench_token"
 MIN_TOKEN = 16
-log = logging.getLogger("workbench.serving")
 
 
-class ServeError(ValueError):
+class ServeError(BadInputError):
     """The app cannot be served as asked; the message says what to change."""
 
 
@@ -50,8 +58,6 @@ def check_binding(host: str, allow_remote: bool, token: str | None) -> None:
 
 def protect(server, token: str) -> None:
     """Refuse every request to the Flask `server` that does not carry `token`."""
-    from flask import redirect, request
-
     def carries(value: str | None) -> bool:
         return value is not None and hmac.compare_digest(value.encode(), token.encode())
 
@@ -69,44 +75,18 @@ def protect(server, token: str) -> None:
                 "(…/?token=…), or ask whoever runs it.\n", 401, {"Content-Type": "text/plain; charset=utf-8"})
 
 
-def callback_error(err: Exception):
-    """Dash's `on_error` for every callback: show the user what went wrong, log the rest."""
-    import dash
-
-    if _is_user_error(err):
-        text = str(err)
-    else:
-        log.error("callback failed", exc_info=err)
-        text = (f"Something went wrong answering that request ({type(err).__name__}); the server log has the "
-                "details. Reload the page to start again.")
-    dash.set_props("app-error", {"children": text, "is_open": True})
-    return None  # the callback's outputs keep their values
-
-
-def _is_user_error(err: Exception) -> bool:
-    """Whether `err` is one of `jobs.user_errors()`, without importing torch into the UI (the
-    errors of the modules that need torch cannot have been raised before torch was imported)."""
-    from workbench.families import FamilyError
-    from workbench.store import StoreError
-    if isinstance(err, (StoreError, FamilyError, ServeError)):
-        return True
-    from workbench.jobs import user_errors
-    return "torch" in sys.modules and isinstance(err, user_errors())
-
-
 def _import_shared_modules() -> None:
     """Import pandas before requests run in threads. TransformerLens imports it the first time a
     page needs per-input maps, and plotly looks it up in `sys.modules` without the import lock
     while rendering; another thread's figure then met a half-imported pandas ("partially
     initialized module 'pandas' has no attribute 'Series'": the load benchmark's errors)."""
     with contextlib.suppress(ImportError):
-        import pandas  # noqa: F401
+        import pandas  # noqa: F401  (heavy, and only this fix needs it)
 
 
 def serve(root, *, host: str = "127.0.0.1", port: int = 8050, query: str = "", broker: str | None = None,
           token: str | None = None, allow_remote: bool = False, debug: bool = False) -> int:
     """Serve the app on `root` until Ctrl-C: the one way the command line serves it."""
-    from workbench.app import create_app
     token = access_token(token)
     check_binding(host, allow_remote, token)
     _import_shared_modules()
@@ -125,3 +105,14 @@ def serve(root, *, host: str = "127.0.0.1", port: int = 8050, query: str = "", b
     print(f"serving {root} at {link}  (Ctrl-C stops)", flush=True)
     app.run(host=host, port=port, debug=debug)
     return 0
+
+
+def run_worker(broker: str, data_root: str, concurrency: int = 1, name: str | None = None) -> None:
+    """Start a worker: it runs `workbench.run_job` tasks and the app's background callbacks
+    (for which it builds the app once, so Dash registers them as Celery tasks)."""
+    root = str(Store(data_root).root)
+    app = celery_app(broker, root)
+    create_app(root, celery=app)
+    name = name or f"workbench-{os.getpid()}@{socket.gethostname()}"
+    app.worker_main(["worker", "--loglevel", "INFO", "--concurrency", str(concurrency), "--hostname", name,
+                     "--without-gossip", "--without-mingle"])

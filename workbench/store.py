@@ -13,12 +13,17 @@
       .jobs/<job id>.json                   # train/extend/analyze jobs started from the app or queued
       .jobs/<job id>.lock | .cancel         # held while the job runs | asks it to stop
       .reports/<name>.json                  # a report page built in the app (see workbench.reports)
-      .cache/                               # derived data; always safe to delete
+      .cache/<name>/                        # disk caches (`Store.disk_cache`); always safe to delete
 
 Every write goes to a temporary file that is renamed into place, so a crash never leaves a
 file that looks complete but is not. Every safetensors file carries a CRC-32 of its arrays,
 so a damaged file is reported with its path instead of being used. The store reads and
 writes NumPy arrays and never imports torch, so the UI can use it without loading torch.
+
+The store also owns the caches: `disk_cache` (size-capped, under `.cache/`, for what is expensive
+to recompute) and `StampedMemo` (in memory, valid while the files a value came from are unchanged;
+`cached_series` and `cached_history` are the store's own, `variant_stamp` dates a whole variant;
+see `workbench.caching`).
 """
 from __future__ import annotations
 
@@ -26,7 +31,6 @@ import contextlib
 import datetime as dt
 import json
 import os
-import re
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,30 +39,13 @@ from typing import Iterator
 import numpy as np
 
 from workbench import config
-from workbench.files import (  # noqa: F401 (the store's errors and file formats, imported from here elsewhere)
-    CorruptFileError, LockedError, MissingError, StoreError, hold, is_held, atomic_write, read_arrays, read_json,
-    write_arrays, write_json)
+from workbench.caching import StampedMemo, file_time, open_disk_cache
+from workbench.errors import BadInputError, DataError, MissingError, NotAnalyzedError, NotTrainedError
+from workbench.files import (  # noqa: F401 (check_name: imported from here elsewhere)
+    atomic_write, check_name, hold, inside, is_held, read_arrays, read_json, write_arrays, write_json)
 
-NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.=,+-]*")
-MAX_NAME = 200
 STATUSES = ("untrained", "training", "interrupted", "trained", "analyzed", "log")
-
-
-def check_name(kind: str, name: str) -> str:
-    """A name that is safe as one path component: no `/`, `..`, NUL, leading dot or `-`."""
-    if not isinstance(name, str) or len(name) > MAX_NAME or not NAME_RE.fullmatch(name) or ".." in name:
-        shown = name[:60] + "..." if isinstance(name, str) and len(name) > 60 else name
-        raise StoreError(f"invalid {kind} name {shown!r}: use up to {MAX_NAME} letters, digits and _ . = , + - "
-                         "(starting with a letter or digit)")
-    return name
-
-
-def inside(root: Path, path: Path) -> Path:
-    """`path`, refused unless it resolves inside `root` (a symlink may not lead out of it)."""
-    resolved, base = path.resolve(), root.resolve()
-    if resolved != base and base not in resolved.parents:
-        raise StoreError(f"{path} leads outside the data root {root} (a symlink?); remove it")
-    return path
+TRAINED = ("trained", "analyzed")  # finished training: more training means extending it
 
 
 @dataclass(frozen=True)
@@ -69,6 +56,13 @@ class VariantRef:
 
     def __str__(self) -> str:
         return f"{self.family}/{self.id}"
+
+    @classmethod
+    def parse(cls, text: str) -> "VariantRef":
+        """`"family/id"` -> VariantRef; anything else is a BadInputError."""
+        if not isinstance(text, str) or "/" not in text:
+            raise BadInputError(f"a variant is written family/id, got {text!r}")
+        return cls(*text.split("/", 1))
 
 
 @dataclass(frozen=True)
@@ -95,6 +89,29 @@ class Store:
     def cache_dir(self) -> Path:
         return self.root / ".cache"
 
+    # -- caches -------------------------------------------------------------------------------
+    def disk_cache(self, name: str, size_limit: int = 1024**3):
+        """The disk cache `.cache/<name>` (least recently used entries go past `size_limit`), one
+        object per directory and process. Keys must name everything the value depends on."""
+        return open_disk_cache(self.cache_dir / name, size_limit)
+
+    def variant_stamp(self, ref: VariantRef) -> tuple:
+        """Changes whenever anything of the variant is written: its record, history or log,
+        checkpoints (the directory's time), probes or analysis (the manifest is rewritten last)."""
+        directory = self.variant_dir(ref)
+        return tuple(file_time(directory / name) for name in ("variant.json", "history.safetensors", "log.safetensors",
+                                                             "probes.json", "checkpoints", "artifacts/manifest.json"))
+
+    def cached_series(self, ref: VariantRef, analyzer: str) -> dict[str, np.ndarray]:
+        """`load_artifact(ref, analyzer)` kept in memory until the series file changes (read-only)."""
+        return _SERIES.get((str(self.root), ref, analyzer), file_time(self._artifact_path(ref, analyzer, None)),
+                           lambda: self.load_artifact(ref, analyzer))
+
+    def cached_history(self, ref: VariantRef) -> dict[str, np.ndarray]:
+        """`load_history(ref)` kept in memory until the history changes (read-only)."""
+        return _HISTORY.get((str(self.root), ref), file_time(self.variant_dir(ref) / "history.safetensors"),
+                            lambda: self.load_history(ref))
+
     # -- variant records --------------------------------------------------------------------
     def exists(self, ref: VariantRef) -> bool:
         return (self.variant_dir(ref) / "variant.json").is_file()
@@ -117,7 +134,7 @@ class Store:
     # -- locking ----------------------------------------------------------------------------
     @contextlib.contextmanager
     def lock(self, ref: VariantRef, purpose: str) -> Iterator[None]:
-        """Hold the variant's write lock; a second writer gets LockedError naming the holder."""
+        """Hold the variant's write lock; a second writer gets BusyError naming the holder."""
         with hold(self.variant_dir(ref) / ".lock", f"{purpose} by process {os.getpid()} since {timestamp()}",
                    f"variant {ref} is busy: {{holder}}. Wait for that job to finish or stop it, then run this again"):
             # Temporary files here can only be left by a writer that was killed mid-write.
@@ -146,8 +163,8 @@ class Store:
         path = self._checkpoint_path(ref, epoch)
         if not path.is_file():
             epochs = self.checkpoint_epochs(ref)
-            raise MissingError(f"variant {ref} has no checkpoint at epoch {epoch}; it has "
-                               f"{_describe_epochs(epochs)}")
+            error = MissingError(f"variant {ref} has no checkpoint at epoch {epoch}; it has {_describe_epochs(epochs)}")
+            raise error if epochs else NotTrainedError(str(error), ref=ref)
         return read_arrays(path, f"delete it and run `workbench train {ref.family} ...` to recreate it")[0]
 
     def load_optimizer(self, ref: VariantRef, epoch: int) -> dict[str, np.ndarray] | None:
@@ -176,8 +193,8 @@ class Store:
             raise MissingError(f"{ref} is an imported training log (no model, no checkpoints): "
                                "its curves are on the Loss dynamics page")
         if not path.is_file():
-            raise MissingError(f"variant {ref} has no training history yet; "
-                               f"run `workbench train {ref.family} ...` first")
+            raise NotTrainedError(f"variant {ref} has no training history yet; "
+                                  f"run `workbench train {ref.family} ...` first", ref=ref)
         return read_arrays(path)[0]
 
     # -- imported training logs ---------------------------------------------------------------
@@ -207,7 +224,7 @@ class Store:
                 header = json.loads(f.read(int.from_bytes(f.read(8), "little")))
             return header.get("__metadata__", {}).get("crc32") or f"{path.stat().st_size}-{path.stat().st_mtime_ns}"
         except (OSError, ValueError) as err:
-            raise CorruptFileError(f"{path} is unreadable ({err}); delete it and retrain the variant") from err
+            raise DataError(f"{path} is unreadable ({err}); delete it and retrain the variant") from err
 
     # -- artifacts --------------------------------------------------------------------------
     def _artifact_path(self, ref: VariantRef, analyzer: str, epoch: int | None) -> Path:
@@ -223,8 +240,8 @@ class Store:
         path = self._artifact_path(ref, analyzer, epoch)
         if not path.is_file():
             at = "for the run" if epoch is None else f"at epoch {epoch}"
-            raise MissingError(f"variant {ref} has no {analyzer} artifact {at}; "
-                               f"run `workbench analyze {ref.family}/{ref.id}`")
+            raise NotAnalyzedError(f"variant {ref} has no {analyzer} artifact {at}; "
+                                   f"run `workbench analyze {ref.family}/{ref.id}`", ref=ref, analyzer=analyzer)
         return read_arrays(path, f"delete it and run `workbench analyze {ref.family}/{ref.id} --force`")[0]
 
     def artifact_epochs(self, ref: VariantRef, analyzer: str) -> list[int]:
@@ -340,7 +357,7 @@ class Store:
             if not matches:
                 raise MissingError(f"no variant or family {name!r} in {self.root}; `workbench list` shows what there is")
             if not family_refs and len(matches) > 1:
-                raise MissingError(f"{name!r} is a variant of several families; write it as "
+                raise BadInputError(f"{name!r} is a variant of several families; write it as "
                                    + " or ".join(str(m) for m in matches))
             refs += matches
         return refs
@@ -353,6 +370,10 @@ class Store:
             return "interrupted" if self.checkpoint_epochs(ref) else "untrained"
         return recorded
 
+    def is_trained(self, ref: VariantRef) -> bool:
+        """Whether the variant exists and finished training (it can only be extended now)."""
+        return self.exists(ref) and self.status(ref) in TRAINED
+
     def listing(self, family: str | None = None) -> list[VariantListing]:
         rows = []
         for ref in self.variants(family):
@@ -360,10 +381,13 @@ class Store:
             try:
                 planned = self.info(ref).get("spec", {}).get("training", {}).get("epochs")
                 status = self.status(ref)
-            except CorruptFileError:
+            except DataError:
                 planned, status = None, "corrupt"
             rows.append(VariantListing(ref, status, len(epochs), epochs[-1] if epochs else None, planned))
         return rows
+
+
+_SERIES, _HISTORY = StampedMemo(64), StampedMemo(16)
 
 
 def _safe_children(root: Path, directory: Path) -> list[str]:
@@ -372,7 +396,7 @@ def _safe_children(root: Path, directory: Path) -> list[str]:
         return []
     names = []
     for child in sorted(directory.iterdir()):
-        with contextlib.suppress(StoreError):
+        with contextlib.suppress(BadInputError):
             if child.is_dir() and check_name("folder", child.name) and inside(root, child):
                 names.append(child.name)
     return names

@@ -20,9 +20,10 @@ import torch
 import torch.nn.functional as F
 
 from workbench import tasks
-from workbench.families import OPTIONAL, Variant, checkpoint_schedule
+from workbench.families import OPTIONAL, VariantSpec, checkpoint_schedule
 from workbench.model import ModelConfig, Transformer, check_weights, init_weights
-from workbench.store import Store, StoreError, VariantRef, timestamp
+from workbench.errors import BadInputError, ConflictError
+from workbench.store import TRAINED, Store, VariantRef, timestamp
 
 # (epoch, metrics of that epoch) -> True to stop early (the last checkpoint stays resumable)
 EpochCallback = Callable[[int, dict], "bool | None"]
@@ -101,23 +102,23 @@ def _resume_point(store: Store, ref: VariantRef, before: int) -> int | None:
     return None
 
 
-def train(variant: Variant, store: Store | None = None, *, device: str | None = None,
+def train(variant: VariantSpec, store: Store | None = None, *, device: str | None = None,
           progress: bool = True, callback: EpochCallback | None = None) -> dict:
     """Train `variant` to its final epoch, resuming from its last checkpoint if it has one.
 
-    Returns the variant's record (variant.json). Raises LockedError if another process is
-    writing the variant and StoreError if the store holds a different variant under this id.
+    Returns the variant's record (variant.json). Raises BusyError if another process is
+    writing the variant and ConflictError if the store holds a different variant under this id.
     """
     store = store or Store()
-    ref = VariantRef(variant.family, variant.id)
+    ref = variant.ref
     with store.lock(ref, "training"):
         info = _open_record(store, ref, variant)
-        if info.get("status") in ("trained", "analyzed"):  # finished: nothing to do
+        if info.get("status") in TRAINED:  # finished: nothing to do
             return info
         return _run(store, ref, info["spec"], device or default_device(), progress, callback)
 
 
-def _open_record(store: Store, ref: VariantRef, variant: Variant) -> dict:
+def _open_record(store: Store, ref: VariantRef, variant: VariantSpec) -> dict:
     if not store.exists(ref):
         info = {"family": variant.family, "id": variant.id, "spec": variant.spec,
                 "overrides": variant.overrides, "status": "untrained", "created": timestamp(),
@@ -126,8 +127,8 @@ def _open_record(store: Store, ref: VariantRef, variant: Variant) -> dict:
         return info
     info = store.info(ref)
     if info.get("created_spec", info.get("spec")) != variant.spec:
-        raise StoreError(f"variant {ref} already exists with a different recipe (the family file changed "
-                         f"since it was trained?); delete {store.variant_dir(ref)} or train under another id")
+        raise ConflictError(f"variant {ref} already exists with a different recipe (the family file changed "
+                            f"since it was trained?); delete {store.variant_dir(ref)} or train under another id")
     return info
 
 
@@ -147,15 +148,15 @@ def extend(ref: VariantRef, store: Store | None = None, *, epochs: int | None = 
     with store.lock(ref, "extending"):
         info = store.info(ref)
         if (info.get("source") or {}).get("kind") != "trained":
-            raise StoreError(f"variant {ref} was imported, not trained here; it has no recipe to continue")
+            raise ConflictError(f"variant {ref} was imported, not trained here; it has no recipe to continue")
         spec = copy.deepcopy(info["spec"])
         tr = spec["training"]
         if epochs is not None:
             if epochs <= tr["epochs"]:
-                raise StoreError(f"variant {ref} already has {tr['epochs']} epochs; extend it to more than that")
+                raise BadInputError(f"variant {ref} already has {tr['epochs']} epochs; extend it to more than that")
             if tr.get("lr_schedule") == "cosine":
-                raise StoreError(f"variant {ref} uses a cosine schedule, which depends on the number of epochs, so "
-                                 f"a longer run is a different run; train a new variant with --set epochs={epochs}")
+                raise ConflictError(f"variant {ref} uses a cosine schedule, which depends on the number of epochs, so "
+                                    f"a longer run is a different run; train a new variant with --set epochs={epochs}")
             record = {"kind": "epochs", "from": tr["epochs"], "to": epochs, "at": timestamp()}
             tr["epochs"] = epochs
             info = store.update_info(ref, spec=spec, created_spec=info.get("created_spec", info["spec"]),
@@ -170,10 +171,11 @@ def _densify(store, ref, info, spec, window, device, progress, callback) -> dict
     start, stop, every = window
     last = store.checkpoint_epochs(ref)[-1] if store.checkpoint_epochs(ref) else -1
     if not (0 <= start < stop and every > 0):
-        raise StoreError(f"checkpoint window {start}-{stop} every {every} is invalid; use 0 <= start < stop, every > 0")
+        raise BadInputError(f"checkpoint window {start}-{stop} every {every} is invalid; "
+                            "use 0 <= start < stop, every > 0")
     if stop > last:
-        raise StoreError(f"variant {ref} has checkpoints up to epoch {last}; a denser window must end by then "
-                         f"(extend its epochs first)")
+        raise BadInputError(f"variant {ref} has checkpoints up to epoch {last}; a denser window must end by then "
+                            f"(extend its epochs first)")
     wanted = sorted({*range(start, stop + 1, every), stop} - set(store.checkpoint_epochs(ref)))
     replayed = {"kind": "window", "start": start, "stop": stop, "every": every, "at": timestamp(),
                 "added": len(wanted)}
@@ -334,5 +336,5 @@ def _initial_optimizer_arrays(model: Transformer) -> dict[str, np.ndarray]:
 def _progress_bar(enabled: bool, epochs: int, start: int, ref: VariantRef):
     if not enabled:
         return None
-    from tqdm.auto import tqdm
+    from tqdm.auto import tqdm  # only when a bar is shown
     return tqdm(total=epochs + 1, initial=start, desc=str(ref), unit="epoch", dynamic_ncols=True)

@@ -12,12 +12,15 @@ filesystem as the app's (job records, locks and checkpoints are all files there)
 A job's message is acknowledged only when the job has finished (`acks_late`), and a worker
 process that dies mid-job hands the message back (`task_reject_on_worker_lost`): another worker
 picks it up, finds the job's previous attempt lost, records it, and resumes from the last
-checkpoint.
+checkpoint. Celery itself is imported when a queue is used (`celery_app`), not by the CLI at start;
+`workbench.serving.run_worker` starts a worker process.
 """
 from __future__ import annotations
 
 import os
-import socket
+
+from workbench.jobs import execute
+from workbench.store import Store
 
 BROKER_VARIABLE = "WORKBENCH_BROKER"
 
@@ -28,35 +31,21 @@ def broker_url(given: str | None = None) -> str | None:
 
 def celery_app(broker: str, data_root: str | None = None):
     """The Celery app: Redis as broker and result backend (Dash keeps callback results there)."""
-    from celery import Celery
+    from celery import Celery  # heavy: only when a queue is used
     app = Celery("workbench", broker=broker, backend=broker)
     app.conf.update(task_acks_late=True, task_reject_on_worker_lost=True, worker_prefetch_multiplier=1,
                     broker_connection_retry_on_startup=True, task_track_started=True)
 
     @app.task(name="workbench.run_job")
     def run_job(job_id: str, root: str | None = None) -> str:
-        from workbench.jobs import execute
-        from workbench.store import Store
         return execute(Store(root or data_root), job_id)["state"]
 
     return app
 
 
-def enqueue(broker: str, root: str, job_ids: list[str]) -> None:
+def enqueue_jobs(broker: str, root: str, job_ids: list[str]) -> None:
     """Send recorded jobs to the queue (the CLI's --queue)."""
     app = celery_app(broker)
     for job_id in job_ids:
         app.send_task("workbench.run_job", args=[job_id, str(root)])
 
-
-def run_worker(broker: str, data_root: str, concurrency: int = 1, name: str | None = None) -> None:
-    """Start a worker: it runs `workbench.run_job` tasks and the app's background callbacks
-    (for which it builds the app once, so Dash registers them as Celery tasks)."""
-    from workbench.app import create_app
-    from workbench.store import Store
-    root = str(Store(data_root).root)
-    app = celery_app(broker, root)
-    create_app(root, celery=app)
-    name = name or f"workbench-{os.getpid()}@{socket.gethostname()}"
-    app.worker_main(["worker", "--loglevel", "INFO", "--concurrency", str(concurrency), "--hostname", name,
-                     "--without-gossip", "--without-mingle"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from workbench import fourier
-from workbench.analyzers import register
+from workbench.analyzers.registry import register
 from workbench.analyzers.spatial_scale import spatial_metrics
 
 

@@ -38,18 +38,18 @@ class EpochContext:
 
     @cached_property
     def cfg(self):
-        from workbench.model import ModelConfig
+        from workbench.model import ModelConfig  # torch, when an analyzer needs the model
         return ModelConfig.from_spec(self.spec)
 
     @cached_property
     def model(self):
-        from workbench.model import load_model
+        from workbench.model import load_model  # torch
         return load_model(self.cfg, self.weights, f"epoch {self.epoch}")
 
     @cached_property
     def _cache(self) -> dict:
         """One `run_with_cache` over the probe (the full p*p grid of `a b =`), every hook."""
-        import torch
+        import torch  # heavy: only for a forward pass
         with torch.no_grad():
             logits, cache = self.model.run_with_cache(torch.as_tensor(tasks.probe_inputs(self.p)))
         return {"logits": logits, **dict(cache.items())}

@@ -13,7 +13,8 @@ from __future__ import annotations
 import numpy as np
 
 from workbench import tasks
-from workbench.analyzers import register
+from workbench.families import LLC_DEFAULTS
+from workbench.analyzers.registry import register
 from workbench.analyzers.trajectory import trajectory_summary
 
 MAX_OUTPUTS = 2 ** 16  # logits kept per checkpoint: 100 checkpoints x 65,536 stay near 80 MB in the PCA
@@ -41,9 +42,9 @@ def centred_outputs(logits: np.ndarray) -> np.ndarray:
 
 def model_outputs(spec: dict, weights: dict[str, np.ndarray], pairs: np.ndarray) -> np.ndarray:
     """Logits at `=` [len(pairs), p] of a checkpoint on the given row-major pair indices."""
-    import torch
+    import torch  # heavy: only for a forward pass
 
-    from workbench.model import ModelConfig, load_model
+    from workbench.model import ModelConfig, load_model  # torch
     model = load_model(ModelConfig.from_spec(spec), weights)
     inputs = torch.as_tensor(tasks.probe_inputs(spec["domain"]["p"])[pairs])
     with torch.no_grad():
@@ -70,10 +71,9 @@ def essential_dynamics_series(ctx):
 @register("llc", settings="llc", reference="Lau et al. 2023 (LLC); Hoogland et al. 2024; devinterp SGLD")
 def local_learning_coefficient(ctx):
     """Local learning coefficient of the checkpoint on the training pairs (SGLD chains, devinterp)."""
-    import torch
+    import torch  # heavy: the optional llc analyzer
 
-    from workbench.families import LLC_DEFAULTS
-    from workbench.llc import estimate_llc
+    from workbench.llc import estimate_llc  # torch and devinterp
     settings = {**LLC_DEFAULTS, **ctx.spec.get("llc", {})}
     result = estimate_llc(ctx.model, ctx.pairs[ctx.train_mask], settings, progress=ctx.report)
     test = torch.as_tensor(ctx.pairs[~ctx.train_mask])

@@ -4,13 +4,9 @@ from __future__ import annotations
 import numpy as np
 
 from workbench import spectra
-from workbench.analyzers import register
+from workbench.analyzers.registry import register
 from workbench.analyzers.fourier_norms import neuron_logit_map
-
-MATRICES = {  # short name -> TransformerLens parameter ([..., m, n]; per-head matrices batched)
-    "W_E": "embed.W_E", "W_U": "unembed.W_U", "W_in": "blocks.0.mlp.W_in", "W_out": "blocks.0.mlp.W_out",
-    "W_Q": "blocks.0.attn.W_Q", "W_K": "blocks.0.attn.W_K", "W_V": "blocks.0.attn.W_V", "W_O": "blocks.0.attn.W_O",
-}
+from workbench.vocabulary import MATRICES
 
 
 def spectrum_summary(W: np.ndarray, name: str) -> dict[str, np.ndarray]:

@@ -11,13 +11,13 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict
-from functools import lru_cache
 
 import numpy as np
 
 from workbench import alerts, phases
-from workbench.analyzers import register
-from workbench.store import MissingError, Store, StoreError, VariantRef
+from workbench.analyzers.registry import register
+from workbench.errors import MissingError
+from workbench.store import Store, VariantRef
 
 NAME = "loss_dynamics"
 OSCILLATION_VERSION = 1
@@ -28,9 +28,39 @@ def run_series(store: Store, ref: VariantRef) -> dict[str, tuple[np.ndarray, np.
     """Every series of a run as {name: (x, y)}: an imported log's own, or the history's (x = epoch)."""
     if store.is_log(ref):
         return store.load_log(ref)
-    history = store.load_history(ref)
+    history = store.cached_history(ref)
     return {name: (np.arange(len(values), dtype=np.float64), np.asarray(values, np.float64))
             for name, values in history.items()}
+
+
+def default_series(names) -> str:
+    """The series a run's dynamics show first: the held-out loss, else the train loss, else the first."""
+    names = sorted(names)
+    role = phases.roles(names)
+    return role.get("test_loss") or role.get("train_loss") or names[0]
+
+
+def x_name(store: Store, ref: VariantRef) -> str:
+    """What a run's series are indexed by: "epoch", or an imported log's own x (e.g. "step")."""
+    return store.info(ref).get("log", {}).get("x", "epoch")
+
+
+def compared_runs(store: Store, variants: list[str], name: str, role: str | None) -> list[dict]:
+    """Series `name` of each run in `variants` (matched by `role` where a run names it otherwise,
+    e.g. held-out loss ↔ val_loss): {"label", "x", "y", "onset"} per run that has it."""
+    runs = []
+    for variant in variants:
+        ref = VariantRef.parse(variant)
+        try:
+            own = run_series(store, ref)
+        except MissingError:
+            continue
+        match = name if name in own else phases.roles(own).get(role) if role else None
+        if match is not None:
+            found = run_phases(store, ref)
+            runs.append({"label": ref.id, "x": own[match][0], "y": own[match][1],
+                         "onset": found.onset if found else None})
+    return runs
 
 
 def grouped(series: dict) -> tuple[dict, dict, tuple | None]:
@@ -53,7 +83,7 @@ def settling_series(store: Store, ref: VariantRef) -> dict:
     """Restricted and excluded loss (progress measures), when the run has them."""
     try:
         measures = store.load_artifact(ref, "progress_measures")
-    except StoreError:
+    except MissingError:
         return {}
     x = np.asarray(measures["epochs"], np.float64)
     return {k: (x, np.log(np.maximum(measures[k], 1e-300))) for k in ("restricted_loss", "excluded_loss")
@@ -99,31 +129,33 @@ def stored_phases(artifact: dict) -> phases.Phases:
     return phases.Phases.from_arrays(artifact)
 
 
+def run_phases(store: Store, ref: VariantRef) -> phases.Phases | None:
+    """The run's phases from its `loss_dynamics` artifact; None until it is analyzed."""
+    try:
+        return stored_phases(store.cached_series(ref, NAME))
+    except MissingError:
+        return None
+
+
 def stored_alerts(artifact: dict) -> list[alerts.Alert]:
     return [alerts.Alert(**record) for record in read_json(artifact["alerts_json"])]
 
 
 # -- oscillations, on demand ----------------------------------------------------------------------
 
-@lru_cache(maxsize=4)
-def _cache(directory: str):
-    import diskcache
-    return diskcache.Cache(directory, size_limit=1024**3, eviction_policy="least-recently-used")
-
-
 def oscillations(store: Store, ref: VariantRef, name: str, window: int = 100) -> dict:
     """`workbench.oscillation.analyze` of one series of the run, cached under
     `<data root>/.cache/dynamics` by the series' content."""
     series = run_series(store, ref)
     if name not in series:
-        raise KeyError(f"{ref} has no series {name!r}; it has {', '.join(sorted(series))}")
+        raise MissingError(f"{ref} has no series {name!r}; it has {', '.join(sorted(series))}")
     x, y = (np.ascontiguousarray(a, dtype=np.float64) for a in series[name])
     digest = hashlib.blake2b(x.tobytes() + y.tobytes(), digest_size=16).hexdigest()
     key = ("oscillation", OSCILLATION_VERSION, digest, window)
-    cache = _cache(str(store.cache_dir / "dynamics"))
+    cache = store.disk_cache("dynamics")
     result = cache.get(key)
     if result is None:
-        from workbench import oscillation  # SciPy's signal module: loaded when first needed, not at app start
+        from workbench import oscillation  # heavy (SciPy's signal module): loaded when first needed
         result = oscillation.analyze(x, y, window)
         cache.set(key, result)
     return result

@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 
 from workbench import fourier
-from workbench.analyzers import register
+from workbench.analyzers.registry import register
+from workbench.vocabulary import key_mask
 
 NANDA = "Nanda et al. 2023, Progress measures for grokking via mechanistic interpretability, §4-5"
 
@@ -13,13 +14,11 @@ def fourier_summary(W: np.ndarray, prefix: str = "") -> dict[str, np.ndarray]:
     """Per-frequency norms of W [p, d] (rows = residues), its key frequencies as a mask over
     k = 1..(p-1)/2, and the Gini coefficient of the norms (Hurley & Rickard 2009)."""
     norms = fourier.frequency_norms(W)
-    key_mask = np.zeros(len(norms["norm"]), np.uint8)
-    key_mask[fourier.key_frequencies(norms) - 1] = 1
     return {f"{prefix}cos_norm": norms["cos_norm"].astype(np.float32),
             f"{prefix}sin_norm": norms["sin_norm"].astype(np.float32),
             f"{prefix}norm": norms["norm"].astype(np.float32),
             f"{prefix}const_norm": np.float32(norms["const_norm"]),
-            f"{prefix}key_mask": key_mask,
+            f"{prefix}key_mask": key_mask(fourier.key_frequencies(norms), len(norms["norm"])),
             f"{prefix}gini": np.float32(fourier.gini(norms["norm"]))}
 
 

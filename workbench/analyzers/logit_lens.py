@@ -13,10 +13,10 @@ answer's logit from each component (raw and minus that component's mean logit, w
 softmax sees), the rank of the correct answer after each cumulative component (the logit lens
 at embed, + head 0, ..., + MLP = the model), and how much each Fourier frequency of the logit
 vector contributes to the correct answer's logit. Cached per input by `workbench.derived`.
+The components are read off the model's own hooks (`hook_embed` + `hook_pos_embed`, each head's
+`blocks.0.attn.hook_result`, `blocks.0.hook_mlp_out`): there is one forward pass, the model's.
 """
 from __future__ import annotations
-
-import math
 
 import numpy as np
 
@@ -24,32 +24,25 @@ from workbench import fourier
 from workbench.analyzers.predictions import per_input_losses
 
 
-def component_names(n_heads: int) -> list[str]:
-    return ["embed", *(f"head {h}" for h in range(n_heads)), "MLP"]
-
-
-def component_logits(weights: dict[str, np.ndarray], cfg, pairs: np.ndarray) -> np.ndarray:
+def component_logits(weights: dict[str, np.ndarray], spec: dict, pairs: np.ndarray) -> np.ndarray:
     """Each component's contribution to the logits at `=` for inputs `pairs` [n, 2] (a, b),
-    [n, n_heads + 2, p] float64, in the order of `component_names`. Float64 throughout, with
-    the model's own activation function."""
-    import torch
-    import torch.nn.functional as F
-    w = {k: torch.as_tensor(np.asarray(v), dtype=torch.float64) for k, v in weights.items()}
-    pairs = torch.as_tensor(np.asarray(pairs, np.int64).reshape(-1, 2))
-    tokens = torch.cat([pairs, torch.full((len(pairs), 1), cfg.p)], dim=1)          # [n, 3]
-    resid = w["embed.W_E"][tokens] + w["pos_embed.W_pos"]                             # [n, 3, d_model]
-    q = torch.einsum("nm,hmd->nhd", resid[:, 2], w["blocks.0.attn.W_Q"])
-    k = torch.einsum("npm,hmd->nphd", resid, w["blocks.0.attn.W_K"])
-    v = torch.einsum("npm,hmd->nphd", resid, w["blocks.0.attn.W_V"])
-    pattern = (torch.einsum("nhd,nphd->nhp", q, k) / math.sqrt(cfg.d_head)).softmax(dim=-1)  # [n, head, key]
-    z = torch.einsum("nhp,nphd->nhd", pattern, v)
-    heads = torch.einsum("nhd,hdm->nhm", z, w["blocks.0.attn.W_O"])                    # [n, head, d_model]
-    resid_mid = resid[:, 2] + heads.sum(dim=1)
-    act = F.relu if cfg.act_fn == "relu" else F.gelu
-    mlp = act(resid_mid @ w["blocks.0.mlp.W_in"] + w["blocks.0.mlp.b_in"]) @ w["blocks.0.mlp.W_out"] \
-        + w["blocks.0.mlp.b_out"]
-    parts = torch.cat([resid[:, 2, None], heads, mlp[:, None]], dim=1)                # [n, n_comp, d_model]
-    return (parts @ w["unembed.W_U"]).numpy()
+    [n, n_heads + 2, p] float64, in the order of `vocabulary.component_names`: one run of the
+    model (`workbench.model`, in float64, per-head outputs on) reading its hooks at `=`."""
+    import torch  # heavy: only when an input is traced
+
+    from workbench.model import ModelConfig, Transformer, check_weights  # torch
+    cfg = ModelConfig.from_spec(spec)
+    model = Transformer(cfg, check_weights(cfg, weights, "checkpoint")).double().eval()
+    model.set_use_attn_result(True)
+    pairs = np.asarray(pairs, np.int64).reshape(-1, 2)
+    tokens = torch.as_tensor(np.column_stack([pairs, np.full(len(pairs), cfg.p)]))               # [n, 3]
+    hooks = ("hook_embed", "hook_pos_embed", "blocks.0.attn.hook_result", "blocks.0.hook_mlp_out")
+    with torch.no_grad():
+        _, cache = model.run_with_cache(tokens, names_filter=lambda name: name in hooks)
+        embed = cache["hook_embed"][:, 2] + cache["hook_pos_embed"][:, 2]                       # [n, d_model]
+        parts = torch.cat([embed[:, None], cache["blocks.0.attn.hook_result"][:, 2],            # [n, head, d_model]
+                           cache["blocks.0.hook_mlp_out"][:, 2, None]], dim=1)                   # [n, n_comp, d_model]
+        return (parts @ model.unembed.W_U).numpy()
 
 
 def attribution_summary(logits_by_component: np.ndarray, answer: int) -> dict[str, np.ndarray]:

@@ -4,16 +4,26 @@ from __future__ import annotations
 import numpy as np
 
 from workbench import fourier
-from workbench.analyzers import register
+from workbench.analyzers.registry import register
 from workbench.analyzers.spatial_scale import spatial_metrics
-
-FVE_THRESHOLD = 0.85  # Nanda et al. 2023: 433 of 512 neurons above it in the main run
+from workbench.vocabulary import FVE_THRESHOLD
 
 
 def neuron_maps(ctx) -> np.ndarray:
     """Each neuron's post-ReLU activation at `=` over the grid, [p (a), p (b), d_mlp]."""
     post = ctx.activation("blocks.0.mlp.hook_post")[:, -1]
     return post.reshape(ctx.p, ctx.p, -1)
+
+
+def cluster_members(row: dict[str, np.ndarray], neuron: int, fallback: int = 64) -> np.ndarray:
+    """Neurons in `neuron`'s frequency cluster at one epoch of `neuron_frequencies` (dominant FVE ≥
+    FVE_THRESHOLD for the same frequency), strongest first; when it is in no cluster, the
+    `fallback` most frequency-selective neurons."""
+    fve, freq = np.asarray(row["dominant_fve"]), np.asarray(row["dominant_freq"])
+    neuron = min(max(int(neuron), 0), len(freq) - 1)
+    members = np.flatnonzero((freq == freq[neuron]) & (fve >= FVE_THRESHOLD)) if fve[neuron] >= FVE_THRESHOLD \
+        else np.argsort(-fve)[:fallback]
+    return members[np.argsort(-fve[members])]
 
 
 @register("neuron_frequencies", reference="Nanda et al. 2023 §5.1 (FVE per frequency, threshold 0.85)")

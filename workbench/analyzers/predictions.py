@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from workbench.analyzers import register
+from workbench import tasks
+from workbench.analyzers.registry import register
+from workbench.errors import BadInputError
+from workbench.vocabulary import NEVER
 
 LOSS_FLOOR = 1e-30      # losses below this are stored as this (log10 = -30); float64 logits rarely get there
-NEVER = -1              # graduation epoch of an input that is wrong at the final checkpoint
 SPIKE_FACTOR = 10.0     # a loss spike: the loss rises at least 10x from one checkpoint to the next ...
 SPIKE_MIN_LOSS = 0.1    # ... to at least 0.1 (p(correct) below ~0.9), so jitter near zero is no spike
 
@@ -73,6 +75,29 @@ def accuracy_by_residue(correct: np.ndarray, answers: np.ndarray, p: int, mask: 
         return np.where(totals > 0, hits / totals, np.nan).astype(np.float32)
 
 
+def restricted_to_probe(graduation: dict[str, np.ndarray], probe: np.ndarray | None) -> dict[str, np.ndarray]:
+    """The `input_graduation` artifact with its accuracy per answer residue over the inputs of
+    `probe` (bool [p*p]) only; unchanged for None (the whole grid)."""
+    if probe is None:
+        return graduation
+    probe, train = np.asarray(probe, bool), np.asarray(graduation["train_mask"], bool)
+    answers = np.asarray(graduation["answers"], np.int64)
+    p = int(round(np.sqrt(len(answers))))
+    return {**graduation,
+            "train_accuracy_by_residue": accuracy_by_residue(graduation["correct"], answers, p, probe & train),
+            "test_accuracy_by_residue": accuracy_by_residue(graduation["correct"], answers, p, probe & ~train)}
+
+
+def hardest_in_probe(graduation: dict[str, np.ndarray], probe: np.ndarray | None) -> int:
+    """The hardest input (pair index) of `probe` (bool [p*p]; None: the whole grid) by the
+    `input_graduation` order; BadInputError when the probe holds no input."""
+    hardest = np.asarray(graduation["hardest"])
+    inside = hardest if probe is None else hardest[np.asarray(probe, bool)[hardest]]
+    if not len(inside):
+        raise BadInputError("the probe holds no inputs; pick another in the sidebar")
+    return int(inside[0])
+
+
 def loss_spikes(log10_loss: np.ndarray, epochs: np.ndarray) -> dict[str, np.ndarray]:
     """Every (input, checkpoint) at which the loss rose ≥ SPIKE_FACTOR x since the previous
     checkpoint to ≥ SPIKE_MIN_LOSS: spike_inputs, spike_epochs [n_spikes] and spike_decades
@@ -96,7 +121,6 @@ def hardest_order(graduation: np.ndarray, mean_log10_loss: np.ndarray) -> np.nda
           reference="per-input learning order; graduation resolved to the checkpoint schedule")
 def input_graduation(ctx):
     """Graduation epoch per input, accuracy per answer residue, hardest inputs and loss spikes."""
-    from workbench import tasks
     trace = ctx.series("prediction_trace")
     epochs, p = np.asarray(trace["epochs"]), ctx.p
     answers = tasks.answers(ctx.spec["domain"]["operation"], p)

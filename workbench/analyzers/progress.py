@@ -6,8 +6,9 @@ import math
 import numpy as np
 
 from workbench import fourier
-from workbench.analyzers import register
+from workbench.analyzers.registry import register
 from workbench.analyzers.fourier_norms import neuron_logit_map
+from workbench.vocabulary import key_mask
 
 
 @register("progress_measures", uses_final=True,
@@ -22,8 +23,6 @@ def progress_measures(ctx):
     else:  # the final model has no key frequencies (it never generalized): nothing to restrict to
         restricted = excluded = np.nan
     correct = logits.argmax(axis=1) == labels
-    key_mask = np.zeros(ctx.n_freq, np.uint8)
-    key_mask[np.asarray(keys, int) - 1] = 1
     p = ctx.p
     return {
         "restricted_loss": np.float64(restricted),
@@ -38,5 +37,5 @@ def progress_measures(ctx):
         # checkpoint gave answers one ulp apart in different processes.
         "sum_squared_weights": np.float64(math.fsum(math.fsum(np.square(w.astype(np.float64)).ravel())
                                                     for w in ctx.weights.values())),
-        "key_mask": key_mask,
+        "key_mask": key_mask(keys, ctx.n_freq),
     }

@@ -4,8 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from workbench import spatial
-
-SCALE_TYPES = ("flat", "smooth blobs", "mixed", "fine plaid")  # stored as the index into this
+from workbench.vocabulary import SCALE_TYPES
 
 
 def spatial_metrics(maps: np.ndarray, prefix: str = "") -> dict[str, np.ndarray]:

@@ -4,15 +4,8 @@ from __future__ import annotations
 import numpy as np
 
 from workbench import trajectory
-from workbench.analyzers import register
-
-GROUPS = {  # parameter-name prefixes of each group
-    "all": ("",),
-    "embedding": ("embed.", "pos_embed."),
-    "attention": ("blocks.0.attn.",),
-    "mlp": ("blocks.0.mlp.",),
-    "unembedding": ("unembed.",),
-}
+from workbench.analyzers.registry import register
+from workbench.vocabulary import PARAMETER_GROUPS as GROUPS
 N_COMPONENTS = 3
 
 

@@ -7,8 +7,8 @@ import dash_bootstrap_components as dbc
 from dash import html
 
 from workbench import compare
-from workbench.pages._compared import metrics_row
-from workbench.store import StoreError
+from workbench.errors import UserError
+from workbench.store import Store, VariantRef
 
 ROWS = [  # (metrics key, label, format of a value)
     ("p", "p (prime)", "{}"),
@@ -45,12 +45,12 @@ def _cell(key, fmt, value, reference, first: bool):
     return html.Td([text, html.Span(f"  Δ {DELTA[key].format(value - reference)}", className="small text-muted")])
 
 
-def _rows(variants: list[str]) -> list[dict]:
+def _rows(store: Store, variants: list[str]) -> list[dict]:
     rows = []
     for variant in variants:
         try:
-            rows.append(metrics_row(variant))
-        except StoreError as err:
+            rows.append(compare.variant_metrics(store, VariantRef.parse(variant)))
+        except UserError as err:
             rows.append({"variant": variant, "analysis": str(err)})
     return rows
 
@@ -98,8 +98,8 @@ def _turns(keys, p) -> str:
     return f"  (k/p = {', '.join(f'{k / p:.3f}' for k in sorted(keys))} turns per step)" if keys and p else ""
 
 
-def differences(variants: list[str]) -> html.Div:
+def differences(store: Store, variants: list[str]) -> html.Div:
     if not variants:
         return html.P("No variant yet: run `workbench demo`.", className="text-muted")
-    rows = _rows(variants)
+    rows = _rows(store, variants)
     return html.Div([metrics_table(variants, rows), html.H6("Key frequencies"), key_frequency_sets(variants, rows)])

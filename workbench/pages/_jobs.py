@@ -1,7 +1,7 @@
 """What the Train, Analyze and Jobs pages share: starting jobs and the live list of jobs.
 
 A job is started by appending a *runner* to the shell's hidden `job-runners` container: the
-app's background callback (see `app._register_job_runner`) fires for it and runs the job. The
+app's background callback (see `workbench.app.register_job_runner`) fires for it and runs the job. The
 list shows every job's record from the store, polled once a second, so progress is the same
 in every tab, after a restart of the app, and for jobs queued from the command line.
 """
@@ -15,8 +15,7 @@ import dash_bootstrap_components as dbc
 from dash import ALL, Input, Output, Patch, State, ctx, dcc, html
 
 from workbench import jobs
-from workbench.app import store
-from workbench.store import StoreError
+from workbench.errors import UserError
 
 STATE_COLORS = {"queued": "secondary", "running": "primary", "done": "success", "failed": "danger",
                 "cancelled": "warning"}
@@ -85,12 +84,10 @@ def job_card(job: dict, cancelling: bool) -> html.Div:
         bar, *notes])
 
 
-@dash.callback(Output("jobs-list", "children"), Output("jobs-digest", "data"),
-               Input("jobs-interval", "n_intervals"), Input("jobs-kinds", "data"), State("jobs-digest", "data"))
-def refresh(_n, kinds, digest):
+def refresh(store, _n, kinds, digest):
     """Re-render the list only when a record changed (clicks on its buttons are not lost)."""
-    listed = [j for j in jobs.listing(store(), limit=100) if not kinds or j["kind"] in kinds][:40]
-    cancelling = {j["id"] for j in listed if j["state"] in ("queued", "running") and store().cancel_requested(j["id"])}
+    listed = [j for j in jobs.listing(store, limit=100) if not kinds or j["kind"] in kinds][:40]
+    cancelling = {j["id"] for j in listed if j["state"] in ("queued", "running") and store.cancel_requested(j["id"])}
     new_digest = hashlib.sha1(json.dumps([listed, sorted(cancelling)], sort_keys=True, default=str).encode()).hexdigest()
     if new_digest == digest:
         return dash.no_update, dash.no_update
@@ -99,17 +96,26 @@ def refresh(_n, kinds, digest):
     return [job_card(j, j["id"] in cancelling) for j in listed], new_digest
 
 
-@dash.callback(Output("job-runners", "children", allow_duplicate=True), Output("jobs-digest", "data", allow_duplicate=True),
-               Input({"type": "job-cancel", "job": ALL}, "n_clicks"), Input({"type": "job-resume", "job": ALL}, "n_clicks"),
-               prevent_initial_call=True)
-def cancel_or_resume(_cancels, _resumes):
+def cancel_or_resume(store, _cancels, _resumes):
     trigger = ctx.triggered_id
     if not isinstance(trigger, dict) or not ctx.triggered[0]["value"]:
         return dash.no_update, dash.no_update  # a button appeared; nobody clicked it
     try:
         if trigger["type"] == "job-cancel":
-            jobs.cancel(store(), trigger["job"])
+            jobs.cancel(store, trigger["job"])
             return dash.no_update, None
-        return start([jobs.resume(store(), trigger["job"])]), None
-    except StoreError:
+        return start([jobs.resume(store, trigger["job"])]), None
+    except UserError:
         return dash.no_update, None  # e.g. resumed twice: the list shows the state as it is
+
+
+def register(app, store) -> None:
+    """The panel's callbacks, once per app (the Train, Analyze and Jobs pages all show the panel)."""
+    app.callback(Output("jobs-list", "children"), Output("jobs-digest", "data"),
+                 Input("jobs-interval", "n_intervals"), Input("jobs-kinds", "data"), State("jobs-digest", "data"),
+                 )(lambda *args: refresh(store, *args))
+    app.callback(Output("job-runners", "children", allow_duplicate=True),
+                 Output("jobs-digest", "data", allow_duplicate=True),
+                 Input({"type": "job-cancel", "job": ALL}, "n_clicks"),
+                 Input({"type": "job-resume", "job": ALL}, "n_clicks"),
+                 prevent_initial_call=True)(lambda *args: cancel_or_resume(store, *args))

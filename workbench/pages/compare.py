@@ -7,24 +7,24 @@ same point relative to its grokking onset); clicking any of them sets the epoch.
 from __future__ import annotations
 
 import dash
-import numpy as np
 import dash_bootstrap_components as dbc
-from dash import Input, Output, Patch, State, dcc, html
+import numpy as np
+from dash import Input, Output, State, dcc, html
 
 from workbench import compare
-from workbench.analyzers.trajectory import GROUPS
-from workbench.app import store
-from workbench.figures import load
-from workbench.pages._common import (CALLBACKS, caption, card, catalog_figure, cursor_count, for_browser, history,
-                                     message_figure, move_cursors, safe_figure)
-from workbench.pages._compared import compared, prime, ref
+from workbench.errors import UserError
+from workbench.figures import load, message_figure, safe_figure
+from workbench.pages._common import caption, caption_id, card, catalog_figure, cursor_count, for_browser, graph_id
 from workbench.pages._differences import differences
 from workbench.phases import ONSET_RULE
 from workbench.renderers import CATALOG
 from workbench.renderers.compare import metric_overlay, shared_trajectory_paths
-from workbench.store import StoreError
+from workbench.renderers.cursor import move_cursor
+from workbench.selection import MAX_COMPARED, compared
+from workbench.store import VariantRef
+from workbench.vocabulary import PARAMETER_GROUPS
 
-dash.register_page(__name__, path="/compare", name="Compare", order=8)
+PATH, NAME = "/compare", "Compare"
 
 OVERLAYS = list(compare.OVERLAY_METRICS)
 SIDE_BY_SIDE = ["loss_curves", "accuracy_curves", "embedding_fourier_over_epochs", "cluster_sizes",
@@ -32,10 +32,10 @@ SIDE_BY_SIDE = ["loss_curves", "accuracy_curves", "embedding_fourier_over_epochs
                 "logit_map_fourier_over_epochs", "head_specialization", "llc_over_epochs",
                 "essential_dynamics"]  # figures whose clicks pick an epoch
 FREQUENCY_AXIS = {"embedding_fourier_over_epochs", "logit_map_fourier_over_epochs", "cluster_sizes"}
-SLOTS = range(compare.MAX_COMPARED)
+SLOTS = range(MAX_COMPARED)
 
 
-def layout(**_query):
+def layout(store, config, **_variables):
     align = dbc.RadioItems(id="compare-align", inline=True, value="epoch", options=[
         {"label": "raw epoch", "value": "epoch"}, {"label": "epochs since grokking onset", "value": "onset"}])
     cursors = dbc.RadioItems(id="compare-side-cursor", inline=True, value="shared", options=[
@@ -45,10 +45,10 @@ def layout(**_query):
                         options=[{"label": f"{name}: {CATALOG[name].description}", "value": name}
                                  for name in SIDE_BY_SIDE])
     group = dbc.RadioItems(id="compare-group", inline=True, value="all",
-                           options=[{"label": g, "value": g} for g in GROUPS]
+                           options=[{"label": g, "value": g} for g in PARAMETER_GROUPS]
                            + [{"label": "outputs (essential dynamics)", "value": compare.OUTPUTS}])
     slots = [html.Div(id={"type": "compare-slot", "index": i}, className="d-none", children=[
-        card(f"compare-side-{i}", "the chosen figure for this variant", width=12)]) for i in SLOTS]
+        card(f"compare-side-{i}", "the chosen figure for this variant", config, width=12)]) for i in SLOTS]
     return html.Div([
         html.P("The selected variant and those chosen under “compare with” in the sidebar (or ticked in the "
                "Variants table). Click any figure to move the shared epoch.", className="text-muted"),
@@ -57,7 +57,7 @@ def layout(**_query):
         html.Div(className="d-flex gap-2 align-items-center mb-2", children=[
             dbc.Label("align by", className="mb-0"), align,
             html.Span(ONSET_RULE, className="small text-muted")]),
-        dbc.Row([card(f"compare-{name}", compare.OVERLAY_METRICS[name].title) for name in OVERLAYS]),
+        dbc.Row([card(f"compare-{name}", compare.OVERLAY_METRICS[name].title, config) for name in OVERLAYS]),
         html.H5("Side by side"),
         html.Div(className="mb-2", children=kind),
         html.Div(className="d-flex gap-2 align-items-center mb-2", children=[
@@ -66,49 +66,24 @@ def layout(**_query):
         html.H5("Trajectories in one frame"),
         html.Div(className="d-flex gap-2 align-items-center mb-2", children=[
             dbc.Label("parameters or outputs", className="mb-0"), group]),
-        dbc.Row([card("compare-trajectory", "Parameter or output paths in one PCA frame", width=12)]),
+        dbc.Row([card("compare-trajectory", "Parameter or output paths in one PCA frame", config, width=12)]),
         html.H5("Differences"),
         html.Div(id="compare-differences"),
         dcc.Store(id="compare-overlays-rendered"), dcc.Store(id="compare-side-rendered")])
 
 
-def _graph(name):
-    return {"type": "wb-graph", "click": "epoch", "name": name}
-
-
-def _caption(name):
-    return {"type": "wb-caption", "name": name}
-
-
-def _onsets(variants) -> dict:
-    onsets = {}
-    for variant in variants:
-        try:
-            onsets[variant] = compare.grokking_onset(history(ref(variant))["test_loss"])
-        except (StoreError, KeyError):
-            onsets[variant] = None
-    return onsets
-
-
-def _shift_cursors(epoch: int, offsets: list[int]) -> Patch:
-    patch = Patch()
-    for i, offset in enumerate(offsets):
-        patch["layout"]["shapes"][i]["x0"] = epoch - offset
-        patch["layout"]["shapes"][i]["x1"] = epoch - offset
-    return patch
-
-
-def render_overlays(selection, align, rendered):
+def render_overlays(store, selection, align, rendered):
     """Every overlay: rebuilt when the variants or the alignment change, else its cursors move."""
     variants, epoch = compared(selection), (selection or {}).get("epoch")
     key = [variants, align]
     if rendered and rendered.get("key") == key and epoch is not None:
-        return ([_shift_cursors(epoch, rendered["offsets"][name]) for name in OVERLAYS]
-                + [dash.no_update] * (len(OVERLAYS) + 1))
-    onsets = _onsets(variants)
+        return ([move_cursor(dash.Patch(), epoch, len(rendered["offsets"][name]), rendered["offsets"][name])
+                 for name in OVERLAYS] + [dash.no_update] * (len(OVERLAYS) + 1))
+    onsets = compare.grokking_onsets(store, variants)
     figures = []
     for name in OVERLAYS:
-        data = compare.overlay_data(name, variants, lambda v, reads: load(store(), ref(v), reads, {}), onsets)
+        data = compare.overlay_data(name, variants, lambda v, reads: load(store, VariantRef.parse(v), reads, {}),
+                                    onsets)
         if not data["variants"]:
             hint = f"run  workbench analyze {' '.join(variants)}" if variants else "pick variants in the sidebar"
             figures.append(message_figure(f"Nothing to overlay yet: {hint}"))
@@ -118,12 +93,13 @@ def render_overlays(selection, align, rendered):
     return figures + [caption(f) for f in figures] + [{"key": key, "offsets": offsets}]
 
 
-def _side_figure(variant, kind, selection, primes, shift=0):
+def _side_figure(store, variant, kind, selection, primes, shift=0):
     """`kind` for one variant with its cursor at the selected epoch + `shift` (its onset offset
     in per-variant mode); its click ids are shifted back, so a click picks the equivalent
     epoch of the selected variant."""
+    ref = VariantRef.parse(variant)
     own = {**selection, "variant": variant, "epoch": (selection.get("epoch") or 0) + shift}
-    figure = safe_figure(ref(variant), lambda: catalog_figure(kind)(ref(variant), own))
+    figure = safe_figure(ref, lambda: catalog_figure(kind)(store, ref, own))
     if (figure.layout.meta or {}).get("missing"):
         return for_browser(figure)
     if shift:
@@ -131,7 +107,7 @@ def _side_figure(variant, kind, selection, primes, shift=0):
             if trace.customdata is not None and getattr(trace.customdata, "ndim", 2) == 1:
                 trace.customdata = np.asarray(trace.customdata) - shift
     title = figure.layout.title.text or ""
-    figure.update_layout(title_text=f"{variant.split('/', 1)[-1]} (p = {primes[variant]}): {title}")
+    figure.update_layout(title_text=f"{ref.id} (p = {primes[variant]}): {title}")
     if kind in FREQUENCY_AXIS and len(set(primes.values())) > 1:
         figure.add_annotation(text=f"different primes: k = 1…{(primes[variant] - 1) // 2} here is k/{primes[variant]} "
                                    "of a turn; the same k is another frequency at another p",
@@ -142,16 +118,7 @@ def _side_figure(variant, kind, selection, primes, shift=0):
     return for_browser(figure)
 
 
-def _side_shifts(variants: list[str], mode: str) -> list[int]:
-    """Per-variant cursor offsets: onset_i - onset_selected in "onset" mode (0 where unknown)."""
-    if mode != "onset" or not variants:
-        return [0] * len(variants)
-    onsets = _onsets(variants)
-    base = onsets.get(variants[0])
-    return [onsets[v] - base if base is not None and onsets[v] is not None else 0 for v in variants]
-
-
-def render_side_by_side(selection, kind, cursor_mode, rendered):
+def render_side_by_side(store, selection, kind, cursor_mode, rendered):
     """The chosen catalog figure for each variant in its own column: one shared epoch cursor, or
     per-variant cursors at the same point relative to each variant's grokking onset."""
     selection = selection or {}
@@ -160,58 +127,54 @@ def render_side_by_side(selection, kind, cursor_mode, rendered):
     n = len(variants)
     if rendered and rendered.get("key") == key and epoch is not None and CATALOG[kind].kind == "summary":
         counts, shifts = rendered["cursors"], rendered["shifts"]
-        figures = [move_cursors(epoch + shifts[i], counts[i]) if i < n else dash.no_update for i in SLOTS]
+        figures = [move_cursor(dash.Patch(), epoch + shifts[i], counts[i]) if i < n else dash.no_update for i in SLOTS]
         return figures + [dash.no_update] * (2 * len(SLOTS)) + [dash.no_update]
-    primes = {v: prime(v) for v in variants}
-    shifts = _side_shifts(variants, cursor_mode)
-    figures = [_side_figure(variants[i], kind, selection, primes, shifts[i]) if i < n else for_browser(message_figure(""))
-               for i in SLOTS]
+    primes = {v: compare.prime(store, v) for v in variants}
+    shifts = (compare.onset_offsets(compare.grokking_onsets(store, variants), variants) if cursor_mode == "onset"
+              else [0] * n)
+    figures = [_side_figure(store, variants[i], kind, selection, primes, shifts[i]) if i < n
+               else for_browser(message_figure("")) for i in SLOTS]
     width = 12 if n == 1 else 6 if n == 2 else 4                     # three per row at most
     classes = [f"col-12 col-lg-{width}" if i < n else "d-none" for i in SLOTS]
-    counts = [0 if f["layout"].get("meta", {}).get("missing") else cursor_count(f) for f in figures]
+    counts = [cursor_count(f) for f in figures]
     return figures + [caption(f) for f in figures] + classes + [{"key": key, "cursors": counts, "shifts": shifts}]
 
 
-def render_trajectory(selection, group):
+def render_trajectory(store, selection, group):
     """All compared paths projected into one PCA basis fitted on all their checkpoints."""
     variants = compared(selection)
     if not variants:
-        figure = message_figure("No variant yet: run `workbench demo`")
-        return figure, ""
+        return message_figure("No variant yet: run `workbench demo`"), ""
     try:
-        data = compare.shared_trajectory(store(), [ref(v) for v in variants], group)
-    except ValueError as err:
-        figure = message_figure(str(err))
-        return figure, ""
-    except StoreError as err:
-        figure = message_figure(f"Cannot read the checkpoints: {err}")
-        return figure, ""
+        data = compare.shared_trajectory(store, [VariantRef.parse(v) for v in variants], group)
+    except UserError as err:
+        return message_figure(str(err)), ""
     figure = shared_trajectory_paths(data, (selection or {}).get("epoch"), labels=compare.short_labels(variants))
     return figure, caption(figure)
 
 
-def render_differences(selection):
+def render_differences(store, selection):
     variants = compared(selection)
-    note = "" if len(variants) >= 2 else ("Pick 1 to 5 variants under “compare with” in the sidebar (or tick rows "
-                                          "in the Variants table and press compare) to see them side by side.")
-    return differences(variants), note
+    note = "" if len(variants) >= 2 else (f"Pick 1 to {MAX_COMPARED - 1} variants under “compare with” in the "
+                                          "sidebar (or tick rows in the Variants table and press compare) to see "
+                                          "them side by side.")
+    return differences(store, variants), note
 
 
-CALLBACKS["compare"] = {"overlays": render_overlays, "side_by_side": render_side_by_side,
-                        "trajectory": render_trajectory, "differences": render_differences}
-
-dash.callback([Output(_graph(f"compare-{name}"), "figure") for name in OVERLAYS]
-              + [Output(_caption(f"compare-{name}"), "children") for name in OVERLAYS]
-              + [Output("compare-overlays-rendered", "data")],
-              Input("selection", "data"), Input("compare-align", "value"),
-              State("compare-overlays-rendered", "data"))(render_overlays)
-dash.callback([Output(_graph(f"compare-side-{i}"), "figure") for i in SLOTS]
-              + [Output(_caption(f"compare-side-{i}"), "children") for i in SLOTS]
-              + [Output({"type": "compare-slot", "index": i}, "className") for i in SLOTS]
-              + [Output("compare-side-rendered", "data")],
-              Input("selection", "data"), Input("compare-side-kind", "value"), Input("compare-side-cursor", "value"),
-              State("compare-side-rendered", "data"))(render_side_by_side)
-dash.callback(Output(_graph("compare-trajectory"), "figure"), Output(_caption("compare-trajectory"), "children"),
-              Input("selection", "data"), Input("compare-group", "value"))(render_trajectory)
-dash.callback(Output("compare-differences", "children"), Output("compare-note", "children"),
-              Input("selection", "data"))(render_differences)
+def register(app, store) -> None:
+    app.callback([Output(graph_id(f"compare-{name}"), "figure") for name in OVERLAYS]
+                 + [Output(caption_id(f"compare-{name}"), "children") for name in OVERLAYS]
+                 + [Output("compare-overlays-rendered", "data")],
+                 Input("selection", "data"), Input("compare-align", "value"),
+                 State("compare-overlays-rendered", "data"))(lambda *args: render_overlays(store, *args))
+    app.callback([Output(graph_id(f"compare-side-{i}"), "figure") for i in SLOTS]
+                 + [Output(caption_id(f"compare-side-{i}"), "children") for i in SLOTS]
+                 + [Output({"type": "compare-slot", "index": i}, "className") for i in SLOTS]
+                 + [Output("compare-side-rendered", "data")],
+                 Input("selection", "data"), Input("compare-side-kind", "value"), Input("compare-side-cursor", "value"),
+                 State("compare-side-rendered", "data"))(lambda *args: render_side_by_side(store, *args))
+    app.callback(Output(graph_id("compare-trajectory"), "figure"), Output(caption_id("compare-trajectory"), "children"),
+                 Input("selection", "data"), Input("compare-group", "value"))(
+        lambda *args: render_trajectory(store, *args))
+    app.callback(Output("compare-differences", "children"), Output("compare-note", "children"),
+                 Input("selection", "data"))(lambda selection: render_differences(store, selection))

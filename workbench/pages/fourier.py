@@ -1,25 +1,23 @@
 """Fourier: which frequencies do the embedding, the unembedding and the neuron-logit map use?"""
 from __future__ import annotations
 
-import dash
+from workbench.pages._common import FigurePage, FigureSpec, catalog_figure
 
-from workbench.pages._common import FigureSpec, catalog_figure, page_layout, register_figures
+PATH, NAME = "/fourier", "Fourier"
 
-dash.register_page(__name__, path="/fourier", name="Fourier", order=1)
-
-SPECS = [
+FIGURES = FigurePage("fourier", [
     FigureSpec("embed", "Embedding W_E over epochs", catalog_figure("embedding_fourier_over_epochs")),
     FigureSpec("embed-at", "Embedding W_E at the epoch", catalog_figure("embedding_fourier_norms"), summary=False),
     FigureSpec("unembed", "Unembedding W_U over epochs", catalog_figure("unembedding_fourier_over_epochs")),
     FigureSpec("unembed-at", "Unembedding W_U at the epoch", catalog_figure("unembedding_fourier_norms"), summary=False),
     FigureSpec("logit", "Neuron-logit map W_L = W_out·W_U over epochs", catalog_figure("logit_map_fourier_over_epochs")),
     FigureSpec("logit-at", "Neuron-logit map W_L at the epoch", catalog_figure("logit_map_fourier_norms"), summary=False),
-]
+])
 
 
-def layout(**_query):
-    return page_layout("fourier", SPECS, "Norms of each weight matrix in the Fourier basis of Z_p: a grokked "
-                       "model concentrates on a few key frequencies.")
+def layout(store, config, **_variables):
+    return FIGURES.layout("Norms of each weight matrix in the Fourier basis of Z_p: a grokked model concentrates "
+                          "on a few key frequencies.", config)
 
 
-register_figures("fourier", SPECS)
+register = FIGURES.register

@@ -1,44 +1,36 @@
 """Neurons: how do MLP neurons organize into frequency clusters, and what does one neuron compute?"""
 from __future__ import annotations
 
-import dash
 import dash_bootstrap_components as dbc
 import numpy as np
 from dash import html
 
-from workbench.pages._common import FigureSpec, catalog_figure, page_layout, register_figures, series
+from workbench.analyzers.neurons import cluster_members
+from workbench.pages._common import FigurePage, FigureSpec, catalog_figure
 from workbench.renderers.cursor import at_epoch
 
-dash.register_page(__name__, path="/neurons", name="Neurons", order=2)
-CLUSTER_FVE = 0.85
+PATH, NAME = "/neurons", "Neurons"
 DOWNSAMPLE_SIZE = 28
 
 
-def frequencies(ref, _selection):
-    return series(ref, "neuron_frequencies")
+def frequencies(store, ref, _selection):
+    return store.cached_series(ref, "neuron_frequencies")
 
 
-def downsample(_ref, selection):
+def downsample(_store, _ref, selection):
     return DOWNSAMPLE_SIZE if selection.get("downsample") else None
 
 
-def cluster_of_selected(ref, selection) -> np.ndarray:
-    """Neurons in the selected neuron's frequency cluster at the epoch (strongest first), or the
-    most frequency-selective neurons when it is in no cluster."""
-    row, _ = at_epoch(series(ref, "neuron_frequencies"), selection.get("epoch"))
-    neuron = min(int(selection.get("neuron") or 0), len(row["dominant_freq"]) - 1)
-    same = (row["dominant_freq"] == row["dominant_freq"][neuron]) & (row["dominant_fve"] >= CLUSTER_FVE)
-    members = np.flatnonzero(same) if row["dominant_fve"][neuron] >= CLUSTER_FVE else np.array([], int)
-    if len(members) == 0:
-        members = np.argsort(-row["dominant_fve"])[:64]
-    return members[np.argsort(-row["dominant_fve"][members])]
+def cluster_of_selected(store, ref, selection) -> np.ndarray:
+    row, _ = at_epoch(frequencies(store, ref, selection), selection.get("epoch"))
+    return cluster_members(row, selection.get("neuron") or 0)
 
 
-def grid_page(_ref, selection):
+def grid_page(_store, _ref, selection):
     return max(0, int(selection.get("grid_page") or 1) - 1)
 
 
-SPECS = [
+FIGURES = FigurePage("neurons", [
     FigureSpec("clusters", "Neurons × frequencies at the epoch (click a neuron)", catalog_figure("neuron_clusters"),
                summary=False, click="neuron", width=12, height=380),
     FigureSpec("sizes", "Cluster sizes over epochs", catalog_figure("cluster_sizes")),
@@ -51,11 +43,10 @@ SPECS = [
         downsample=downsample), summary=False, click="neuron", height=620),
     FigureSpec("scale", "Spatial scale of neuron maps", catalog_figure("neuron_spatial_scale")),
     FigureSpec("scale-types", "Neurons per scale type", catalog_figure("neuron_scale_types")),
-]
-CONTROLS = {"downsample": ("neurons-downsample", "value"), "grid_page": ("neurons-grid-page", "value")}
+], controls={"downsample": ("neurons-downsample", "value"), "grid_page": ("neurons-grid-page", "value")})
 
 
-def layout(**_query):
+def layout(store, config, **_variables):
     controls = html.Div(className="d-flex gap-4 align-items-center mb-2", children=[
         dbc.Switch(id="neurons-downsample", label=f"show maps bilinearly down-sampled to {DOWNSAMPLE_SIZE}×"
                    f"{DOWNSAMPLE_SIZE} (coarse structure)", value=False),
@@ -63,8 +54,8 @@ def layout(**_query):
             dbc.Label("cluster grid page", className="mb-0"),
             dbc.Input(id="neurons-grid-page", type="number", min=1, step=1, value=1, size="sm",
                       style={"width": "5rem"}, debounce=True)])])
-    return page_layout("neurons", SPECS, "Each neuron's share of variance explained by each frequency (FVE); "
-                       "a grokked model has most neurons in a few single-frequency clusters.", controls=[controls])
+    return FIGURES.layout("Each neuron's share of variance explained by each frequency (FVE); a grokked model has "
+                          "most neurons in a few single-frequency clusters.", config, controls=[controls])
 
 
-register_figures("neurons", SPECS, CONTROLS)
+register = FIGURES.register

@@ -1,13 +1,11 @@
 """Progress measures (Nanda et al. 2023 §5): is the Fourier circuit forming before test loss falls?"""
 from __future__ import annotations
 
-import dash
+from workbench.pages._common import FigurePage, FigureSpec, catalog_figure
 
-from workbench.pages._common import FigureSpec, catalog_figure, page_layout, register_figures
+PATH, NAME = "/progress", "Progress measures"
 
-dash.register_page(__name__, path="/progress", name="Progress measures", order=6)
-
-SPECS = [
+FIGURES = FigurePage("progress", [
     FigureSpec("losses", "Train, test, restricted and excluded loss", catalog_figure("progress_losses"), width=12),
     FigureSpec("gini", "Gini of the Fourier norms (W_E, W_L)", catalog_figure("gini")),
     FigureSpec("weights", "Sum of squared weights", catalog_figure("sum_squared_weights")),
@@ -17,13 +15,13 @@ SPECS = [
                catalog_figure("llc_over_epochs"), width=8),
     FigureSpec("llc-chains", "SGLD chains behind the LLC at the epoch", catalog_figure("llc_chains"),
                summary=False, width=4),
-]
+])
 
 
-def layout(**_query):
-    return page_layout("progress", SPECS, "Restricted loss falls before test loss; excluded loss rises while "
-                       "train loss stays low; weight norm falls through cleanup. The local learning "
-                       "coefficient (Lau et al. 2023) rises through memorization and falls as the model groks.")
+def layout(store, config, **_variables):
+    return FIGURES.layout("Restricted loss falls before test loss; excluded loss rises while train loss stays low; "
+                          "weight norm falls through cleanup. The local learning coefficient (Lau et al. 2023) "
+                          "rises through memorization and falls as the model groks.", config)
 
 
-register_figures("progress", SPECS)
+register = FIGURES.register

@@ -12,13 +12,15 @@ import dash_bootstrap_components as dbc
 from dash import Input, Output, State, dcc, html
 
 from workbench import jobs
-from workbench.app import store
-from workbench.families import LR_SCHEDULES, FamilyError, checkpoint_schedule, family_names, load_family, setting
-from workbench.pages._common import for_browser, graph_config, message_figure
+from workbench.errors import BadInputError, UserError
+from workbench.families import LR_SCHEDULES, checkpoint_schedule, family_names, load_family, parse_value, setting
+from workbench.pages._common import for_browser, message_figure
 from workbench.pages._jobs import panel, start
-from workbench.store import StoreError, VariantRef
+from workbench.renderers.training import checkpoint_plan
+from workbench.store import VariantRef
 
-dash.register_page(__name__, path="/train", name="Train", order=10)
+PATH, NAME = "/train", "Train"
+MAX_SWEEP = 64  # variants one press of Start may queue; bigger sweeps go through the command line
 
 FIELDS = [  # (id, label, section.key or None, input type, help)
     ("p", "primes p", "domain.p", "text", "one or several, e.g. 59 or 47, 59"),
@@ -43,9 +45,9 @@ def _field(fid: str, label: str, kind: str, help_text: str = "") -> dbc.Col:
         html.Div(help_text, className="form-text mt-0")])
 
 
-def layout(**_query):
+def layout(store, config, **_variables):
     names = family_names()
-    variants = [str(r.ref) for r in store().listing() if r.checkpoints]
+    variants = [str(r.ref) for r in store.listing() if r.checkpoints]
     new_form = html.Div(id="train-new-form", children=[
         dbc.Row([_field(fid, label, kind, help_text) for fid, label, _, kind, help_text in FIELDS]),
         dbc.Row([dbc.Col(md=3, className="mb-2", children=[
@@ -75,7 +77,7 @@ def layout(**_query):
         html.Div(id="train-plan", className="mb-2"),
         html.Div(className="mb-2", children=[dbc.Button("Start", id="train-start", color="primary", className="me-2"),
                                              html.Span(id="train-message", className="small")]),
-        dcc.Graph(id="train-preview", config=graph_config(), figure=message_figure("the checkpoint plan shows here")),
+        dcc.Graph(id="train-preview", config=config, figure=message_figure("the checkpoint plan shows here")),
         html.P(id="train-preview-caption", className="wb-caption"),
         panel(["train", "extend"], title="Training jobs")])
 
@@ -86,19 +88,15 @@ def _extend_field(fid: str, label: str) -> dbc.Col:
         dbc.Input(id=f"extend-{fid}", type="number", size="sm", min=0, step=1, debounce=True)])
 
 
-@dash.callback(Output("train-new-form", "hidden"), Output("train-extend-form", "hidden"), Input("train-mode", "value"))
 def show_mode(mode):
     return mode != "new", mode != "extend"
 
 
-@dash.callback([Output(f"train-{fid}", "value") for fid, *_ in FIELDS]
-               + [Output("train-lr_schedule", "value")] + [Output(f"train-{fid}", "value") for fid, *_ in SCHEDULE_FIELDS]
-               + [Output("train-family-description", "children")], Input("train-family", "value"))
 def family_defaults(name):
     """The form starts from the family's values."""
     try:
         spec = load_family(name).spec
-    except FamilyError as err:
+    except UserError as err:
         return [dash.no_update] * (len(FIELDS) + 1 + len(SCHEDULE_FIELDS)) + [str(err)]
     values = []
     for _, _, dotted, _, _ in FIELDS:
@@ -114,12 +112,11 @@ def _numbers(text, name: str) -> list[int]:
     try:
         return [int(t) for t in parts]
     except ValueError:
-        raise FamilyError(f"{name}: expected whole numbers separated by spaces, got {text!r}") from None
+        raise BadInputError(f"{name}: expected whole numbers separated by spaces, got {text!r}") from None
 
 
 def planned_variants(family: str, values: dict) -> list:
     """Every variant the form describes (the product of the listed primes, seeds and data seeds)."""
-    from workbench.families import parse_value
     fam = load_family(family)
     overrides = {}
     for fid, _, dotted, _, _ in FIELDS:
@@ -132,25 +129,19 @@ def planned_variants(family: str, values: dict) -> list:
     for fid in used:
         if values.get(fid) not in (None, ""):
             overrides[f"training.{fid}"] = values[fid]
-    lists = {fid: _numbers(values.get(fid), label) or [setting(fam.spec, "domain", fid)]
-             for fid, label, *_ in FIELDS if fid in LISTS}
-    if len(lists["p"]) * len(lists["seed"]) * len(lists["data_seed"]) > 64:
-        raise FamilyError("a sweep of more than 64 variants: split it, or queue it from the command line")
-    return [fam.variant({**overrides, "p": p, "seed": s, "data_seed": d})
-            for p in lists["p"] for s in lists["seed"] for d in lists["data_seed"]]
+    lists = {fid: _numbers(values.get(fid), label) for fid, label, *_ in FIELDS if fid in LISTS}
+    if max(1, len(lists["p"])) * max(1, len(lists["seed"])) * max(1, len(lists["data_seed"])) > MAX_SWEEP:
+        raise BadInputError(f"a sweep of more than {MAX_SWEEP} variants: split it, or queue it from the command line")
+    return fam.sweep(overrides, **lists)
 
 
-def _plan_row(variant) -> tuple[html.Li, bool]:
-    ref = VariantRef(variant.family, variant.id)
-    if not store().exists(ref):
-        note, ok = f"new: {variant.epochs:,} epochs, {len(variant.checkpoint_schedule()):,} checkpoints", True
-    elif store().is_locked(ref):
-        note, ok = "busy (being trained or analyzed now) - refused", False
-    elif store().status(ref) in ("trained", "analyzed"):
-        note, ok = "already trained - refused (use 'extend a variant')", False
-    else:
-        note, ok = "interrupted earlier - will resume from its last checkpoint", True
-    return html.Li([html.Code(str(ref)), f"  {note}"], className="" if ok else "text-danger"), ok
+def _plan_row(store, variant) -> tuple[html.Li, bool]:
+    outcome = jobs.train_outcome(store, variant)
+    note, ok = {"new": (f"new: {variant.epochs:,} epochs, {len(variant.checkpoint_schedule()):,} checkpoints", True),
+                "busy": ("busy (being trained or analyzed now) - refused", False),
+                "trained": ("already trained - refused (use 'extend a variant')", False),
+                "resume": ("interrupted earlier - will resume from its last checkpoint", True)}[outcome]
+    return html.Li([html.Code(str(variant.ref)), f"  {note}"], className="" if ok else "text-danger"), ok
 
 
 def _form_values(args) -> dict:
@@ -167,57 +158,48 @@ EXTEND_INPUTS = [Input(f"extend-{fid}", "value") for fid in ("variant", "epochs"
 def _extension(ext) -> tuple[VariantRef, int | None, tuple[int, int, int] | None]:
     variant, epochs, start_, stop, every = ext
     if not variant or "/" not in variant:
-        raise StoreError("pick a variant to extend")
+        raise BadInputError("pick a variant to extend")
     window = (int(start_), int(stop), int(every)) if None not in (start_, stop, every) else None
     if (epochs is None) == (window is None):
-        raise StoreError("give either 'train on to epoch', or a window (from, to, every)")
-    return VariantRef(*variant.split("/", 1)), (int(epochs) if epochs is not None else None), window
+        raise BadInputError("give either 'train on to epoch', or a window (from, to, every)")
+    return VariantRef.parse(variant), (int(epochs) if epochs is not None else None), window
 
 
-@dash.callback(Output("train-plan", "children"), Output("train-preview", "figure"),
-               Output("train-preview-caption", "children"), Output("train-start", "disabled"),
-               Input("train-family", "value"), Input("train-mode", "value"), *FORM_INPUTS, *EXTEND_INPUTS)
-def plan(family, mode, *args):
-    from workbench.renderers.training import checkpoint_plan
+def plan(store, family, mode, *args):
     form, ext = _form_values(args[: len(FORM_INPUTS)]), args[len(FORM_INPUTS):]
     try:
         if mode == "extend":
             ref, epochs, window = _extension(ext)
-            info = store().info(ref)
-            spec, existing = info["spec"], store().checkpoint_epochs(ref)
+            info = store.info(ref)
+            spec, existing = info["spec"], store.checkpoint_epochs(ref)
             if epochs is not None:
                 planned = checkpoint_schedule(spec["checkpoints"], epochs)
                 note = f"train {ref} on from epoch {spec['training']['epochs']:,} to {epochs:,}"
             else:
                 planned = sorted({*range(window[0], window[1] + 1, window[2]), window[1]})
                 note = f"add checkpoints to {ref} every {window[2]} epochs in {window[0]:,}-{window[1]:,}"
-            figure = checkpoint_plan([*existing, *planned], existing, _history(ref))
+            figure = checkpoint_plan([*existing, *planned], existing, _history(store, ref))
             return html.P(note), for_browser(figure), figure.layout.meta["caption"], False
         variants = planned_variants(family, form)
-    except (FamilyError, StoreError, ValueError) as err:
+    except (UserError, ValueError) as err:  # ValueError: a forged, non-numeric form value
         return html.P(str(err), className="text-danger"), message_figure("fix the form to see the plan"), "", True
-    rows = [_plan_row(v) for v in variants]
+    rows = [_plan_row(store, v) for v in variants]
     first = variants[0]
-    ref = VariantRef(first.family, first.id)
-    figure = checkpoint_plan(first.checkpoint_schedule(), store().checkpoint_epochs(ref), _history(ref))
+    figure = checkpoint_plan(first.checkpoint_schedule(), store.checkpoint_epochs(first.ref),
+                             _history(store, first.ref))
     plan_list = html.Div([html.Div(f"{len(variants)} variant(s):", className="small"),
                           html.Ul([row for row, _ in rows], className="small mb-1")])
     return plan_list, for_browser(figure), figure.layout.meta["caption"], not any(ok for _, ok in rows)
 
 
-def _history(ref: VariantRef) -> dict | None:
+def _history(store, ref: VariantRef) -> dict | None:
     try:
-        return store().load_history(ref) or None
-    except StoreError:
+        return store.cached_history(ref) or None
+    except UserError:
         return None
 
 
-@dash.callback(Output("job-runners", "children", allow_duplicate=True), Output("train-message", "children"),
-               Output("jobs-digest", "data", allow_duplicate=True),
-               Input("train-start", "n_clicks"), State("train-family", "value"), State("train-mode", "value"),
-               *[State(i.component_id, i.component_property) for i in FORM_INPUTS + EXTEND_INPUTS],
-               prevent_initial_call=True)
-def start_jobs(n_clicks, family, mode, *args):
+def start_jobs(store, n_clicks, family, mode, *args):
     if not n_clicks:
         return dash.no_update, dash.no_update, dash.no_update
     form, ext = _form_values(args[: len(FORM_INPUTS)]), args[len(FORM_INPUTS):]
@@ -225,14 +207,32 @@ def start_jobs(n_clicks, family, mode, *args):
     try:
         if mode == "extend":
             ref, epochs, window = _extension(ext)
-            submitted.append(jobs.submit_extend(store(), ref, epochs, window))
+            submitted.append(jobs.submit_extend(store, ref, epochs, window))
         else:
             for variant in planned_variants(family, form):
                 try:
-                    submitted.append(jobs.submit_train(store(), variant))
-                except StoreError as err:
+                    submitted.append(jobs.submit_train(store, variant))
+                except UserError as err:
                     refused.append(str(err))
-    except (FamilyError, StoreError, ValueError) as err:
+    except (UserError, ValueError) as err:  # ValueError: a forged, non-numeric form value
         return dash.no_update, html.Span(str(err), className="text-danger"), dash.no_update
     message = f"started {len(submitted)} job(s)" + (f"; refused {len(refused)}: {' '.join(refused)}" if refused else "")
     return start(submitted), message, None
+
+
+def register(app, store) -> None:
+    app.callback(Output("train-new-form", "hidden"), Output("train-extend-form", "hidden"),
+                 Input("train-mode", "value"))(show_mode)
+    app.callback([Output(f"train-{fid}", "value") for fid, *_ in FIELDS]
+                 + [Output("train-lr_schedule", "value")]
+                 + [Output(f"train-{fid}", "value") for fid, *_ in SCHEDULE_FIELDS]
+                 + [Output("train-family-description", "children")], Input("train-family", "value"))(family_defaults)
+    app.callback(Output("train-plan", "children"), Output("train-preview", "figure"),
+                 Output("train-preview-caption", "children"), Output("train-start", "disabled"),
+                 Input("train-family", "value"), Input("train-mode", "value"), *FORM_INPUTS, *EXTEND_INPUTS,
+                 )(lambda *args: plan(store, *args))
+    app.callback(Output("job-runners", "children", allow_duplicate=True), Output("train-message", "children"),
+                 Output("jobs-digest", "data", allow_duplicate=True),
+                 Input("train-start", "n_clicks"), State("train-family", "value"), State("train-mode", "value"),
+                 *[State(i.component_id, i.component_property) for i in FORM_INPUTS + EXTEND_INPUTS],
+                 prevent_initial_call=True)(lambda *args: start_jobs(store, *args))

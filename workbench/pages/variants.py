@@ -7,54 +7,54 @@ Clicking a row selects that variant; ticking rows and pressing "compare" opens t
 """
 from __future__ import annotations
 
-import warnings
+import json
 
 import dash
+import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
-from dash import Input, Output, State, dash_table, html
-from dash.dash_table.Format import Format, Scheme
+from dash import Input, Output, State, html
 
 from workbench import compare
 from workbench import selection as sel
-from workbench.app import store
-from workbench.pages._compared import metrics_row
+from workbench.errors import UserError
 from workbench.phases import ONSET_RULE
-from workbench.store import StoreError
+from workbench.vocabulary import FVE_THRESHOLD
 
-dash.register_page(__name__, path="/variants", name="Variants", order=-1)
+PATH, NAME = "/variants", "Variants"
 
-NUMBER, EPOCH = Format(precision=3, scheme=Scheme.decimal_or_exponent), Format(group=",")
-COLUMNS = [  # (row key, header, type, format, header tooltip)
-    ("family", "family", "text", None, ""),
-    ("variant_id", "variant", "text", None, "the variant id: p, seed, data seed and what differs from the family"),
-    ("p", "p", "numeric", None, "the prime modulus"),
-    ("seed", "seed", "numeric", None, "model (initialization) seed"),
-    ("data_seed", "data seed", "numeric", None, "seed of the train/test split"),
-    ("status", "status", "text", None, ""),
-    ("checkpoints", "ckpts", "numeric", None, "checkpoints on disk"),
-    ("memorized_epoch", "memorized", "numeric", EPOCH, "memorization epoch: first epoch with train loss ≤ 0.05 nats"),
-    ("onset_epoch", "onset", "numeric", EPOCH, "grokking " + ONSET_RULE),
-    ("grokked_epoch", "grokked", "numeric", EPOCH, "grok epoch: first epoch with test accuracy ≥ 99%"),
-    ("final_train_loss", "train loss", "numeric", NUMBER, "final train loss (nats)"),
-    ("final_test_loss", "test loss", "numeric", NUMBER, "final test loss (nats)"),
-    ("key_frequencies", "key k", "text", None, "key frequencies of W_E at the final epoch (1-based k)"),
-    ("n_clusters", "clusters", "numeric", None, f"neuron clusters at the final epoch: frequencies with ≥ "
-                                                f"{compare.MIN_CLUSTER_FRACTION:.0%} of the MLP's neurons "
-                                                "explained ≥ 85% by that frequency"),
-    ("fraction_explained", "in clusters", "numeric", Format(precision=0, scheme=Scheme.percentage),
-     "fraction of neurons explained ≥ 85% by one frequency (final epoch)"),
-    ("participation_ratio_W_E", "PR W_E", "numeric", Format(precision=3),
+# d3-format value formatters (dash-ag-grid evaluates these in the browser)
+NUMBER, EPOCH = ".3~g", ","
+COLUMNS = [  # (row key, header, number format or None for text, header tooltip)
+    ("family", "family", None, ""),
+    ("variant_id", "variant", None, "the variant id: p, seed, data seed and what differs from the family"),
+    ("p", "p", "d", "the prime modulus"),
+    ("seed", "seed", "d", "model (initialization) seed"),
+    ("data_seed", "data seed", "d", "seed of the train/test split"),
+    ("status", "status", None, ""),
+    ("checkpoints", "ckpts", "d", "checkpoints on disk"),
+    ("memorized_epoch", "memorized", EPOCH, "memorization epoch: first epoch with train loss ≤ 0.05 nats"),
+    ("onset_epoch", "onset", EPOCH, "grokking " + ONSET_RULE),
+    ("grokked_epoch", "grokked", EPOCH, "grok epoch: first epoch with test accuracy ≥ 99%"),
+    ("final_train_loss", "train loss", NUMBER, "final train loss (nats)"),
+    ("final_test_loss", "test loss", NUMBER, "final test loss (nats)"),
+    ("key_frequencies", "key k", None, "key frequencies of W_E at the final epoch (1-based k)"),
+    ("n_clusters", "clusters", "d", f"neuron clusters at the final epoch: frequencies with ≥ "
+                                   f"{compare.MIN_CLUSTER_FRACTION:.0%} of the MLP's neurons "
+                                   f"explained ≥ {FVE_THRESHOLD:.0%} by that frequency"),
+    ("fraction_explained", "in clusters", ".0%", f"fraction of neurons explained ≥ {FVE_THRESHOLD:.0%} by one "
+                                                 "frequency (final epoch)"),
+    ("participation_ratio_W_E", "PR W_E", NUMBER,
      "participation ratio (Σσ²)²/Σσ⁴ of W_E at the final epoch (dimensions)"),
-    ("analysis", "analysis", "text", None, "whether every analyzer is up to date for every checkpoint"),
+    ("analysis", "analysis", None, "whether every analyzer is up to date for every checkpoint"),
 ]
 
 
-def table_rows() -> list[dict]:
+def table_rows(store) -> list[dict]:
     rows = []
-    for ref in store().variants():
+    for ref in store.variants():
         try:
-            row = metrics_row(str(ref))
-        except StoreError as err:
+            row = compare.variant_metrics(store, ref)
+        except UserError as err:
             row = {"variant": str(ref), "family": ref.family, "id": ref.id, "status": "unreadable",
                    "analysis": str(err)}
         keys = row.get("key_frequencies")
@@ -63,60 +63,71 @@ def table_rows() -> list[dict]:
     return rows
 
 
-def variant_table() -> dash_table.DataTable:
-    columns = [{"id": key, "name": name, "type": kind, **({"format": fmt} if fmt else {})}
-               for key, name, kind, fmt, _ in COLUMNS]
-    with warnings.catch_warnings():  # "DataTable will leave dash's built-ins": still the simplest sortable table
-        warnings.simplefilter("ignore", DeprecationWarning)
-        return dash_table.DataTable(
-            id="variants-table", data=table_rows(), columns=columns, sort_action="native", filter_action="native",
-            row_selectable="multi", selected_rows=[], page_action="none", sort_mode="single",
-            style_table={"overflowX": "auto"}, style_header={"fontWeight": "600", "whiteSpace": "normal"},
-            style_cell={"fontSize": "0.85rem", "padding": "4px 8px", "whiteSpace": "normal", "height": "auto",
-                        "fontFamily": "inherit", "maxWidth": "16rem"},
-            style_cell_conditional=[{"if": {"column_type": "text"}, "textAlign": "left"},
-                                    {"if": {"column_id": "key_frequencies"}, "minWidth": "7rem"}],
-            tooltip_header={key: tip for key, _, _, _, tip in COLUMNS if tip}, tooltip_delay=300)
+def _column(key: str, header: str, number: str | None, tip: str) -> dict:
+    column = {"field": key, "headerName": header, "headerTooltip": tip or None}
+    if number:
+        column.update(filter="agNumberColumnFilter", type="numericColumn", valueFormatter={
+            "function": f"params.value == null ? '' : d3.format('{number}')(params.value)"})
+    return column
 
 
-def layout(**_query):
+def variant_table(store) -> dag.AgGrid:
+    return dag.AgGrid(
+        id="variants-table", rowData=table_rows(store), columnDefs=[_column(*c) for c in COLUMNS],
+        getRowId="params.data.id", columnSize="autoSize",
+        defaultColDef={"sortable": True, "filter": True, "floatingFilter": True, "resizable": True,
+                       "wrapHeaderText": True, "autoHeaderHeight": True},
+        dashGridOptions={"rowSelection": {"mode": "multiRow", "enableClickSelection": False},
+                         "suppressColumnVirtualisation": True, "domLayout": "autoHeight", "tooltipShowDelay": 300},
+        style={"width": "100%"})
+
+
+def layout(store, config, **_variables):
     return html.Div([
-        html.P("Every variant in the data root. Sort by a column header, filter in the row under it "
-               "(e.g. > 300 or s1), click a row to select that variant, tick rows and press compare.",
+        html.P("Every variant in the data root. Sort by a column header, filter in the row under it (e.g. "
+               "grokked > 300), click a row to select that variant, tick rows and press compare.",
                className="text-muted"),
         html.Div(className="d-flex gap-2 align-items-center mb-2", children=[
             dbc.Button("compare selected", id="variants-compare", size="sm", color="primary"),
             html.Span(id="variants-hint", className="small text-muted")]),
-        variant_table()])
+        variant_table(store)])
 
 
-@dash.callback(Output("url", "search", allow_duplicate=True), Input("variants-table", "active_cell"),
-               State("url", "search"), prevent_initial_call=True)
 def select_clicked_variant(cell, search):
     """Clicking a cell selects its row's variant (the sidebar and the URL follow)."""
     state = sel.parse_query(search)
-    if not cell or not cell.get("row_id") or cell["row_id"] == state.get("variant"):
+    row = cell.get("rowId") if isinstance(cell, dict) else None
+    if not isinstance(row, str) or cell.get("colId") == "ag-Grid-SelectionColumn" or row == state.get("variant"):
         return dash.no_update
-    return sel.to_query({**state, "variant": cell["row_id"]})
+    return sel.to_query({**state, "variant": row})
 
 
-@dash.callback(Output("url", "pathname", allow_duplicate=True), Output("url", "search", allow_duplicate=True),
-               Output("variants-hint", "children"),
-               Input("variants-compare", "n_clicks"), State("variants-table", "selected_row_ids"),
-               State("url", "search"), prevent_initial_call=True)
 def compare_selected(_n, chosen, search):
     """Open the ticked variants in Compare: the first as the selection, the others compared with it."""
-    chosen = list(chosen or [])
-    if not 2 <= len(chosen) <= compare.MAX_COMPARED:
-        return dash.no_update, dash.no_update, f"tick 2 to {compare.MAX_COMPARED} rows to compare"
+    if not _n:  # the button was just drawn
+        return dash.no_update, dash.no_update, dash.no_update
+    chosen = [row["id"] for row in chosen or [] if isinstance(row, dict) and isinstance(row.get("id"), str)]
+    if not 2 <= len(chosen) <= sel.MAX_COMPARED:
+        return dash.no_update, dash.no_update, f"tick 2 to {sel.MAX_COMPARED} rows to compare"
     state = {**sel.parse_query(search), "variant": chosen[0], "compare": chosen[1:]}
     return "/compare", sel.to_query(state), ""
 
 
-@dash.callback(Output("variants-table", "style_data_conditional"), Input("selection", "data"))
 def highlight_selected(selection):
+    """The selected variant's row in bold blue, the compared ones light blue."""
     selection = selection or {}
-    marks = [{"if": {"filter_query": f'{{id}} = "{selection.get("variant")}"'}, "backgroundColor": "#e7f1ff",
-              "fontWeight": "600"}]
-    return marks + [{"if": {"filter_query": f'{{id}} = "{v}"'}, "backgroundColor": "#f3f8ff"}
-                    for v in selection.get("compare") or []]
+    marks = [{"condition": f"params.data.id === {json.dumps(selection.get('variant'))}",
+              "style": {"backgroundColor": "#e7f1ff", "fontWeight": "600"}}]
+    marks += [{"condition": f"params.data.id === {json.dumps(v)}", "style": {"backgroundColor": "#f3f8ff"}}
+              for v in selection.get("compare") or []]
+    return {"styleConditions": marks}
+
+
+def register(app, store) -> None:
+    app.callback(Output("url", "search", allow_duplicate=True), Input("variants-table", "cellClicked"),
+                 State("url", "search"), prevent_initial_call=True)(select_clicked_variant)
+    app.callback(Output("url", "pathname", allow_duplicate=True), Output("url", "search", allow_duplicate=True),
+                 Output("variants-hint", "children"),
+                 Input("variants-compare", "n_clicks"), State("variants-table", "selectedRows"),
+                 State("url", "search"), prevent_initial_call=True)(compare_selected)
+    app.callback(Output("variants-table", "getRowStyle"), Input("selection", "data"))(highlight_selected)

@@ -11,8 +11,8 @@ Signature
     from disk (a series artifact, leading axis = its `epochs`; renderers of one epoch also
     accept a per-epoch artifact), or, for per-input maps, the array from `workbench.derived`
     ([d_mlp, p, p] neuron maps, [2, n_heads, p, p] attention maps). A renderer showing one
-    epoch of a series uses the last analyzed epoch ≤ `epoch` (the checkpoint in force then);
-    `epoch=None` means the last one.
+    epoch of a series uses the analyzed epoch `epoch` snaps to (`selection.snap`: the nearest,
+    ties to the earlier, as the app's slider); `epoch=None` means the last one.
 
 Summary figures (epoch on x)
     Draw the current epoch as a vertical line: a shape named "cursor" with xref the x-axis,

@@ -11,12 +11,12 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from workbench.analyzers.spatial_scale import SCALE_TYPES
 from workbench.renderers.cursor import add_cursor, at_epoch, cursor_epoch, epoch_suffix, finish
 from workbench.renderers.neurons import SPATIAL_METRICS
 from workbench.renderers.theme import (MAGNITUDE_COLORSCALE, SIDE_LEGEND, base_layout, head_color,
                                        subplot_axis_names)
 from workbench.renderers.traces import epoch_line, grid_heatmap, unified_epoch_hover
+from workbench.vocabulary import SCALE_TYPES
 
 KEYS = ("a", "b")                       # axis 1 of the per-key arrays: attention to a, to b
 KEY_DASH = {"a": "solid", "b": "dash"}

@@ -103,7 +103,7 @@ def _add_cursors(fig, variants, drawn, epoch, aligned) -> list[int]:
 def shared_trajectory_paths(data: dict, epoch: int | None = None, *, labels: list[str] | None = None) -> go.Figure:
     """Every variant's parameter (or output) path in one PCA basis fitted on all their checkpoints
     (`workbench.compare.shared_trajectory`), in the PC1/PC2, PC1/PC3 and PC2/PC3 planes: color =
-    variant, the checkpoint in force at `epoch` ringed on each path. customdata epoch, click epoch."""
+    variant, the checkpoint nearest `epoch` ringed on each path. customdata epoch, click epoch."""
     labels = labels or data["variants"]
     ratio = np.asarray(data["explained_variance"], dtype=np.float64)
     fig = make_subplots(rows=1, cols=3, horizontal_spacing=0.08,

@@ -1,11 +1,18 @@
-"""The cursor and click contract shared by every renderer and the app (see the package docstring).
+"""The cursor and click contract shared by every renderer, the app's pages and the tests (see the
+package docstring). The one module that draws, moves and reads cursors and clicks:
 
 - `add_cursor` draws the current epoch as a vertical line named "cursor" on each x-axis of a
   summary figure; `finish` moves those shapes to the front of `layout.shapes` and records
   `meta = {"caption", "click", "cursor_shapes"}`.
-- `move_cursor` moves them in a `dash.Patch` (or in a figure dict) without re-rendering.
-- `clicked_id` reads the selected id (epoch, neuron or head) out of Dash `clickData`.
+- `move_cursor` moves them in a `dash.Patch` (or in a figure dict) without re-rendering, each by
+  its own offset where a figure aligns several runs.
+- `clicked_id` reads the selected id (epoch, neuron, head or input) out of Dash `clickData`;
+  `clicked` turns it into the selection change a click makes.
 - `epoch_index` / `at_epoch` pick one epoch's row out of a series artifact.
+
+Which checkpoint an epoch means is one rule, `workbench.selection.snap`: the nearest (ties to the
+earlier). The selection snaps a typed or clicked epoch with it, and a series read at an epoch
+gives the analyzed epoch it snaps to, so summaries, details and the slider always agree.
 """
 from __future__ import annotations
 
@@ -15,6 +22,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from workbench.renderers.theme import COLORS
+from workbench.selection import INT_FIELDS, as_int, snap
 
 CURSOR_NAME = "cursor"
 CLICK_KINDS = (None, "epoch", "neuron", "head", "input")
@@ -30,12 +38,12 @@ def cursor_epoch(epochs, epoch: int | None) -> int:
 
 
 def epoch_index(epochs, epoch: int | None) -> int:
-    """Row of `epochs` (sorted) showing the model at `epoch`: the last analyzed epoch ≤ epoch
-    (the checkpoint in force then), the first row before the first epoch, the last row for None."""
+    """Row of `epochs` (sorted, not empty) showing the model at `epoch`: the epoch it snaps to
+    (`selection.snap`: the nearest, ties to the earlier), the last row for None."""
     epochs = np.asarray(epochs)
     if epoch is None:
         return len(epochs) - 1
-    return max(int(np.searchsorted(epochs, int(epoch), side="right")) - 1, 0)
+    return int(np.searchsorted(epochs, snap(epoch, epochs.tolist())))
 
 
 def at_epoch(data: dict[str, np.ndarray], epoch: int | None) -> tuple[dict[str, np.ndarray], int | None]:
@@ -83,28 +91,49 @@ def finish(fig: go.Figure, *, click: str | None = None, caption: str | None = No
     return fig
 
 
-def move_cursor(target: Any, epoch: int, n_shapes: int) -> Any:
-    """Move the first `n_shapes` shapes (the cursors) to `epoch` in a `dash.Patch()` or in a
-    figure dict (`fig.to_dict()`, or the `figure` property Dash hands a callback). Returns it."""
+def move_cursor(target: Any, epoch: int, n_shapes: int, offsets: Iterable[int] = ()) -> Any:
+    """Move the first `n_shapes` shapes (the cursors) to `epoch` - each minus its offset, if
+    `offsets` are given (runs aligned on their own onsets) - in a `dash.Patch()` or in a figure
+    dict (`fig.to_dict()`, or the `figure` property Dash hands a callback). Returns it."""
+    offsets = list(offsets) or [0] * n_shapes
     for i in range(n_shapes):
-        target["layout"]["shapes"][i]["x0"] = epoch
-        target["layout"]["shapes"][i]["x1"] = epoch
+        target["layout"]["shapes"][i]["x0"] = epoch - offsets[i]
+        target["layout"]["shapes"][i]["x1"] = epoch - offsets[i]
     return target
 
 
-def clicked_id(click_data: dict | None) -> int | None:
+def clicked_id(click_data: dict | None, x_fallback: bool = False) -> int | None:
     """The id a click selected, from Dash `clickData`: the customdata of the first clicked point
     that has one (a scalar in every renderer; a list's or a typed array's first element is
-    accepted too); None when nothing selectable was clicked."""
-    for point in (click_data or {}).get("points") or []:
+    accepted too), or with `x_fallback` its x (summary figures put epochs on x); None when
+    nothing selectable was clicked. A client can send anything: ids are whole numbers ≥ 0."""
+    points = click_data.get("points") if isinstance(click_data, dict) else None
+    for point in points if isinstance(points, list) else []:
+        if not isinstance(point, dict):
+            continue
         data = point.get("customdata")
         if isinstance(data, (list, tuple)):
             data = data[0] if data else None
         elif isinstance(data, dict):             # a typed-array row serialized by the browser
             data = data.get("0")
-        if data is not None:
-            return int(data)
+        if data is None and x_fallback:
+            data = point.get("x")
+        try:
+            value = as_int(round(float(data))) if data is not None else None
+        except (TypeError, ValueError, OverflowError):
+            value = None
+        if value is not None:
+            return value
     return None
+
+
+def clicked(kind: str, click_data: dict | None) -> dict:
+    """The selection change a click on a figure makes: {kind: id} (kind "epoch", "neuron",
+    "head" or "input", as the figure's graph declares), {} when nothing selectable was clicked."""
+    if kind not in INT_FIELDS:
+        return {}
+    value = clicked_id(click_data, x_fallback=kind == "epoch")
+    return {} if value is None else {kind: value}
 
 
 def epoch_suffix(epoch: int | None) -> str:

@@ -103,7 +103,7 @@ def llc_chains(data: dict[str, np.ndarray], epoch: int | None = None) -> go.Figu
 
 def essential_dynamics_paths(data: dict[str, np.ndarray], epoch: int | None = None) -> go.Figure:
     """Essential dynamics: the outputs' path in the PC1/PC2 and PC2/PC3 planes, colored by
-    epoch, the checkpoint in force at `epoch` ringed. customdata epoch, click epoch."""
+    epoch, the checkpoint nearest `epoch` ringed. customdata epoch, click epoch."""
     pairs = len(np.asarray(data.get("pairs", [])))
     return trajectory_projections(
         data, epoch, group="outputs", planes=((1, 2), (2, 3)),

@@ -14,9 +14,9 @@ import plotly.graph_objects as go
 from workbench.renderers.cursor import add_cursor, at_epoch, cursor_epoch, epoch_suffix, finish
 from workbench.renderers.theme import MATRIX_COLORS, SIDE_LEGEND, base_layout
 from workbench.renderers.traces import epoch_line, unified_epoch_hover
+from workbench.vocabulary import HEAD_MATRICES, MATRICES as ANALYSED
 
-MATRICES = ("W_E", "W_U", "W_in", "W_out", "W_L", "W_Q", "W_K", "W_V", "W_O")
-HEAD_MATRICES = ("W_Q", "W_K", "W_V", "W_O")
+MATRICES = (*(m for m in ANALYSED if m not in HEAD_MATRICES), "W_L", *HEAD_MATRICES)  # in the legend's order
 HEAD_DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
 
 

@@ -12,6 +12,7 @@ import plotly.graph_objects as go
 
 from workbench.renderers.cursor import add_cursor, at_epoch, cursor_epoch, epoch_suffix, finish
 from workbench.renderers.theme import COLORS, MAGNITUDE_COLORSCALE, base_layout
+from workbench.vocabulary import key_frequencies
 
 MATRIX_NAMES = {"": "W_E", "W_U.": "W_U", "W_L.": "W_L = W_out·W_U"}
 BARS_CAPTION = "A grokked model concentrates its {m} on a few key frequencies; the rest is near zero."
@@ -22,11 +23,6 @@ def _prefix(prefix: str) -> str:
     """"" (embedding), or "W_U." / "W_L." whether or not the caller wrote the dot."""
     prefix = prefix or ""
     return prefix if not prefix or prefix.endswith(".") else prefix + "."
-
-
-def key_frequencies(key_mask_row) -> np.ndarray:
-    """1-based k of the set entries of one epoch's key mask [n_freq]."""
-    return np.flatnonzero(np.asarray(key_mask_row)) + 1
 
 
 def fourier_norms(data: dict[str, np.ndarray], epoch: int | None = None, *, prefix: str = "") -> go.Figure:

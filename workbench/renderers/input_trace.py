@@ -11,10 +11,10 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from workbench.analyzers.logit_lens import component_names
 from workbench.renderers.cursor import add_cursor, cursor_epoch, finish
 from workbench.renderers.theme import COLORS, SIDE_LEGEND, base_layout, head_color, subplot_axis_names
 from workbench.renderers.traces import epoch_line, unified_epoch_hover
+from workbench.vocabulary import component_names
 
 COMPONENT_COLORS = {"embed": "#6b7280", "MLP": "#7c3aed", "model": "#111827"}  # heads: theme.head_color
 DIVERGING_COLORSCALE = "RdBu_r"  # signed contributions: red raises the correct answer, blue lowers it

@@ -1,11 +1,13 @@
 """Per-input views of the grid: when each input graduates, accuracy per answer, hardest inputs, spikes.
 
-Read `input_graduation` (see `workbench.analyzers.predictions`): `graduation_epoch` [p*p] (-1 =
-never), `train_mask` [p*p], `answers` [p*p], `correct` [n_epochs, p*p], `mean_log10_loss` [p*p],
-`hardest` [p*p], `spike_inputs`/`spike_epochs`/`spike_decades` [n_spikes] and `epochs`.
-Inputs are pair indices a * p + b. Every renderer takes `probe`: a bool mask [p*p] of the inputs
-to show (None = the whole grid). Train inputs are blue, test inputs orange, everywhere; clicking
-an input selects it (customdata = pair index, meta click "input").
+Read `input_graduation` (`workbench.vocabulary.ARTIFACTS`): `graduation_epoch` [p*p] (NEVER = -1),
+`train_mask` [p*p], `answers` [p*p], `correct` [n_epochs, p*p], `mean_log10_loss` [p*p], `hardest`
+[p*p], `train_`/`test_accuracy_by_residue` [n_epochs, p], `spike_inputs`/`spike_epochs`/`spike_decades`
+[n_spikes] and `epochs`. Inputs are pair indices a * p + b. Every renderer takes `probe`: a bool
+mask [p*p] of the inputs to show (None = the whole grid); aggregates over a probe are computed
+before (`analyzers.predictions.restricted_to_probe`, which `workbench.figures` applies). Train
+inputs are blue, test inputs orange, everywhere; clicking an input selects it (customdata = pair
+index, meta click "input").
 """
 from __future__ import annotations
 
@@ -13,10 +15,10 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from workbench.analyzers.predictions import NEVER, accuracy_by_residue
 from workbench.renderers.cursor import add_cursor, cursor_epoch, epoch_suffix, finish
 from workbench.renderers.theme import COLORS, MAGNITUDE_COLORSCALE, base_layout, subplot_axis_names
 from workbench.renderers.traces import epoch_line, unified_epoch_hover
+from workbench.vocabulary import NEVER
 
 SPLITS = ("train", "test")
 TRAIN_SCALE = [[0, "#1e3a8a"], [1, "#bfdbfe"]]   # graduation epoch of train inputs: early = dark blue
@@ -110,19 +112,19 @@ def graduated_fraction(data: dict[str, np.ndarray], epoch: int | None = None, *,
 
 
 def residue_accuracy(data: dict[str, np.ndarray], epoch: int | None = None, *, probe=None) -> go.Figure:
-    """Accuracy over the inputs whose answer is each residue, epoch × residue, one panel for
-    train and one for test inputs (of the probe). Summary: cursor on both, click epoch."""
-    epochs, inside = np.asarray(data["epochs"]), _probe(data, probe)
-    p, train = grid_size(data), np.asarray(data["train_mask"], bool)
-    answers = np.asarray(data["answers"], np.int64)
+    """Accuracy over the inputs whose answer is each residue (`train_`/`test_accuracy_by_residue`,
+    already restricted to the probe), epoch × residue, one panel for train and one for test inputs.
+    Summary: cursor on both, click epoch."""
+    epochs, p = np.asarray(data["epochs"]), grid_size(data)
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08,
                         subplot_titles=("train inputs", "test inputs"))
     fig.update_layout(base_layout(
-        "Accuracy by answer", "", "", "Which answers the model gets right first: memorization covers train "
+        "Accuracy by answer" + ("" if probe is None else f" (probe: {int(np.sum(probe))} inputs)"), "", "",
+        "Which answers the model gets right first: memorization covers train "
         "inputs of every answer; generalization reaches every answer at once if the algorithm is Fourier.",
         height=560, showlegend=False))
-    for row, (split, in_split) in enumerate((("train", train), ("test", ~train)), start=1):
-        acc = accuracy_by_residue(data["correct"], answers, p, inside & in_split)
+    for row, split in enumerate(("train", "test"), start=1):
+        acc = np.asarray(data[f"{split}_accuracy_by_residue"])
         fig.add_trace(go.Heatmap(
             z=acc.T, x=epochs, y=np.arange(p), zmin=0, zmax=1, colorscale=MAGNITUDE_COLORSCALE,
             customdata=np.broadcast_to(epochs, acc.T.shape), showscale=row == 1,

@@ -15,13 +15,12 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from workbench.analyzers.spatial_scale import SCALE_TYPES
 from workbench.renderers.cursor import add_cursor, at_epoch, cursor_epoch, epoch_suffix, finish
 from workbench.renderers.theme import (COLORS, MAGNITUDE_COLORSCALE, SCALE_TYPE_COLORS, base_layout,
                                        frequency_color, subplot_axis_names)
 from workbench.renderers.traces import epoch_band, epoch_line, grid_heatmap, unified_epoch_hover
+from workbench.vocabulary import FVE_THRESHOLD, SCALE_TYPES
 
-FVE_THRESHOLD = 0.85  # Nanda et al. 2023; the same threshold as the analyzer's cluster_size
 SPATIAL_METRICS = {  # key -> axis title (definitions in workbench.spatial)
     "low_freq_ratio": "low-freq. energy (frac.)",       # share inside the 12.5% disc
     "variance_preserved": "kept at 14×14 (frac.)",      # variance surviving the round trip

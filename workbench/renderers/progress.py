@@ -13,6 +13,7 @@ import plotly.graph_objects as go
 from workbench.renderers.cursor import add_cursor, cursor_epoch, finish
 from workbench.renderers.theme import COLORS, MATRIX_COLORS, base_layout
 from workbench.renderers.traces import epoch_line, unified_epoch_hover
+from workbench.vocabulary import key_frequencies
 
 LOSSES = {  # key -> (legend name, color)
     "train_loss": ("train loss", COLORS["train"]),
@@ -26,7 +27,7 @@ def _keys_text(data) -> str:
     mask = data.get("key_mask")
     if mask is None or not np.size(mask):
         return ""
-    keys = np.flatnonzero(np.asarray(mask)[-1]) + 1
+    keys = key_frequencies(np.asarray(mask)[-1])
     return f" (key frequencies k = {', '.join(map(str, keys))})" if len(keys) else " (no key frequencies)"
 
 

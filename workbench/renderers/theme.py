@@ -24,7 +24,7 @@ COLORS = {
     "grid": "#e5e7eb",
 }
 
-# Scale types of `workbench.analyzers.spatial_scale.SCALE_TYPES` ("flat", "smooth blobs",
+# Scale types of `workbench.vocabulary.SCALE_TYPES` ("flat", "smooth blobs",
 # "mixed", "fine plaid"), in that order.
 SCALE_TYPE_COLORS = ("#d1d5db", "#0ea5e9", "#a3a3a3", "#f97316")
 

@@ -15,8 +15,9 @@ from plotly.subplots import make_subplots
 from workbench.renderers.cursor import add_cursor, cursor_epoch, epoch_index, finish
 from workbench.renderers.theme import COLORS, EPOCH_COLORSCALE, GROUP_COLORS, base_layout
 from workbench.renderers.traces import epoch_line, unified_epoch_hover
+from workbench.vocabulary import PARAMETER_GROUPS
 
-GROUPS = ("all", "embedding", "attention", "mlp", "unembedding")
+GROUPS = tuple(PARAMETER_GROUPS)
 PLANES = ((1, 2), (1, 3), (2, 3))
 PATH_CAPTION = ("The path runs fast through memorization, turns at grokking and slows during cleanup; "
                 "loops in PC2/PC3 mark the phase changes.")
@@ -62,8 +63,8 @@ def trajectory_projections(data: dict[str, np.ndarray], epoch: int | None = None
                            planes=PLANES, title: str = "Parameter trajectory ({group})",
                            caption: str = PATH_CAPTION) -> go.Figure:
     """The path of one parameter group (or of the outputs, group "outputs") in the PC1/PC2,
-    PC1/PC3 and PC2/PC3 planes (or `planes`), points colored by epoch, the checkpoint in force
-    at `epoch` ringed, PC2/PC3 self-crossings marked. customdata epoch, click epoch."""
+    PC1/PC3 and PC2/PC3 planes (or `planes`), points colored by epoch, the checkpoint nearest
+    `epoch` ringed, PC2/PC3 self-crossings marked. customdata epoch, click epoch."""
     epochs = np.asarray(data["epochs"])
     projection = np.asarray(data[f"{group}.projection"], dtype=np.float64)
     ratio = np.asarray(data[f"{group}.explained_variance"], dtype=np.float64)
