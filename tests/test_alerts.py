@@ -71,3 +71,11 @@ def test_unreadable_gates_say_what_a_gate_looks_like():
         gates.parse_gates("val_acc is good")
     with pytest.raises(gates.GateError, match="does not log"):
         gates.evaluate_all("bleu > 3", {"loss": (np.arange(3), np.ones(3))})
+
+
+def test_summaries_print_nan_and_inf_evidence():
+    x = np.arange(20.0)
+    [bad] = alerts.non_finite("test_loss", x, np.r_[np.full(5, np.nan), np.linspace(2, 1, 15)])
+    assert "value nan" in bad.summary() and "last finite value nan" in bad.summary()
+    alert = alerts.Alert("non-finite value", float("nan"), "loss", "cause", {"value": float("-inf"), "n": 3})
+    assert alert.summary() == "non-finite value in loss at nan: value -inf, n 3. cause"

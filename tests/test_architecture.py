@@ -93,10 +93,11 @@ def test_the_import_graph_has_no_circle():
 # The layers of docs/architecture.md: a module imports only from its own layer or those before it.
 LAYERS = [
     {"errors", "vocabulary", "config"},
-    {"files", "caching", "store"},
+    {"files", "caching", "history", "store"},
     {"families", "tasks", "fourier", "spectra", "spatial", "trajectory", "phases", "alerts", "gates", "oscillation",
      "probes", "selection", "model"},
-    {"training", "importers", "logimport", "analyzers", "pipeline", "derived", "llc", "jobs", "worker", "compare"},
+    {"training", "importers", "paperrun", "logimport", "analyzers", "pipeline", "derived", "llc", "jobs", "worker",
+     "compare"},
     {"renderers", "figures"},
     {"api", "export", "reports", "pages", "app", "serving", "cli", "cli_runs"},
 ]

@@ -55,8 +55,8 @@ def test_headline_metrics_of_the_tiny_run_come_from_its_history_and_artifacts(ti
     assert 300 < row["grokked_epoch"] == int(np.argmax(history["test_acc"] >= 0.99)) < 400
     assert row["memorized_epoch"] < row["onset_epoch"] < row["grokked_epoch"]
     assert row["final_test_loss"] == pytest.approx(float(history["test_loss"][-1]))
-    fourier = store.load_artifact(ref, "fourier_embedding")
-    assert row["key_frequencies"] == (np.flatnonzero(fourier["key_mask"][-1]) + 1).tolist() != []
+    progress = store.load_artifact(ref, "progress_measures")
+    assert row["key_frequencies"] == (np.flatnonzero(progress["key_mask"][-1]) + 1).tolist() != []
     sizes = store.load_artifact(ref, "neuron_frequencies")["cluster_size"][-1]
     assert row["n_clusters"] == int((sizes >= 11).sum()) >= len(row["key_frequencies"]) - 1
     pr = store.load_artifact(ref, "dimensionality")["participation_ratio.W_E"][-1]

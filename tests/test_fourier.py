@@ -185,3 +185,19 @@ def test_restriction_discards_memorisation_and_keeps_only_the_algorithm():
     assert restricted == pytest.approx(clean, rel=0.5)
     # dropping one key frequency costs loss
     assert fourier.restricted_loss(logits, labels, [3, 7], P) > 2 * clean
+
+
+def test_a_weak_harmonic_in_the_embedding_alone_is_not_a_model_key():
+    # W_E: keys 3 and 7 and a weaker harmonic 6 = 2·3 that W_E's own rule accepts; W_L (the
+    # neuron-logit map) and the neuron clusters know 3 and 7 only; 11 is missed by W_E's rule but
+    # has neurons and weight into the logits.
+    w_e = planted_embedding(P, [3, 7, 6], amplitudes=[1.0, 0.9, 0.45])
+    w_l = planted_embedding(P, [3, 7, 11], amplitudes=[1.0, 1.0, 0.8], seed=1)
+    sizes = np.zeros(15, int)
+    sizes[[2, 6, 10]] = [200, 150, 40]                                  # k = 3, 7, 11; none at 6
+    assert sorted(fourier.key_frequencies(fourier.frequency_norms(w_e))) == [3, 6, 7]
+    keys = fourier.model_key_frequencies(fourier.frequency_norms(w_e), fourier.frequency_norms(w_l), sizes, 512)
+    assert keys.tolist() == [3, 7, 11]
+    sizes[10] = 10                                                       # below 2% of 512: not a cluster
+    assert fourier.model_key_frequencies(fourier.frequency_norms(w_e), fourier.frequency_norms(w_l), sizes,
+                                         512).tolist() == [3, 7]        # 11 now has one view only

@@ -11,7 +11,6 @@ from workbench import logimport
 from workbench.cli import main
 from workbench.logimport import LogImportError, read_log
 from workbench.store import VariantRef
-from workbench.errors import MissingError
 
 STEPS = np.arange(0, 200)
 
@@ -56,7 +55,8 @@ def test_json_list_of_records_and_dict_of_lists_of_different_lengths(tmp_path):
     series, _, notes = read_log(columns)
     np.testing.assert_array_equal(series["test_loss"][0], STEPS[9::10])               # the end of each 10-step block
     np.testing.assert_array_equal(series["acc"][0], [0, 5, 9, 30, 31, 90, 150])       # its own steps
-    assert any("every 10th" in n for n in notes) and "acc_step" not in series
+    assert any("logged every 10 steps, placed at the end of each block" in n for n in notes)
+    assert "acc_step" not in series
 
 
 def test_a_torch_file_of_lists_and_tensors_is_read_without_unpickling_code(tmp_path):
@@ -66,7 +66,7 @@ def test_a_torch_file_of_lists_and_tensors_is_read_without_unpickling_code(tmp_p
                 "config": {"lr": 1e-3}}, path)
     series, x_name, notes = read_log(path)
     assert x_name == "epochs" and set(series) == {"train_losses", "test_losses"}
-    assert any("model/w" in n for n in notes)
+    assert any("not read as series: config, model" in n for n in notes)
 
 
 @pytest.mark.parametrize("name, text, message", [
@@ -74,7 +74,8 @@ def test_a_torch_file_of_lists_and_tensors_is_read_without_unpickling_code(tmp_p
     ("ragged.csv", "step,loss\n0,1.0\n1,0.9,7\n", "line 3 has 3 fields, the header has 2"),
     ("bad.jsonl", '{"step": 0, "loss": 1}\n{"step": 1, "loss": \n', "line 2 is not valid JSON"),
     ("list.jsonl", '{"step": 0, "loss": 1}\n[1, 2]\n', "line 2 is a list, not a JSON object"),
-    ("bad.json", '{"step": [0, 1, 2], "loss": [1, 2]}', "key 'loss' has 2 values but 'step' has 3"),
+    ("bad.json", '{"step": [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], "loss": [1, 2, 3, 4, 5, 6, 7]}',
+     "key 'loss' has 7 values but 'step' has 10; no whole cadence fits"),
     ("nox.jsonl", '{"step": 0, "loss": 1}\n{"loss": 2}\n', "line 2 has no 'step'"),
     ("words.csv", "step,phase\n0,warmup\n", "no numeric metric"),
     ("run.txt", "step loss\n", "unknown log format '.txt'"),
@@ -114,8 +115,9 @@ def test_an_imported_log_is_a_run_the_app_lists_analyzes_and_compares(store, tmp
     assert row.ref == ref and row.status == "log" and row.checkpoints == 0
     from workbench.compare import variant_metrics
     assert variant_metrics(store, ref)["analysis"] == "imported log"
-    with pytest.raises(MissingError, match="imported training log .* Loss dynamics page"):
-        store.load_history(ref)
+    history = store.load_history(ref)                      # one history model: the log's own series and x
+    assert history.unit == "step" and set(history) == {"train_loss", "val_acc"}
+    np.testing.assert_array_equal(history.x("val_acc"), steps)
     # The Loss dynamics page shows it, its alerts and gates, and overlays it with a second log.
     assert main(["import-log", str(path), "--data", str(store.root), "--id", "again", "--metrics", "val_acc"]) == 0
     from workbench.pages import dynamics
@@ -132,3 +134,19 @@ def test_an_imported_log_is_a_run_the_app_lists_analyzes_and_compares(store, tmp
     assert alerts["customdata"] == [400.0]                                         # click the alert: epoch 400
     *moved, _ = summaries(store, {**selection, "epoch": 700}, "val_acc", None, "val_acc >= 0.5 by 100", rendered)
     assert "700" in str(moved[0].to_plotly_json())                                  # cursors move by Patch
+
+
+def test_a_logs_own_names_draw_the_loss_and_accuracy_figures(store, tmp_path):
+    import workbench as wb
+    path = tmp_path / "trainer.csv"
+    steps = np.arange(0, 300)
+    path.write_text("step,loss,eval/loss,eval/accuracy\n" + "\n".join(
+        f"{s},{train_loss(s)},{'' if s % 10 else 3 - s / 150},{'' if s % 10 else s / 300}" for s in steps) + "\n")
+    v = wb.import_log(path, data=store.root)
+    loss = wb.figure("loss_curves", v, data=store.root)
+    names = [t.name for t in loss.data]
+    assert names == ["train loss (loss)", "test loss (eval/loss)"] and loss.layout.xaxis.title.text == "step"
+    np.testing.assert_array_equal(loss.data[1].x, steps[::10])
+    accuracy = wb.figure("accuracy_curves", v, data=store.root)
+    assert [t.name for t in accuracy.data] == ["test acc (eval/accuracy)"]
+    assert "no train acc in this run's history" in accuracy.layout.meta["caption"]

@@ -71,3 +71,68 @@ def test_every_summary_figure_shades_the_phases_behind_its_cursor(tiny_analyzed)
         assert set(fig.layout.meta["phases"]) == {"memorization", "circuit formation", "grokking", "cleanup"}
     detail = figures.build(store, ref, "neuron_clusters", {"variant": str(ref), "epoch": 250})
     assert not any(s.name == "phase" for s in detail.layout.shapes)
+
+
+def paper_curve(every=10, seed=0):
+    """The public progress-measures curve's shape: test loss peaks at 26.6 around epoch 1,420,
+    relaxes and declines slowly, falls below 1 at 7,583 and below 0.01 at 8,258 (REFERENCES.md);
+    logged every `every` epochs with 3% multiplicative noise."""
+    x = np.arange(0, 20001, every)
+    anchors = [(0, 4.7), (1420, 26.6), (3000, 14.0), (6800, 8.0), (7583, 1.0), (8258, 0.01), (12000, 3e-4),
+               (20000, 1e-4)]
+    log_loss = np.interp(x, [a for a, _ in anchors], np.log10([v for _, v in anchors]))
+    return x, 10 ** log_loss * np.exp(np.random.default_rng(seed).normal(0, 0.03, len(x)))
+
+
+def slow_decline(seed=0):
+    """The issue's full run: test loss logged every 10 of 107,791 epochs, ≈ 40 -> 11 almost
+    linearly over 80k epochs, then a sharp drop (10x per 500 epochs) to 1e-3."""
+    x = np.arange(0, 107_791, 10)
+    loss = np.interp(x, [0, 1500, 80_000], [4.7, 40.0, 11.0])
+    drop = x > 80_000
+    loss[drop] = np.maximum(11.0 * 10 ** (-(x[drop] - 80_000) / 500), 1e-3)
+    return x, loss * np.exp(np.random.default_rng(seed).normal(0, 0.03, len(x)))
+
+
+def test_losses_only_the_paper_curve_has_its_peak_onset_and_grok_on_the_sharp_drop():
+    for every in (1, 10):
+        for seed in range(3):
+            x, loss = paper_curve(every, seed)
+            found = phases.detect_phases({"test_losses": (x, loss)})
+            assert abs(found.test_loss_peak - 1420) <= 100
+            assert 6300 <= found.onset <= 6800 < 7583          # where the slow decline bends into the drop
+            assert 7583 <= found.grok <= 8258                  # held-out loss ≤ 0.05 nats: on the drop
+
+
+def test_the_onset_after_a_slow_linear_decline_is_where_the_sharp_drop_starts():
+    for seed in range(3):
+        x, loss = slow_decline(seed)
+        found = phases.detect_phases({"train_losses": (x, np.full(len(x), 1e-6)), "test_losses": (x, loss)})
+        assert 79_000 <= found.onset <= 80_000                  # within the smoothing width (1% = 1,078 epochs)
+        assert 80_000 < found.grok < 81_500 and found.memorization_end == 0
+        assert found.onset > found.test_loss_peak + 70_000      # not clamped to the peak
+
+
+def test_names_other_trainers_use_are_recognised_and_described():
+    names = ["train_losses", "test_losses", "epoch"]
+    assert phases.roles(names) == {"train_loss": "train_losses", "test_loss": "test_losses"}
+    assert phases.describe_roles(names) == [
+        "train loss <- train_losses", "held-out loss <- test_losses",
+        "no train accuracy, held-out accuracy series (the grok is located on the held-out loss's drop)"]
+    assert phases.roles(["loss", "eval/loss", "accuracy", "eval/accuracy"]) == {
+        "train_loss": "loss", "test_loss": "eval/loss", "train_acc": "accuracy", "test_acc": "eval/accuracy"}
+    assert phases.describe_roles(["train_loss", "test_loss", "train_acc", "test_acc"]) == []
+
+
+def test_a_decline_that_accelerates_into_the_drop_and_flattens_at_its_foot_has_its_onset_at_the_bend():
+    """The demo's test loss (p = 59, seed 1, read every 100 epochs): a sharp peak, a relaxation,
+    a slow decline speeding up into the drop, then the drop's flattening foot. Its onset is where
+    the decline bends into the drop (the slope doubles between epochs 400 and 600), not the peak."""
+    anchors = [(0, 4.1), (100, 6.19), (131, 7.4), (160, 7.12), (260, 6.44), (400, 5.76), (500, 5.15), (600, 4.45),
+               (700, 3.65), (800, 2.75), (900, 1.82), (1000, 1.05), (1100, 0.55), (1200, 0.28), (1300, 0.15),
+               (1400, 0.075), (1500, 0.036), (1600, 0.016), (1700, 0.006), (2500, 1e-4)]
+    for every in (1, 10):
+        x = np.arange(0, 2501, every)
+        loss = 10 ** np.interp(x, [a for a, _ in anchors], np.log10([v for _, v in anchors]))
+        found = phases.detect_phases({"test_loss": (x, loss)})
+        assert found.test_loss_peak == 131 - 131 % every and 400 <= found.onset <= 600

@@ -111,3 +111,28 @@ def test_tiny_run_memorizes_then_generalizes(tiny_trained):
     assert history["test_acc"][memorized] < 0.6  # memorized first ...
     assert generalized > 5 * memorized  # ... generalized much later
     assert history["weight_norm.blocks.0.mlp.W_in"][-1] < history["weight_norm.blocks.0.mlp.W_in"][memorized]
+
+
+def test_eval_every_keeps_the_test_series_sparse_at_its_own_epochs(store, tmp_path):
+    from workbench.history import X_PREFIX
+    from workbench.store import read_arrays
+    dense = short(epochs=60)
+    sparse = short(epochs=60, eval_every=7)
+    assert sparse.id.endswith("eval_every=7") and "eval_every" not in dense.spec["training"]
+    train(dense, store, progress=False)
+    stop_at = 50  # interrupted and resumed from the checkpoint at 40: the sparse series resumes too
+    train(sparse, store, progress=False, callback=lambda epoch, _: epoch == stop_at)
+    info = train(sparse, store, progress=False)
+    full, thin = store.load_history(ref(dense)), store.load_history(ref(sparse))
+    tested = sorted({*range(0, 61, 7), 0, 20, 40, 60})        # every 7th epoch, every checkpoint, the last
+    for key in ("test_loss", "test_acc"):
+        np.testing.assert_array_equal(thin.x(key), tested)
+        np.testing.assert_array_equal(thin[key], full[key][tested])   # the same values where evaluated
+    for key in ("train_loss", "train_acc", "lr", "grad_norm.embed.W_E"):
+        np.testing.assert_array_equal(thin[key], full[key])            # the test forward changes no training
+        np.testing.assert_array_equal(thin.x(key), np.arange(61))
+    assert info["final"]["test_loss"] == full["test_loss"][60]
+    arrays = read_arrays(store.variant_dir(ref(sparse)) / "history.safetensors")[0]
+    assert sorted(k for k in arrays if k.startswith(X_PREFIX)) == ["x/test_acc", "x/test_loss"]
+    dense_file = read_arrays(store.variant_dir(ref(dense)) / "history.safetensors")[0]
+    assert not any(k.startswith(X_PREFIX) for k in dense_file)       # eval_every = 1: the file as before

@@ -13,6 +13,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "variants": "api", "variant": "api", "Variant": "api", "Artifact": "api", "figure": "api",
     "figure_names": "api", "analyze": "api", "train": "api", "import_checkpoint": "api", "import_log": "api",
+    "export_run": "api",
     "save_figure": "export", "animate": "export", "export_report": "export",
     "save_report": "reports", "load_report": "reports", "report_names": "reports", "export_saved_report": "reports",
     "register_analyzer": "analyzers", "register_renderer": "renderers", "UserError": "errors",

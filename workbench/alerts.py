@@ -59,7 +59,11 @@ class Alert:
 
 
 def _fmt(value) -> str:
+    """A number for a one-line summary: whole numbers with thousands separators, others to 4
+    significant digits; NaN and ±inf as themselves (they are what a non-finite alert reports)."""
     value = float(value)
+    if not np.isfinite(value):
+        return str(value)
     return f"{value:,.0f}" if value == int(value) and abs(value) < 1e15 else f"{value:.4g}"
 
 

@@ -3,11 +3,14 @@
     import workbench as wb
     wb.variants()                                          # every variant in the data root
     v = wb.variant("modular_addition_demo", p=59, seed=1)  # or "family/id", or a bare id
-    v.history["test_loss"]; v.epochs                       # per-epoch telemetry; checkpoint epochs
+    v.history["test_loss"]; v.history.x("test_loss")       # a series' values and its own epochs
+    v.epochs                                               # checkpoint epochs
     model = v.model(1500)                                  # hooked model: model.run_with_cache(tokens)
     v.artifact("neuron_frequencies").at(1500)              # one epoch's arrays; .series() stacks all
     wb.figure("neuron_clusters", v, epoch=1500)            # the go.Figure the app shows
     wb.analyze(v, analyzers=["neuron_frequencies"]); wb.train("modular_addition_demo", p=59, seed=2)
+    v = wb.import_checkpoint("run.pth", data_seed=0)       # another tool's checkpoint; v.info["source"]
+    wb.export_run(v, "run.pth")                             # the progress-measures paper's layout
 
 Every function takes `data=` (default `$WORKBENCH_DATA`, else ./workbench-data), like `--data`.
 Errors are `workbench.errors.UserError`s (`wb.UserError`) whose message says what is wrong and
@@ -21,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from workbench import figures, tasks
+from workbench import figures, paperrun, tasks
 from workbench.analyzers import OPTIONAL
 from workbench.errors import MissingError, NotAnalyzedError, NotTrainedError, UserError  # noqa: F401 (wb.UserError)
 from workbench.families import family_names, load_family
@@ -110,8 +113,10 @@ class Variant:
 
     @property
     @_in_api_words
-    def history(self) -> dict[str, np.ndarray]:
-        """Per-epoch telemetry (index = epoch): train_loss, test_loss, train_acc, test_acc, lr, norms."""
+    def history(self):
+        """The run's `workbench.history.History`: {name: values} (train_loss, test_loss, train_acc,
+        test_acc, lr, norms) with each series' own epochs in `.x(name)` (a test loss evaluated
+        every 10 epochs has a tenth of the points)."""
         return self.store.cached_history(self.ref)
 
     @property
@@ -218,11 +223,23 @@ def train(family: str, *, data=None, progress: bool = True, device: str | None =
 
 
 def import_checkpoint(path: str | Path, family: str = "modular_addition", *, id: str | None = None,
-                      format: str = "auto", data=None) -> Variant:
-    """`workbench import FILE`: a TransformerLens or progress-measures checkpoint as a variant."""
+                      format: str = "auto", epoch: int | None = None, data=None, **settings) -> Variant:
+    """`workbench import FILE`: a TransformerLens or progress-measures checkpoint as a variant,
+    with the settings and history the file records; `settings` (e.g. `data_seed=0`, as `--set`)
+    for what it does not say. What was read, set and assumed is in `v.info["source"]`."""
     from workbench.importers import import_checkpoint as run  # torch
     store = Store(data)
-    return Variant(run(path, family, store, id=id, format=format)["variant"], store)
+    summary = run(path, family, store, id=id, format=format, epoch=epoch, overrides=settings)
+    return Variant(summary["variant"], store)
+
+
+def export_run(v, path: str | Path, *, test_every: int = 10, data=None) -> Path:
+    """`workbench export VARIANT --format progress-measures`: the variant as the progress-measures
+    paper's full-run file (config, final model, every checkpoint, train loss every epoch, test
+    loss every `test_every` epochs), readable with `torch.load(path, weights_only=True)` and
+    importable back with `import_checkpoint`."""
+    v = as_variant(v, data)
+    return paperrun.export_run(v.store, v.ref, path, test_every)
 
 
 def import_log(path: str | Path, *, family: str = "logs", id: str | None = None, step: str | None = None,

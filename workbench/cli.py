@@ -9,11 +9,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from workbench import jobs, probes
+from workbench import jobs, paperrun, probes
 from workbench.analyzers.dynamics import run_dynamics, run_series, stored_alerts, stored_phases
-from workbench.cli_runs import cmd_extend, cmd_jobs, cmd_train, cmd_worker, enqueue
+from workbench.cli_runs import cmd_extend, cmd_jobs, cmd_train, cmd_worker, enqueue, parse_sets
 from workbench.config import load_plugins
-from workbench.errors import BadInputError, UserError
+from workbench.errors import BadInputError, MissingError, UserError
 from workbench.families import family_names, load_family
 from workbench.gates import evaluate_all
 from workbench.logimport import import_log
@@ -41,10 +41,24 @@ def cmd_list(args) -> int:
 def cmd_import(args) -> int:
     from workbench.importers import import_checkpoint  # torch
     summary = import_checkpoint(args.path, args.family, Store(args.data), id=args.id,
-                                format=args.format, epoch=args.epoch)
+                                format=args.format, epoch=args.epoch, overrides=parse_sets(args.set))
     print(f"imported {args.path} ({summary['format']} layout, p={summary['p']}) as {summary['variant']}: "
           f"{len(summary['epochs'])} checkpoint(s), accuracy on the full {summary['p']}x{summary['p']} grid "
-          f"{summary['grid_accuracy']:.4f}" + (f"; history: {', '.join(summary['history'])}" if summary["history"] else ""))
+          f"{summary['grid_accuracy']:.4f}")
+    print("  read from the file:\n    p, d_model, n_heads, d_head, d_mlp <- the weights' shapes")
+    for key, where in summary["read"].items():
+        print(f"    {key} <- {where}")
+    for key, value in summary["set"].items():
+        print(f"    {key} = {value!r} <- --set")
+    print("  assumed (the file does not say; the family's values - change them with --set KEY=VALUE):\n    "
+          + (", ".join(f"{k} = {v!r}" for k, v in summary["assumed"].items()) or "nothing"))
+    if summary["ignored"]:
+        print("  read, not used: " + ", ".join(f"{k} = {v!r}" for k, v in summary["ignored"].items()))
+    print("  history:" + ("" if summary["history"] else " none in the file (no loss curves, phases or alerts)"))
+    for role, where in summary["history"].items():
+        print(f"    {role} <- {where}")
+    for line in summary["checks"] + [f"note: {n}" for n in summary["notes"]]:
+        print(f"  {line}")
     return 0
 
 
@@ -63,11 +77,15 @@ def cmd_import_log(args) -> int:
 def cmd_alerts(args) -> int:
     store = Store(args.data)
     for ref in store.resolve(args.variants):
+        print(f"{ref}:")
+        try:
+            series = run_series(store, ref)
+        except MissingError as err:  # an imported checkpoint without history: nothing to scan
+            print(f"  no events: {err}")
+            continue
         artifact = run_dynamics(store, ref)
         gates = args.gates if args.gates is not None else store.info(ref).get("gates", [])
-        print(f"{ref}:")
-        _print_dynamics(stored_phases(artifact), stored_alerts(artifact),
-                        evaluate_all("\n".join(gates), run_series(store, ref)))
+        _print_dynamics(stored_phases(artifact), stored_alerts(artifact), evaluate_all("\n".join(gates), series))
     return 0
 
 
@@ -131,6 +149,12 @@ def cmd_export(args) -> int:
     if args.report:
         path = reports.export_saved_report(args.variant, args.out, epoch=args.epoch, data=store.root)
         print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB): report {args.variant}; opens offline")
+        return 0
+    if args.format == "progress-measures":
+        for ref in store.resolve([args.variant]):
+            path = paperrun.export_run(store, ref, args.out or f"{ref.family}-{ref.id}.pth", args.test_every)
+            print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB): {ref} in the progress-measures paper's "
+                  f"full-run layout (train loss every epoch, test loss every {args.test_every} epochs)")
         return 0
     pages = names(args.page, "--page")
     pages = export.PAGES if pages == ["all"] else tuple(pages) if pages else None
@@ -293,7 +317,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", nargs="+", action="extend", metavar="EPOCH", help="with --animate: the epochs to "
                    "show, e.g. 0 100 1000-2000 (default: every checkpoint)")
     p.add_argument("--report", action="store_true", help="export the saved report page named VARIANT")
-    p.add_argument("--out", help="output file (default: <family>-<variant>-epoch<E>.html)")
+    p.add_argument("--format", choices=["html", "progress-measures"], default="html",
+                   help="progress-measures: the run as the progress-measures paper's full-run .pth (config, "
+                        "checkpoints, losses) for tools that read those files (default: html)")
+    p.add_argument("--test-every", type=int, default=10, metavar="K", help="with --format progress-measures: "
+                   "the test loss every K epochs, as the paper's files have it (default 10)")
+    p.add_argument("--out", help="output file (default: <family>-<variant>-epoch<E>.html, or <family>-<variant>.pth)")
 
     p = command("import-log", cmd_import_log, "import a training log (CSV, JSONL, JSON, .pt/.pth) from any project "
                 "as a log-only run: its phases, oscillations and alerts on the Loss dynamics page")
@@ -332,6 +361,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--id", help="variant id (default: imported-<file name>)")
     p.add_argument("--format", default="auto", choices=["auto", "transformer_lens", "progress_measures"])
     p.add_argument("--epoch", type=int, help="epoch of a single state dict (default: from the file)")
+    p.add_argument("--set", nargs="+", action="extend", metavar="KEY=VALUE",
+                   help="settings the file does not record (or to correct), e.g. --set data_seed=0 weight_decay=0 "
+                        "(the file's own values are used otherwise)")
     return parser
 
 

@@ -10,15 +10,20 @@ from workbench.store import Store
 from workbench.worker import BROKER_VARIABLE, broker_url, enqueue_jobs
 
 
-def _variants(args) -> list:
-    """The variants the command names: every combination of the listed primes, seeds and data seeds."""
+def parse_sets(items: list[str] | None) -> dict:
+    """`--set key=value` options as {key: value} (values in TOML syntax, see `parse_value`)."""
     overrides = {}
-    for item in args.set or []:
+    for item in items or []:
         if "=" not in item:
             raise BadInputError(f"--set expects key=value, got {item!r} (e.g. --set train_fraction=0.5)")
         key, value = item.split("=", 1)
         overrides[key.strip()] = parse_value(value.strip())
-    return load_family(args.family).sweep(overrides, p=args.p, seed=args.seed, data_seed=args.data_seed)
+    return overrides
+
+
+def _variants(args) -> list:
+    """The variants the command names: every combination of the listed primes, seeds and data seeds."""
+    return load_family(args.family).sweep(parse_sets(args.set), p=args.p, seed=args.seed, data_seed=args.data_seed)
 
 
 def cmd_train(args) -> int:

@@ -4,15 +4,19 @@ How do the prime, the seeds and the recipe change training dynamics? Everything 
 from what is on disk (history, analyzer series, checkpoints) and knows nothing of the app: the
 Variants and Compare pages, notebooks and tests all call the same functions.
 
-Definitions (epochs are training epochs; history index = epoch): the memorization epoch, the
+Definitions (epochs are training epochs; each history series has its own): the memorization epoch, the
 grokking onset and the grok epoch are those of `workbench.phases` (the one definition of a run's
 phases): memorization ends when train loss first falls to 0.05 nats; the grok epoch is the
-first with test accuracy ≥ 99%; the onset is the extrapolated start of the test loss's
-descent after its peak (`grokking_onset`; None for a run whose test loss has not fallen 10×).
+first with test accuracy ≥ 99% (without accuracy: the first after the peak with test loss ≤
+0.05 nats); the onset is where the test loss bends from its decline after the peak into its
+drop (`grokking_onset`; None for a run whose test loss has not fallen 10×).
 The onset marks where the turn starts, so runs aligned on it line up their transitions;
 - neuron clusters (`cluster_count`): frequencies whose cluster (neurons explained ≥ 85% by that
   frequency, `neuron_frequencies.cluster_size`) holds at least `MIN_CLUSTER_FRACTION` = 2% of
-  the MLP's neurons (11 of 512): stray neurons at a random frequency are not a cluster.
+  the MLP's neurons (11 of 512): stray neurons at a random frequency are not a cluster;
+- key frequencies: the model's (`workbench.fourier.model_key_frequencies`: those at least two
+  of the embedding, the neuron-logit map and the neuron clusters agree on), the ones the
+  progress measures use, from the final checkpoint.
 """
 from __future__ import annotations
 
@@ -25,13 +29,14 @@ from workbench.analyzers.developmental import centred_outputs, model_outputs, ou
 from workbench.analyzers.trajectory import flatten
 from workbench.caching import StampedMemo
 from workbench.errors import BadInputError, MissingError, UserError
-from workbench.phases import PhaseRules, detect_phases, onset_of_descent, roles
+from workbench.fourier import MIN_CLUSTER_FRACTION, min_cluster_size  # noqa: F401 (pages read them here)
+from workbench.history import as_history
+from workbench.phases import PhaseRules, detect_phases, grok_rule, onset_of_descent, roles
 from workbench.selection import snap
 from workbench.store import Store, VariantRef
 from workbench.vocabulary import PARAMETER_GROUPS, key_frequencies as key_frequencies_of
 
 ACCURACY_THRESHOLD = PhaseRules().grokked_accuracy
-MIN_CLUSTER_FRACTION = 0.02
 SHARED_PCA_VERSION = 1
 _ROWS = StampedMemo(256)  # variant_metrics by variant, while its files are unchanged
 
@@ -44,11 +49,11 @@ def first_epoch_at_least(values, threshold: float) -> int | None:
     return int(hits[0]) if len(hits) else None
 
 
-def grokking_onset(test_loss) -> int | None:
-    """The grokking onset of a history's test loss ([n_epochs], index = epoch), as
+def grokking_onset(test_loss, epochs=None) -> int | None:
+    """The grokking onset of a test loss recorded at `epochs` (default 0, 1, 2, ...), as
     `workbench.phases.onset_of_descent` defines it; None if the run has not grokked."""
     loss = np.asarray(test_loss, dtype=np.float64)
-    onset = onset_of_descent(np.arange(len(loss)), loss)
+    onset = onset_of_descent(np.arange(len(loss)) if epochs is None else epochs, loss)
     return None if onset is None else int(onset)
 
 
@@ -64,10 +69,12 @@ def phase_epochs(series: dict) -> dict:
             "grokked_epoch": as_int(found and found.grok)}
 
 
-def history_phases(history: dict) -> dict:
-    """`phase_epochs` of a history (index = epoch)."""
-    names = [k for k in ("train_loss", "test_loss", "train_acc", "test_acc") if len(history.get(k, []))]
-    return phase_epochs({k: (np.arange(len(history[k])), history[k]) for k in names})
+def history_phases(history) -> dict:
+    """`run_phases` of a `History` (or a dict of values at epochs 0, 1, 2, ...): its train and
+    held-out loss and accuracy, whatever they are called (`workbench.phases.roles`)."""
+    history = as_history(history)
+    names = [name for role, name in roles(history).items() if role != "weight_norm" and len(history[name])]
+    return phase_epochs({name: history.xy(name) for name in names})
 
 
 def log_metrics(series: dict) -> dict:
@@ -77,14 +84,10 @@ def log_metrics(series: dict) -> dict:
     return {**phase_epochs(series), **final}
 
 
-def key_frequencies(fourier_embedding: dict) -> list[int]:
-    """The final epoch's key frequencies of W_E (1-based k), from the `fourier_embedding` series."""
-    return key_frequencies_of(np.asarray(fourier_embedding["key_mask"])[-1]).tolist()
-
-
-def min_cluster_size(d_mlp: int) -> int:
-    """Fewest neurons a frequency cluster needs to count: MIN_CLUSTER_FRACTION of the MLP, at least 2."""
-    return max(2, int(np.ceil(MIN_CLUSTER_FRACTION * d_mlp)))
+def key_frequencies(series: dict) -> list[int]:
+    """Key frequencies (1-based k) from the last row of a series' `key_mask`: the model's from the
+    `progress_measures` series, W_E's own from `fourier_embedding`."""
+    return key_frequencies_of(np.asarray(series["key_mask"])[-1]).tolist()
 
 
 def cluster_count(cluster_size, d_mlp: int) -> np.ndarray:
@@ -98,7 +101,7 @@ def _final(values) -> float | None:
     return float(values[-1]) if len(values) and np.isfinite(values[-1]) else None
 
 
-def headline_metrics(history: dict | None, fourier: dict | None = None, neurons: dict | None = None,
+def headline_metrics(history: dict | None, progress: dict | None = None, neurons: dict | None = None,
                      dimensionality: dict | None = None) -> dict:
     """The comparison table's numbers for one variant, from whatever of its data exists (None
     for a missing input gives None for what it feeds)."""
@@ -109,8 +112,8 @@ def headline_metrics(history: dict | None, fourier: dict | None = None, neurons:
         row.update(**history_phases(history),
                    final_train_loss=_final(history.get("train_loss", [])),
                    final_test_loss=_final(history.get("test_loss", [])))
-    if fourier:
-        row["key_frequencies"] = key_frequencies(fourier)
+    if progress:
+        row["key_frequencies"] = key_frequencies(progress)   # the model's (progress_measures' key_mask)
     if neurons:
         d_mlp = np.shape(neurons["dominant_freq"])[-1]
         row["n_clusters"] = int(cluster_count(np.asarray(neurons["cluster_size"])[-1], d_mlp))
@@ -150,7 +153,7 @@ def _variant_metrics(store: Store, ref: VariantRef) -> dict:
            "checkpoints": len(epochs), "last_epoch": epochs[-1] if epochs else None}
     row.update(headline_metrics(optional(lambda: store.load_history(ref)),
                                 *(optional(lambda a=a: store.load_artifact(ref, a))
-                                  for a in ("fourier_embedding", "neuron_frequencies", "dimensionality"))))
+                                  for a in ("progress_measures", "neuron_frequencies", "dimensionality"))))
     row["analysis"] = analysis_state(pipeline.status(ref, store)) if epochs else "not analyzed"
     if store.is_log(ref):
         row.update(log_metrics(store.load_log(ref)), analysis="imported log")
@@ -158,12 +161,12 @@ def _variant_metrics(store: Store, ref: VariantRef) -> dict:
 
 
 def grokking_onsets(store: Store, variants: list[str]) -> dict[str, int | None]:
-    """Each variant's grokking onset (`grokking_onset` of its history); None when it has not
-    grokked or has no history (an imported log)."""
+    """Each variant's grokking onset (`history_phases` of its history, whatever its series are
+    called and however often they were logged); None when it has not grokked or has no history."""
     onsets = {}
     for variant in variants:
         try:
-            onsets[variant] = grokking_onset(store.cached_history(VariantRef.parse(variant))["test_loss"])
+            onsets[variant] = history_phases(store.cached_history(VariantRef.parse(variant)))["onset_epoch"]
         except (UserError, KeyError):
             onsets[variant] = None
     return onsets
@@ -185,22 +188,29 @@ def prime(store: Store, variant: str) -> int | None:
 
 
 def overview_numbers(store: Store, ref: VariantRef, epoch: int | None) -> dict:
-    """The Overview page's headline numbers: phase epochs and final test accuracy from the
-    history; key frequencies (final W_E) and the share of neurons in a frequency cluster at the
-    checkpoint `epoch` snaps to, when analyzed (else "analyzed": False). MissingError without a history."""
+    """The Overview page's headline numbers: phase epochs (and which grok rule applies) and the
+    final test accuracy from the history - for a run that logged no accuracy, the final
+    checkpoint's, analyzed (`final_test_acc_note` says so); the model's key frequencies and the
+    share of neurons in a frequency cluster at the checkpoint `epoch` snaps to, when analyzed
+    (else "analyzed": False; "log": True for an imported log, which has no model to analyze).
+    MissingError without a history."""
     history = store.cached_history(ref)
     test_acc = history.get("test_acc")
-    numbers = {**history_phases(history), "analyzed": True,
-               "final_test_acc": float(np.nan_to_num(test_acc[-1])) if test_acc is not None and len(test_acc) else None}
+    numbers = {**history_phases(history), "analyzed": True, "grok_rule": grok_rule(history), "log": store.is_log(ref),
+               "final_test_acc": float(np.nan_to_num(test_acc[-1])) if test_acc is not None and len(test_acc) else None,
+               "final_test_acc_note": ""}
     try:
         neurons = store.cached_series(ref, "neuron_frequencies")
-        keys = key_frequencies(store.cached_series(ref, "fourier_embedding"))
+        measures = store.cached_series(ref, "progress_measures")
     except MissingError:
         return {**numbers, "analyzed": False}
+    if numbers["final_test_acc"] is None and "test_acc" in measures:
+        numbers.update(final_test_acc=float(measures["test_acc"][-1]),
+                       final_test_acc_note=f"of the checkpoint at epoch {int(measures['epochs'][-1]):,} (not logged)")
     epochs = np.asarray(neurons["epochs"]).tolist()
     i = epochs.index(snap(epoch, epochs))
-    return {**numbers, "key_frequencies": keys, "fraction_explained": float(neurons["fraction_explained"][i]),
-            "neurons_epoch": int(neurons["epochs"][i])}
+    return {**numbers, "key_frequencies": key_frequencies(measures),
+            "fraction_explained": float(neurons["fraction_explained"][i]), "neurons_epoch": int(neurons["epochs"][i])}
 
 
 def metric_differences(rows: list[dict], keys, rel_tol: float = 1e-3) -> dict[str, bool]:
@@ -266,8 +276,7 @@ def overlay_line(data: dict, reads: str, key: str) -> tuple[np.ndarray, np.ndarr
     """(epochs, values) of one overlay line from a history or an analyzer series. Per-interval
     values (velocity, [n − 1]) sit at the end of each interval; "cluster_count" is derived."""
     if reads == "history":
-        values = np.asarray(data[key])
-        return np.arange(len(values)), values
+        return as_history(data).xy(key)
     epochs = np.asarray(data["epochs"])
     if key == "cluster_count":
         return epochs, cluster_count(data["cluster_size"], np.shape(data["dominant_freq"])[-1])

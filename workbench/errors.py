@@ -3,7 +3,9 @@
     UserError                        the message says what is wrong and what to do
     ├── MissingError                 not there (yet): a variant, checkpoint, job, report, probe
     │   ├── NotTrainedError          a variant with no history or no checkpoints yet
-    │   └── NotAnalyzedError         an analyzer's artifact is not computed (`.analyzer` names it)
+    │   ├── NotAnalyzedError         an analyzer's artifact is not computed (`.analyzer` names it)
+    │   ├── NoHistoryError           an imported checkpoint whose file held no training history
+    │   └── NoModelError             an imported training log: curves only, nothing to analyze
     ├── BadInputError (ValueError)   a name, value, option, family file or imported file is invalid
     ├── BusyError                    a variant or job is being written by another process right now
     ├── ConflictError                the request contradicts what is there (already trained, exists)
@@ -40,6 +42,14 @@ class NotAnalyzedError(MissingError):
     def __init__(self, message: str, *, ref=None, analyzer: str | None = None):
         super().__init__(message)
         self.ref, self.analyzer = ref, analyzer
+
+
+class NoHistoryError(MissingError):
+    """An imported checkpoint whose file held no training history: no curves, phases or alerts."""
+
+
+class NoModelError(MissingError):
+    """An imported training log: it has curves but no model, so no analysis of weights."""
 
 
 class BadInputError(UserError, ValueError):

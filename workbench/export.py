@@ -15,7 +15,8 @@ import plotly.graph_objects as go
 
 from workbench import api, compare, figures
 from workbench.analyzers.dynamics import run_phases
-from workbench.errors import BadInputError, UserError
+from workbench.phases import grok_rule
+from workbench.errors import BadInputError, MissingError, UserError
 from workbench.renderers import CATALOG
 from workbench.selection import snap
 from workbench.store import Store, VariantRef, atomic_write
@@ -137,8 +138,11 @@ def export_report(ref: VariantRef, store: Store | None = None, *, epoch: int | N
         raise BadInputError(f"unknown page {unknown[0]!r}; pages: {', '.join(PAGES)}")
     sections = _page_sections(ref, store, epoch, pages) if pages else _variant_sections(ref, store, epoch)
     final = info.get("final", {})
+    accuracy = (f"final test accuracy {final['test_acc']:.4f}" if "test_acc" in final else
+                f"accuracy of the imported model on the full grid {final['grid_acc']:.4f}" if "grid_acc" in final
+                else "final test accuracy not recorded")
     intro = (f"<p>family {html.escape(ref.family)}, variant {html.escape(ref.id)}; status "
-             f"{html.escape(str(info.get('status')))}; final test accuracy {final.get('test_acc', float('nan')):.4f}</p>")
+             f"{html.escape(str(info.get('status')))}; {accuracy}</p>")
     path = Path(out) if out else Path(f"{ref.family}-{ref.id}-epoch{epoch}.html")
     return write_text(path, html_document(f"{ref} at epoch {epoch}", intro + "".join(sections)))
 
@@ -161,19 +165,25 @@ def _variant_sections(ref: VariantRef, store: Store, epoch: int | None) -> list[
 def _numbers_table(ref: VariantRef, store: Store) -> str:
     """Phases (from the `loss_dynamics` analysis, else from the history) and key frequencies."""
     rows = []
+    try:
+        history = store.cached_history(ref)
+    except MissingError as err:                 # an imported checkpoint without history
+        history, rows = None, [("phases", str(err))]
     phases = run_phases(store, ref)
-    if phases is not None:
+    if history is not None and phases is not None:
         events = {"memorization ends": phases.memorization_end, "test loss peaks": phases.test_loss_peak,
-                  "grokking onset": phases.onset, "grokked (test acc ≥ 99%)": phases.grok,
+                  "grokking onset": phases.onset, f"grokked ({grok_rule(history)})": phases.grok,
                   "cleanup ends": phases.cleanup_end}
-    else:
-        found = compare.history_phases(store.cached_history(ref))
+    elif history is not None:
+        found = compare.history_phases(history)
         events = {"memorized (train loss ≤ 0.05)": found["memorized_epoch"], "grokking onset": found["onset_epoch"],
-                  "grokked (test acc ≥ 99%)": found["grokked_epoch"]}
+                  f"grokked ({grok_rule(history)})": found["grokked_epoch"]}
+    else:
+        events = {}
     rows += [(label, "not reached" if at is None else f"epoch {int(round(at)):,}") for label, at in events.items()]
     try:
-        keys = compare.key_frequencies(store.cached_series(ref, "fourier_embedding"))
-        rows.append(("key frequencies (final W_E)", ", ".join(map(str, keys)) or "none"))
+        keys = compare.key_frequencies(store.cached_series(ref, "progress_measures"))
+        rows.append(("key frequencies (the model's, final)", ", ".join(map(str, keys)) or "none"))
     except UserError:
         rows.append(("key frequencies", f"not analyzed: run workbench analyze {ref}"))
     cells = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in rows)

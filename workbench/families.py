@@ -9,7 +9,7 @@ A family is a TOML file in `families/` (or a directory on $WORKBENCH_FAMILIES):
     [model]       n_layers, d_model, n_heads, d_head, d_mlp, act_fn
     [training]    lr, weight_decay, betas, warmup_epochs, train_fraction, epochs
                   optional: lr_schedule (constant | cosine | step) and its lr_final_fraction,
-                  lr_step_epochs, lr_step_factor
+                  lr_step_epochs, lr_step_factor; eval_every (test metrics every N epochs, default 1)
     [checkpoints] every = [[interval, until_epoch], ...], extra = [epochs], keep_optimizer
     [llc]         optional: settings of the `llc` analyzer (LLC_DEFAULTS fills what is missing)
 
@@ -86,6 +86,8 @@ SCHEMA: dict[str, dict[str, tuple[type, Any, str]]] = {
         "lr_final_fraction": (float, lambda v: 0 <= v <= 1, "a number in [0, 1]: the cosine schedule's last lr / lr"),
         "lr_step_epochs": (int, _positive, "a positive integer: the step schedule multiplies lr every this many epochs"),
         "lr_step_factor": (float, lambda v: 0 < v <= 1, "a number in (0, 1]: the step schedule's factor"),
+        "eval_every": (int, _epoch_count, "a positive integer: the test loss and accuracy are computed every this "
+                       "many epochs (and at every checkpoint and the last epoch)"),
     },
     "checkpoints": {
         "every": (list, lambda v: _valid_segments(v), "a list of [interval, until_epoch] pairs with "
@@ -97,7 +99,7 @@ SCHEMA: dict[str, dict[str, tuple[type, Any, str]]] = {
 # Optional keys and their values when absent. They are not written into a spec that does not set
 # them, so variants trained before they existed keep their recipe (and their id).
 OPTIONAL = {"training": {"lr_schedule": "constant", "lr_final_fraction": 0.0, "lr_step_epochs": 1000,
-                         "lr_step_factor": 0.5}}
+                         "lr_step_factor": 0.5, "eval_every": 1}}
 
 # Analysis settings are not part of a variant: they do not change training, so they are not in
 # its id and cannot be overridden per variant; the pipeline reads them from the family file when

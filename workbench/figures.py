@@ -16,9 +16,11 @@ from workbench import derived
 from workbench.analyzers import OPTIONAL
 from workbench.analyzers.dynamics import run_phases
 from workbench.analyzers.predictions import restricted_to_probe
-from workbench.errors import BadInputError, MissingError, NotAnalyzedError, NotTrainedError, UserError
+from workbench.errors import (BadInputError, MissingError, NoHistoryError, NoModelError, NotAnalyzedError,
+                              NotTrainedError, UserError)
 from workbench.renderers import CATALOG
 from workbench.renderers.phases import add_phases
+from workbench.renderers.theme import message_figure  # noqa: F401 (pages and exports use it from here)
 from workbench.selection import snap
 from workbench.store import Store, VariantRef
 
@@ -70,21 +72,16 @@ def build(store: Store, ref: VariantRef, name: str, selection: dict | None = Non
     return figure
 
 
-def message_figure(text: str) -> go.Figure:
-    """A blank figure that says why it is blank (and what to run)."""
-    fig = go.Figure()
-    fig.add_annotation(text=text, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False,
-                       font={"size": 14, "color": "#6c757d"})
-    fig.update_xaxes(visible=False)
-    fig.update_yaxes(visible=False)
-    fig.update_layout(height=260, meta={"caption": "", "missing": True}, margin={"l": 10, "r": 10, "t": 10, "b": 10})
-    return fig
-
-
 def missing_message(ref: VariantRef | None, err: UserError) -> go.Figure:
     """The message figure for `err`, by its kind: what is missing and the command that makes it."""
     if ref is None:
         return message_figure("No variant yet: run `workbench demo` or `workbench train <family>`")
+    if isinstance(err, NoModelError):
+        return message_figure(f"{ref} is an imported training log: no model, so nothing to analyze here.<br>"
+                              "Its curves are on the Overview and Loss dynamics pages.")
+    if isinstance(err, NoHistoryError):
+        return message_figure(f"No training history: {ref} was imported from a file that held none,<br>"
+                              "so there are no loss curves, phases or alerts (its analyses work as usual)")
     if isinstance(err, NotAnalyzedError) and err.analyzer in OPTIONAL:  # not run by default: how to ask for it
         return message_figure(f"Optional analysis not run yet: run  workbench analyze {ref} --analyzers {err.analyzer}")
     if isinstance(err, NotAnalyzedError):

@@ -114,6 +114,34 @@ def key_frequencies(norms, ratio: float = 3.0, max_count: int = 10) -> np.ndarra
     return (order[:min(count, max_count)] + 1).astype(int)
 
 
+MIN_CLUSTER_FRACTION = 0.02  # a neuron cluster counts when it holds ≥ 2% of the MLP's neurons (11 of 512)
+
+
+def min_cluster_size(d_mlp: int) -> int:
+    """Fewest neurons a frequency cluster needs to count: MIN_CLUSTER_FRACTION of the MLP, at least 2."""
+    return max(2, int(np.ceil(MIN_CLUSTER_FRACTION * d_mlp)))
+
+
+def model_key_frequencies(embedding_norms, logit_map_norms, cluster_sizes, d_mlp: int) -> np.ndarray:
+    """The model's key frequencies (1-based k, ascending): those at least two of its three views
+    agree on -
+        (1) the embedding: `key_frequencies` of W_E's frequency norms;
+        (2) the neuron-logit map W_L = W_out W_U: `key_frequencies` of its norms;
+        (3) the neuron clusters: frequencies whose cluster (neurons with FVE ≥ 0.85 for that k,
+            `neuron_clusters`'s cluster_sizes) holds at least `min_cluster_size(d_mlp)` neurons.
+    Why two of three: each view alone errs in its own way. W_E's norms pick up weak harmonics of
+    a key frequency k (2k, e.g. 12 and 46 beside 6 and 23) that no neuron computes and that carry
+    no weight into the logits; such a frequency has one vote. A key frequency the circuit uses
+    has neurons tuned to it and carries weight from those neurons to the logits, so it has at
+    least (2) and (3) even where the embedding rule misses it. Nanda et al. (2023) read the key
+    frequencies off the same three views (embedding norms, neuron clusters, W_L norms)."""
+    votes = np.zeros(len(np.asarray(cluster_sizes)), int)
+    for keys in (key_frequencies(embedding_norms), key_frequencies(logit_map_norms)):
+        votes[np.asarray(keys, int) - 1] += 1
+    votes += np.asarray(cluster_sizes) >= min_cluster_size(d_mlp)
+    return np.flatnonzero(votes >= 2) + 1
+
+
 def gini(c: np.ndarray) -> float:
     """Gini coefficient of a non-negative vector c [n] (Hurley & Rickard 2009):
         G = 1 − 2 Σ_i c_(i)/‖c‖₁ · (n − i + ½)/n,   c_(1) ≤ ... ≤ c_(n), i = 1..n.
@@ -228,3 +256,9 @@ def excluded_loss(logits, labels, key_freqs, p: int, mask=None) -> float:
     removed = logits - D @ (D.T @ logits)
     rows = _select(mask, p * p)
     return cross_entropy_f64(removed[rows], np.asarray(labels)[rows])
+
+
+def neuron_logit_map(weights: dict[str, np.ndarray]) -> np.ndarray:
+    """W_L = W_out · W_U, [d_mlp, p]: each neuron's direct effect on each answer's logit
+    (Nanda et al. 2023: close to rank 2 per key frequency in a grokked model)."""
+    return weights["blocks.0.mlp.W_out"].astype(np.float64) @ weights["unembed.W_U"]

@@ -9,24 +9,26 @@ Two layouts are understood (the model must be the same one-layer, LayerNorm-free
   (or its full-run file `{"checkpoints": [...], "checkpoint_epochs": [...]}`), with `embed.W_E`
   [d_model, d_vocab], `W_Q` [n_heads, d_head, d_model], `W_O` [d_model, n_heads * d_head],
   `W_in` [d_mlp, d_model], `W_out` [d_model, d_mlp], `unembed.W_U` [d_model, d_vocab] including
-  a column for `=`; optional `train_losses` / `test_losses` lists become the history.
+  a column for `=`. Its `config`, optimizer state and loss lists are read too (`workbench.paperrun`):
+  settings the file records win over the family's values, `--set` wins over both, and the
+  variant record keeps what was read, set and assumed, with the file's checksum.
 Files are read with `torch.load(weights_only=True)`: no pickled code is ever run.
 """
 from __future__ import annotations
 
 import json
+import hashlib
 import re
 import zipfile
 from pathlib import Path
 
-import numpy as np
 import torch
 from safetensors.torch import load_file
 
-from workbench import tasks
+from workbench import paperrun, tasks
 from workbench.errors import BadInputError
-from workbench.families import MAX_EPOCHS, FamilyError, load_family
-from workbench.model import ModelConfig, WeightsError, check_weights, load_model
+from workbench.families import MAX_EPOCHS, SCHEMA, FamilyError, load_family
+from workbench.model import ModelConfig, Transformer, WeightsError, check_weights, load_model
 from workbench.store import Store, VariantRef, timestamp
 
 IGNORED = re.compile(r"(\.mask|\.IGNORE|hook_.*)$")
@@ -174,13 +176,13 @@ def infer_overrides(weights: dict[str, torch.Tensor]) -> dict:
             "d_head": int(d_head), "d_mlp": int(d_mlp)}
 
 
-def _snapshots(raw: dict, epoch: int | None) -> tuple[list[tuple[int, dict]], dict]:
-    """[(epoch, state_dict)] and loss lists, from any of the accepted file shapes, each state
-    dict checked to hold only named floating-point tensors."""
-    losses = {k: raw[k] for k in ("train_losses", "test_losses") if isinstance(raw.get(k), (list, tuple))}
-    for name, values in losses.items():
-        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
-            raise CheckpointImportError(f"'{name}' must be a list of numbers")
+def _snapshots(raw: dict, epoch: int | None) -> list[tuple[int, dict]]:
+    """[(epoch, state_dict)] from any of the accepted file shapes, each state dict checked to
+    hold only named floating-point tensors; a file's final `model` beside its `checkpoints` is
+    added when it is newer than the last of them."""
+    final_epoch = epoch
+    if final_epoch is None and _is_int(raw.get("epoch")):
+        final_epoch = raw["epoch"]
     if isinstance(raw.get("checkpoints"), (list, tuple)):
         states = raw["checkpoints"]
         epochs = raw.get("checkpoint_epochs") or list(range(len(states)))
@@ -188,13 +190,21 @@ def _snapshots(raw: dict, epoch: int | None) -> tuple[list[tuple[int, dict]], di
             raise CheckpointImportError("'checkpoints' is empty: there is no model to import")
         if not isinstance(epochs, (list, tuple)) or len(epochs) != len(states):
             raise CheckpointImportError("'checkpoint_epochs' and 'checkpoints' have different lengths")
-        return [(_epoch(e), _state(s, f"checkpoint {i}")) for i, (e, s) in enumerate(zip(epochs, states))], losses
+        out = [(_epoch(e), _state(s, f"checkpoint {i}")) for i, (e, s) in enumerate(zip(epochs, states))]
+        if isinstance(raw.get("model"), dict) and final_epoch is not None and _epoch(final_epoch) > out[-1][0]:
+            out.append((final_epoch, _state(raw["model"], "the final model")))
+        return out
     state = raw.get("model", raw.get("state_dict", raw))
     if not isinstance(state, dict):
         raise CheckpointImportError("expected a state dict, or a dict with a 'model' state dict")
-    if epoch is None:
-        epoch = raw.get("epoch") if isinstance(raw.get("epoch"), int) else len(losses.get("train_losses", ()))
-    return [(_epoch(epoch), _state(state, "the state dict"))], losses
+    if final_epoch is None:
+        losses = raw.get("train_losses")
+        final_epoch = len(losses) if isinstance(losses, (list, tuple)) else 0
+    return [(_epoch(final_epoch), _state(state, "the state dict"))]
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _epoch(value) -> int:
@@ -231,18 +241,31 @@ def grid_accuracy(model, operation: str, p: int) -> float:
 
 def import_checkpoint(path: str | Path, family: str, store: Store | None = None, *, id: str | None = None,
                       format: str = "auto", epoch: int | None = None, overrides: dict | None = None) -> dict:
-    """Create a variant of `family` from a foreign checkpoint file; returns a summary with the
-    variant, its checkpoints and the final model's accuracy on the full grid."""
+    """Create a variant of `family` from a foreign checkpoint file, with the settings and history
+    the file records (`workbench.paperrun`), `overrides` (`--set`) for what it does not say and
+    the family's values for the rest; returns a summary of what was read, set and assumed, the
+    final model's accuracy on the full grid and a check of its losses on the imported split."""
     store, path = store or Store(), Path(path)
     raw = read_file(path)
-    snapshots, losses = _snapshots(raw, epoch)
+    snapshots = _snapshots(raw, epoch)
     fmt = detect_format(snapshots[0][1]) if format == "auto" else format
     converted = [(e, convert(s, fmt)) for e, s in snapshots]
+    shapes = infer_overrides(converted[-1][1])
+    try:
+        from_file, read, ignored, history, sources, notes = _read_run(raw, shapes, converted[-1][0])
+    except paperrun.PaperRunError as err:
+        raise CheckpointImportError(f"{path}: {err}") from None
+    user = {_dotted(k): v for k, v in (overrides or {}).items()}
+    values = {**{_dotted(k): v for k, v in shapes.items()}, **from_file, **user}
     fam = load_family(family)
     try:
-        variant = fam.variant({**infer_overrides(converted[-1][1]), **(overrides or {})})
+        variant = fam.variant(values)
     except FamilyError as err:
         raise CheckpointImportError(f"{path}: {err}") from None
+    notes += [f"--set {k}={user[k]!r} replaces the file's {from_file[k]!r} ({read[k]})" for k in user
+              if k in from_file and from_file[k] != user[k]]
+    assumed = {f"{s}.{k}": v for s in ("domain", "model", "training") for k, v in variant.spec[s].items()
+               if f"{s}.{k}" not in values and f"{s}.{k}" != "model.n_layers"}
     cfg = ModelConfig.from_spec(variant.spec)
     vid = id or "imported-" + re.sub(r"[^A-Za-z0-9_.-]+", "_", path.stem)
     ref = VariantRef(family, vid)
@@ -254,18 +277,71 @@ def import_checkpoint(path: str | Path, family: str, store: Store | None = None,
             checked.append((e, check_weights(cfg, weights, f"{path} (epoch {e})")))
         except WeightsError as err:
             raise CheckpointImportError(str(err)) from None
+    checks = _split_checks(raw, history, variant.spec, checked[-1][1])
+    source = {"kind": "imported", "path": str(path.resolve()), "sha256": _sha256(path), "bytes": path.stat().st_size,
+              "format": fmt, "read": read, "shapes": "p, d_model, n_heads, d_head, d_mlp from the weights' shapes",
+              "set": user, "assumed": assumed, "ignored": ignored, "history": sources,
+              "checks": [text for text, _ in checks], "notes": notes}
     with store.lock(ref, "importing"):
         store.write_info(ref, {"family": family, "id": vid, "spec": variant.spec, "overrides": variant.overrides,
-                               "status": "training", "created": timestamp(),
-                               "source": {"kind": "imported", "path": str(path.resolve()), "format": fmt}})
-        if losses:
-            n = max(len(v) for v in losses.values())
-            history = {k.replace("_losses", "_loss"): np.pad(np.asarray(v, float), (0, n - len(v)), constant_values=np.nan)
-                       for k, v in losses.items()}
+                               "status": "training", "created": timestamp(), "source": source})
+        if len(history):
             store.save_history(ref, history)
         for e, weights in checked:
             store.save_checkpoint(ref, e, {k: v.numpy() for k, v in weights.items()})
         accuracy = grid_accuracy(load_model(cfg, checked[-1][1]), variant.spec["domain"]["operation"], cfg.p)
         store.update_info(ref, status="trained", final={"grid_acc": accuracy})
     return {"variant": ref, "format": fmt, "epochs": [e for e, _ in checked], "grid_accuracy": accuracy,
-            "p": cfg.p, "history": sorted(losses)}
+            "p": cfg.p, "history": sources, "read": read, "set": user, "assumed": assumed, "ignored": ignored,
+            "checks": [text for text, _ in checks], "notes": notes}
+
+
+def _read_run(raw: dict, shapes: dict, last_checkpoint: int):
+    """What the file records: (settings {spec key: value}, {spec key: where it came from},
+    {file key: value read but not used}, its History, {series: where it came from}, notes).
+    Besides `paperrun`'s config and optimizer reading, the test loss's cadence gives
+    `training.eval_every`, and the last epoch the file holds gives `training.epochs` when no
+    setting states it."""
+    settings, read, ignored = paperrun.read_settings(raw, shapes)
+    config = raw.get("config") if isinstance(raw.get("config"), dict) else {}
+    stated = [v for v in (config.get("num_epochs"), raw.get("epoch")) if _is_int(v)]
+    history, sources, notes = paperrun.read_history(raw, max(stated, default=None))
+    if "test_loss" in history and len(history.x("test_loss")) > 1:
+        every = int(history.x("test_loss")[1] - history.x("test_loss")[0])
+        if every > 1:
+            settings["training.eval_every"] = every
+            read["training.eval_every"] = f"the test loss's cadence ({sources['test_loss'].split(':')[0]})"
+    if "training.epochs" not in settings:
+        settings["training.epochs"] = max([1, last_checkpoint] + [int(history.x(k)[-1]) for k in history
+                                                                  if len(history.x(k))])
+        read["training.epochs"] = "the last epoch the file holds (checkpoint or history)"
+    return settings, read, ignored, history, sources, notes
+
+
+def _dotted(key: str) -> str:
+    """`data_seed` -> `domain.data_seed` (an unknown key is left for the family to refuse)."""
+    if "." in key:
+        return key
+    return next((f"{section}.{key}" for section, keys in SCHEMA.items() if key in keys), key)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _split_checks(raw: dict, history, spec: dict, weights: dict) -> list[tuple[str, bool]]:
+    """The final model's train and test loss on the imported split, beside the file's own."""
+    from workbench.training import Split, cross_entropy_f64
+    model = Transformer(ModelConfig.from_spec(spec), weights).eval()
+    split = Split.for_variant(spec, "cpu")
+    with torch.no_grad():
+        train = float(cross_entropy_f64(model.last_logits(split.train_a, split.train_b), split.train_y))
+        test = float(cross_entropy_f64(model.last_logits(split.test_a, split.test_b), split.test_y))
+    return [paperrun.check_split(paperrun.recorded_final(raw, "train_loss", history, "train_loss"), train,
+                                 "final train loss"),
+            paperrun.check_split(paperrun.recorded_final(raw, "test_loss", history, "test_loss"), test,
+                                 "final test loss")]

@@ -26,10 +26,11 @@ from pathlib import Path
 
 import numpy as np
 
+from workbench import history
 from workbench.analyzers.dynamics import NAME, run_dynamics, stored_alerts, stored_phases
 from workbench.errors import BadInputError, ConflictError
 from workbench.gates import evaluate_all
-from workbench.phases import tokens
+from workbench.phases import describe_roles, tokens
 from workbench.store import VariantRef, check_name, timestamp
 
 X_NAMES = ("step", "global_step", "trainer/global_step", "_step", "steps", "iteration", "iter", "it", "epoch",
@@ -135,6 +136,8 @@ def _load_torch(path: Path):
         reason = (str(err).splitlines() or [type(err).__name__])[0][:300]
         raise LogImportError(f"{path} could not be loaded safely ({reason}); save a dict of "
                              "lists of numbers (torch.save({'loss': losses, ...}, path))") from None
+    if isinstance(data, dict):  # weights stay tensors, never millions of Python floats
+        data = {k: "(not read)" if k in NOT_SERIES and k != "config" else v for k, v in data.items()}
     return _plain(data)
 
 
@@ -251,6 +254,12 @@ def _from_records(records, step, metrics, notes, path) -> tuple[dict, str, list[
 
 def _from_columns(data: dict, step, metrics, notes, path) -> tuple[dict, str, list[str]]:
     flat = _flat(data, "the top level", path)
+    total = _epoch_count(flat)
+    trees = sorted({k.split("/", 1)[0] for k in flat if k.split("/", 1)[0] in NOT_SERIES})
+    if trees:
+        flat = {k: v for k, v in flat.items() if k.split("/", 1)[0] not in NOT_SERIES}
+        notes.append(f"not read as series: {', '.join(trees)} (weights, optimizer state, settings)"
+                     + ("; `workbench import FILE` imports the model with this history" if "model" in trees else ""))
     lists = {k: v for k, v in flat.items() if isinstance(v, list) and v and all(
         isinstance(e, (int, float)) and not isinstance(e, bool) or e is None for e in v)}
     skipped = sorted(set(flat) - set(lists))
@@ -262,34 +271,68 @@ def _from_columns(data: dict, step, metrics, notes, path) -> tuple[dict, str, li
     names = _metric_names([k for k in lists if k not in own_x], x_name, metrics, path, "list of numbers")
     _check_size(sum(len(lists[n]) for n in names), path)
     x_main = np.asarray(lists[x_name], dtype=np.float64) if x_name else None
+    if x_main is None and not names:
+        return _nonempty({}, path), "index", notes
+    longest = len(x_main) if x_main is not None else max(len(lists[n]) for n in names)
+    stated = total is not None
+    if x_main is None and total and total >= longest:
+        notes.append(f"no step/epoch list: x is the epoch, {total:,} epochs (the file's "
+                     f"{'epoch count' if total != longest else 'longest series'}); value i of a series "
+                     "logged every k epochs is at epoch k·i")
+    elif x_main is None:
+        stated, total = False, longest
+        notes.append("no step/epoch list found: x is the index of the longest series (name one with --step)")
     series = {}
     for name in names:
         y = np.asarray([np.nan if v is None else v for v in lists[name]], dtype=np.float64)
-        x = _place(name, y, lists, x_main, x_name, notes, path)
+        y, dropped = history.strip_padding(y, longest)
+        if dropped:
+            notes.append(f"{name}: its last {dropped:,} values are NaN padding up to the longest series' length, "
+                         "not data: dropped")
+        x = _place(name, y, lists, x_main, x_name, total, notes, path)
         series[name] = _sorted(x, y, name, notes)
-    if x_name is None:
-        notes.append("no step/epoch list found: each metric's x is its index (name one with --step)")
-    return _nonempty(series, path), x_name or "index", notes
+    return _nonempty(series, path), x_name or ("epoch" if stated else "index"), notes
 
 
-def _place(name, y, lists, x_main, x_name, notes, path) -> np.ndarray:
+NOT_SERIES = {"model", "state_dict", "optimizer", "scheduler", "checkpoints", "checkpoint_epochs", "config"}
+EPOCH_COUNTS = ("num_epochs", "config/num_epochs", "n_epochs", "epochs", "epoch")
+
+
+def _epoch_count(flat: dict) -> int | None:
+    """The run's epoch count when the file states it as a number (the progress-measures files:
+    `epoch`, `config/num_epochs`)."""
+    for key in EPOCH_COUNTS:
+        value = flat.get(key)
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            return value
+    return None
+
+
+def _place(name, y, lists, x_main, x_name, total, notes, path) -> np.ndarray:
     for suffix in ("_step", "_steps", "_epoch", "_epochs", "_x"):
         own = lists.get(name + suffix)
         if own is not None:
             if len(own) != len(y):
                 raise LogImportError(f"{path}: key {name + suffix!r} has {len(own)} values but {name!r} has {len(y)}")
             return np.asarray(own, dtype=np.float64)
-    if x_main is None:
-        return np.arange(len(y), dtype=np.float64)
-    if len(y) == len(x_main):
-        return x_main
-    if len(x_main) % len(y) == 0:
-        every = len(x_main) // len(y)
-        notes.append(f"{name}: {len(y)} values for {len(x_main)} {x_name} values, placed at every {every}th "
-                     f"{x_name} (the end of each block); give '{name}_{x_name}' to place them exactly")
-        return x_main[every - 1:: every]
-    raise LogImportError(f"{path}: key {name!r} has {len(y)} values but {x_name!r} has {len(x_main)}; "
-                         f"add a '{name}_{x_name}' list with the {x_name} of each value")
+    n = len(x_main) if x_main is not None else total
+    if len(y) == n:
+        return x_main if x_main is not None else np.arange(n, dtype=np.float64)
+    # Fewer values: logged every k-th x. With an x list a value closes its block of k (trainers
+    # log an evaluation after its k steps); by epoch count, value i is at k·i (the paper's code).
+    found = history.cadence(len(y), n, prefer="end" if x_main is not None else "start")
+    if found is None:
+        raise LogImportError(f"{path}: key {name!r} has {len(y)} values but "
+                             + (f"{x_name!r} has {n}" if x_main is not None else f"the run has {n} epochs")
+                             + f"; no whole cadence fits - add a '{name}_{x_name or 'epoch'}' list with the "
+                             f"{x_name or 'epoch'} of each value")
+    every, where = found
+    at = history.place(len(y), every, where)
+    unit = x_name or "epoch"
+    notes.append(f"{name}: {len(y):,} values for {n:,} {unit}s: logged every {every} {unit}s, placed at "
+                 + ("the end of each block" if where == "end" else f"{unit} {every}·i") + " (inferred from "
+                 f"the counts; give '{name}_{unit}' to place them exactly)")
+    return x_main[at] if x_main is not None else at.astype(np.float64)
 
 
 # -- checks ----------------------------------------------------------------------------------
@@ -333,6 +376,9 @@ def import_log(path, store, *, family: str = "logs", id: str | None = None, step
     phases and alerts (the `loss_dynamics` artifact); returns a summary for the user."""
     ref = VariantRef(check_name("family", family), check_name("variant", id or run_id(path)))
     series, x_name, notes = read_log(path, step, metrics)
+    roles = describe_roles(series)
+    if roles:
+        notes.append("phases read: " + "; ".join(roles))
     results = evaluate_all("\n".join(gates or []), series)  # refuses unreadable gates before anything is written
     if store.exists(ref) and not replace:
         raise ConflictError(f"{ref} already exists; pass --replace to overwrite it or --id to name this run")

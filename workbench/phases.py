@@ -1,23 +1,33 @@
 """Phases of a grokking run, from its loss and accuracy curves: the one definition every page,
 table and comparison uses. Pure NumPy.
 
-A run is a dict of named series `{name: (x, y)}` (x = epoch or step, increasing; NaN and ±inf
-are ignored). `roles` finds the train/held-out loss and accuracy among any names (`test_loss`,
-`val/loss`, `eval_acc`, ...). The events, in the units of x:
+A run is a dict of named series `{name: (x, y)}` (x = epoch or step, increasing; each series at
+its own x, e.g. a test loss logged every 10 epochs; NaN and ±inf are ignored). `roles` finds the
+train/held-out loss and accuracy among any names (`test_loss`, `test_losses`, `val/loss`,
+`eval_acc`, a bare `loss`, ...; `describe_roles` says what it mapped). The events, in x units:
 
 - memorization end: the first x at which train loss ≤ `memorized_loss` (0.05 nats: the model
   puts ≈ 95% probability on the right answer of the training pairs, on average);
 - test-loss peak: where the held-out loss is highest (the raw maximum);
-- grokking onset (the turn): the extrapolated onset of the held-out loss's descent (as onsets
-  are read off thermal-analysis curves). Smooth the loss (centered moving average over
-  `smoothing` = 1% of the run, at least 5 samples); after its peak, find where it has come 25%
-  and 75% of the way down (linear scale) to its final level (median of the last 5%); the
-  straight line through those two points reaches the peak's level at the onset (the logged x
-  nearest to it, never before the peak). For a plateau followed by a straight descent this is
-  exactly where the descent starts; measured on the middle half of the descent, it ignores the
-  small relaxation right after a sharp peak. A run whose final held-out loss is not
-  `min_drop` (10×) below its peak has not grokked: no onset;
-- grok epoch: the first x with held-out accuracy ≥ `grokked_accuracy` (99%);
+- grokking onset (the turn): where the held-out loss bends into its drop. Smooth the loss
+  (centered moving average over `smoothing` = 1% of its samples, at least 3) and take the
+  stretch from its peak to where it is half way down in orders of magnitude, at √(peak × final)
+  (final = median of the last 5%). Fit that stretch (linear scale, least squares) with two
+  straight segments that meet at one of the logged x (a hinge). If the second segment is the
+  steeper, the loss bends down there: that x is the onset. If the first is the steeper, fit
+  again (up to `MAX_HINGES` times) past the bend when the first segment fell less than the
+  second (a relaxation right after a sharp peak), else before it (the drop, then its flattening
+  foot); a loss that only ever falls more slowly has its onset at the peak. For a plateau followed by a
+  straight descent the hinge is exactly where the descent starts; for the slow, almost linear
+  decline the paper's runs show before their sharp drop (test loss ≈ 40 -> 11 over 80k epochs,
+  then a fall by orders of magnitude) the first segment follows the decline and the onset is
+  where the sharp drop begins (within the smoothing width). A run whose final held-out loss is
+  not `min_drop` (10×) below its peak has not grokked: no onset;
+- grok epoch: the first x with held-out accuracy ≥ `grokked_accuracy` (99%). A run that logged
+  no held-out accuracy (losses only, as the progress-measures paper's files): the first x after
+  the test-loss peak at which the held-out loss ≤ `grokked_loss` (0.05 nats, the level that
+  marks memorization on the train loss) - on the sharp drop, where accuracy is close to 99% (on
+  the tiny test run: epoch 401, accuracy 98.3% there, 99% reached at epoch 465);
 - cleanup end: after the grok epoch, the x from which every "settling" series (total weight
   norm, restricted and excluded loss — whichever the run has) stays within `settle_tolerance`
   (5%) of its range since grokking of its final value (smoothed). None while still settling
@@ -36,12 +46,16 @@ from dataclasses import asdict, dataclass, fields
 import numpy as np
 
 Series = dict[str, tuple[np.ndarray, np.ndarray]]
-ONSET_RULE = ("onset: where the test loss's descent (the line through its 25% and 75% points) "
-              "extends back to its peak level")
+ONSET_RULE = ("onset: where the smoothed test loss bends from its decline after the peak into its "
+              "drop (a two-segment line fit)")
 EVENTS = ("memorization_end", "test_loss_peak", "onset", "grok", "cleanup_end")
 PHASE_NAMES = ("memorization", "circuit formation", "grokking", "cleanup")
 HELD_OUT = {"test", "val", "valid", "validation", "eval", "dev", "holdout", "heldout"}
 TRAIN = {"train", "training", "trn"}
+LOSS_WORDS = {"loss", "losses", "nll", "xent", "ce"}
+ACCURACY_WORDS = {"acc", "accs", "accuracy", "accuracies"}
+ROLE_NAMES = {"train_loss": "train loss", "test_loss": "held-out loss", "train_acc": "train accuracy",
+              "test_acc": "held-out accuracy", "weight_norm": "weight norm"}
 
 
 @dataclass(frozen=True)
@@ -49,6 +63,7 @@ class PhaseRules:
     """The parameters of the definitions above (defaults are what the app shows)."""
     memorized_loss: float = 0.05
     grokked_accuracy: float = 0.99
+    grokked_loss: float = 0.05
     smoothing: float = 0.01
     min_drop: float = 10.0
     settle_tolerance: float = 0.05
@@ -99,8 +114,8 @@ def roles(names) -> dict[str, str]:
     train/held-out (no split word counts as train, e.g. a plain `loss`)."""
     names = sorted(names)
     found = {}
-    for role, kind in (("train_loss", {"loss", "nll"}), ("test_loss", {"loss", "nll"}),
-                       ("train_acc", {"acc", "accuracy"}), ("test_acc", {"acc", "accuracy"})):
+    for role, kind in (("train_loss", LOSS_WORDS), ("test_loss", LOSS_WORDS),
+                       ("train_acc", ACCURACY_WORDS), ("test_acc", ACCURACY_WORDS)):
         held_out = role.startswith("test")
         matches = [n for n in names if tokens(n) & kind and bool(tokens(n) & HELD_OUT) == held_out
                    and not tokens(n) & {"restricted", "excluded"}]
@@ -112,6 +127,27 @@ def roles(names) -> dict[str, str]:
     if norms:
         found["weight_norm"] = min(norms, key=len)
     return found
+
+
+def grok_rule(names, rules: PhaseRules = PhaseRules()) -> str:
+    """How the grok epoch of a run with these series is read, for labels: "test acc ≥ 99%", or
+    "test loss ≤ 0.05" for a run without held-out accuracy."""
+    if "test_acc" in roles(names):
+        return f"test acc ≥ {rules.grokked_accuracy:.0%}"
+    return f"test loss ≤ {rules.grokked_loss:g}"
+
+
+def describe_roles(names) -> list[str]:
+    """One note per role `roles` filled from a name that is not the role's own, and one for each
+    loss or accuracy role nobody fills, e.g. "held-out loss <- test_losses"."""
+    found = roles(names)
+    notes = [f"{ROLE_NAMES[role]} <- {name}" for role, name in found.items() if name != role]
+    missing = [ROLE_NAMES[r] for r in ("train_loss", "test_loss", "train_acc", "test_acc") if r not in found]
+    if missing:
+        notes.append(f"no {', '.join(missing)} series" + (
+            " (the grok is located on the held-out loss's drop)" if "held-out accuracy" in missing
+            and "test_loss" in found else ""))
+    return notes
 
 
 def clean(x, y) -> tuple[np.ndarray, np.ndarray]:
@@ -132,8 +168,8 @@ def moving_average(values: np.ndarray, width: int) -> np.ndarray:
     return (sums[width:] - sums[:-width]) / width
 
 
-def smoothing_width(n: int, fraction: float) -> int:
-    return max(5, int(round(n * fraction))) | 1
+def smoothing_width(n: int, fraction: float, minimum: int = 5) -> int:
+    return max(minimum, int(round(n * fraction))) | 1
 
 
 def first_at_or_below(x, y, threshold: float) -> float | None:
@@ -142,23 +178,66 @@ def first_at_or_below(x, y, threshold: float) -> float | None:
 
 
 def onset_of_descent(x, loss, rules: PhaseRules = PhaseRules()) -> float | None:
-    """The grokking onset of a held-out loss curve: the extrapolated onset of its descent (see
-    the module docstring); None if it never falls `min_drop`× below its peak."""
+    """The grokking onset of a held-out loss curve: where the tangent of its drop meets the
+    baseline before it (see the module docstring); None if it never falls `min_drop`× below its peak."""
     x, loss = clean(x, loss)
     keep = loss > 0
     x, loss = x[keep], loss[keep]
     if len(loss) < 3:
         return None
-    smooth = moving_average(loss, smoothing_width(len(loss), rules.smoothing))
+    # At least 3 samples, not 5: a test loss logged every 10 epochs is then smoothed over 30
+    # epochs, and its onset stays within one logging interval of the same run logged every epoch.
+    smooth = moving_average(loss, smoothing_width(len(loss), rules.smoothing, minimum=3))
     peak = int(np.argmax(smooth))
     final = float(np.median(smooth[-max(1, len(loss) // 20):]))
     if final <= 0 or smooth[peak] < rules.min_drop * final:
         return None
-    quarter, three_quarters = (peak + int(np.flatnonzero(smooth[peak:] <= smooth[peak] - f * (smooth[peak] - final))[0])
-                               for f in (0.25, 0.75))
-    run = x[three_quarters] - x[quarter]
-    onset = x[quarter] - 0.5 * run     # the line through both points reaches the peak level here
-    return float(x[max(peak, int(np.argmin(np.abs(x - onset))))])
+    middle = peak + int(np.flatnonzero(smooth[peak:] <= np.sqrt(smooth[peak] * final))[0])
+    start, end = peak, middle
+    for _ in range(MAX_HINGES):
+        if end - start < 4:
+            break
+        onset, before, after = _hinge(x[start: end + 1], smooth[start: end + 1])
+        if after < before:          # the bend into a steeper descent: the drop starts here
+            return onset
+        bend = int(np.searchsorted(x, onset))
+        if smooth[start] - smooth[bend] < smooth[bend] - smooth[end]:
+            start = bend            # a short steeper stretch first (a relaxation after the peak): look past it
+        else:
+            end = bend              # the drop, then its flattening foot: look before the foot
+    return float(x[peak])           # the loss falls ever more slowly from its peak: the drop starts there
+
+
+MAX_HINGES = 8
+
+
+def _hinge(x, y) -> tuple[float, float, float]:
+    """The continuous two-segment line that fits (x, y) best (least squares): (the x where the
+    segments meet, the slope before, the slope after). Every logged x but the ends is tried as
+    the break, all at once: the normal equations of y ≈ a + b·min(x − c, 0) + d·max(x − c, 0)
+    come from prefix sums (x is centred and scaled first, so the sums stay well conditioned)."""
+    x0, scale = float(x[0]), float(x[-1] - x[0]) or 1.0
+    t, y = (np.asarray(x, np.float64) - x0) / scale, np.asarray(y, np.float64)
+    y_mean = y.mean()
+    y = y - y_mean
+
+    def prefix(v):
+        return np.concatenate([[0.0], np.cumsum(v)])
+    n = len(t)
+    s0, s1, s2, sy, sty = prefix(np.ones(n)), prefix(t), prefix(t * t), prefix(y), prefix(t * y)
+    j = np.arange(1, n - 1)                   # break at t[j]: left = indices < j, right = indices >= j
+    c = t[j]
+    left = [s0[j], s1[j], s2[j], sy[j], sty[j]]
+    right = [s0[n] - s0[j], s1[n] - s1[j], s2[n] - s2[j], sy[n] - sy[j], sty[n] - sty[j]]
+    su, suu, suy = left[1] - c * left[0], left[2] - 2 * c * left[1] + c * c * left[0], left[4] - c * left[3]
+    sv, svv, svy = right[1] - c * right[0], right[2] - 2 * c * right[1] + c * c * right[0], right[4] - c * right[3]
+    normal = np.stack([np.stack([np.full_like(c, n), su, sv], -1), np.stack([su, suu, np.zeros_like(c)], -1),
+                       np.stack([sv, np.zeros_like(c), svv], -1)], -2)             # [breaks, 3, 3]
+    rhs = np.stack([np.full_like(c, sy[n]), suy, svy], -1)                      # [breaks, 3]
+    coef = np.linalg.solve(normal + 1e-12 * np.eye(3), rhs[..., None])[..., 0]
+    sse = float(np.sum(y * y)) - np.einsum("bi,bi->b", coef, rhs)               # yᵀy − βᵀXᵀy
+    best = int(np.argmin(sse))
+    return float(x[j[best]]), float(coef[best, 1] / scale), float(coef[best, 2] / scale)
 
 
 def settled_from(x, y, start: float, rules: PhaseRules) -> float | None:
@@ -200,6 +279,10 @@ def detect_phases(series: Series, rules: PhaseRules = PhaseRules(), settling: Se
         x, y = clean(*series[role["test_acc"]])
         hits = np.flatnonzero(y >= rules.grokked_accuracy)
         events["grok"] = float(x[hits[0]]) if len(hits) else None
+    elif events.get("test_loss_peak") is not None:     # losses only: the grok is on the held-out loss's drop
+        x, y = clean(*series[role["test_loss"]])
+        after = x >= events["test_loss_peak"]
+        events["grok"] = first_at_or_below(x[after], y[after], rules.grokked_loss)
     if events.get("grok") is not None:
         candidates = dict(settling or {})
         if "weight_norm" in role:

@@ -4,7 +4,7 @@
       <family>/<variant>/
         variant.json                        # family, id, resolved spec, status, provenance
         probes.json                         # named probes: {name: {"rule": ...} | {"inputs": [[a, b], ...]}}
-        history.safetensors                 # per-epoch telemetry, one array per metric
+        history.safetensors                 # telemetry: values per metric, x/<metric> where not every epoch
         log.safetensors                     # an imported training log: x and y of each metric
         checkpoints/epoch_00012500.safetensors   # weights (TransformerLens names and shapes)
         optimizer/epoch_00012500.safetensors     # AdamW state at the same epoch, for resuming
@@ -40,9 +40,11 @@ import numpy as np
 
 from workbench import config
 from workbench.caching import StampedMemo, file_time, open_disk_cache
-from workbench.errors import BadInputError, DataError, MissingError, NotAnalyzedError, NotTrainedError
+from workbench.errors import (BadInputError, DataError, MissingError, NoHistoryError, NoModelError, NotAnalyzedError,
+                              NotTrainedError)
 from workbench.files import (  # noqa: F401 (check_name: imported from here elsewhere)
     atomic_write, check_name, hold, inside, is_held, read_arrays, read_json, write_arrays, write_json)
+from workbench.history import History
 
 STATUSES = ("untrained", "training", "interrupted", "trained", "analyzed", "log")
 TRAINED = ("trained", "analyzed")  # finished training: more training means extending it
@@ -107,9 +109,9 @@ class Store:
         return _SERIES.get((str(self.root), ref, analyzer), file_time(self._artifact_path(ref, analyzer, None)),
                            lambda: self.load_artifact(ref, analyzer))
 
-    def cached_history(self, ref: VariantRef) -> dict[str, np.ndarray]:
+    def cached_history(self, ref: VariantRef) -> History:
         """`load_history(ref)` kept in memory until the history changes (read-only)."""
-        return _HISTORY.get((str(self.root), ref), file_time(self.variant_dir(ref) / "history.safetensors"),
+        return _HISTORY.get((str(self.root), ref), self.history_stamp(ref),
                             lambda: self.load_history(ref))
 
     # -- variant records --------------------------------------------------------------------
@@ -184,18 +186,33 @@ class Store:
                 if int(path.stem.split("_")[1]) > epoch:
                     path.unlink()
 
-    def save_history(self, ref: VariantRef, history: dict[str, np.ndarray]) -> None:
-        write_arrays(self.variant_dir(ref) / "history.safetensors", history)
+    def save_history(self, ref: VariantRef, history: History | dict[str, np.ndarray]) -> None:
+        """A History (each series with its own x), or {name: values at epochs 0, 1, 2, ...}."""
+        arrays = history.to_arrays() if isinstance(history, History) else history
+        write_arrays(self.variant_dir(ref) / "history.safetensors", arrays)
 
-    def load_history(self, ref: VariantRef) -> dict[str, np.ndarray]:
+    def load_history(self, ref: VariantRef) -> History:
+        """The run's recorded series (`workbench.history`): a trained or imported variant's
+        history, or an imported log's curves (x in the log's own unit)."""
+        if self.is_log(ref):
+            unit = self.info(ref).get("log", {}).get("x") or "step"
+            return History(self.load_log(ref), unit=unit)
         path = self.variant_dir(ref) / "history.safetensors"
-        if not path.is_file() and self.is_log(ref):
-            raise MissingError(f"{ref} is an imported training log (no model, no checkpoints): "
-                               "its curves are on the Loss dynamics page")
         if not path.is_file():
+            if (self.info(ref).get("source") or {}).get("kind") == "imported":
+                raise NoHistoryError(f"variant {ref} has no training history: its file held none (an imported "
+                                     "checkpoint), so there are no loss curves, phases or alerts")
             raise NotTrainedError(f"variant {ref} has no training history yet; "
                                   f"run `workbench train {ref.family} ...` first", ref=ref)
-        return read_arrays(path)[0]
+        return History.from_arrays(read_arrays(path)[0])
+
+    def history_stamp(self, ref: VariantRef) -> int | None:
+        """When the run's history last changed (file mtime in ns; None without one): a cache key."""
+        for name in ("history.safetensors", "log.safetensors"):
+            stamp = file_time(self.variant_dir(ref) / name)
+            if stamp is not None:
+                return stamp
+        return None
 
     # -- imported training logs ---------------------------------------------------------------
     def save_log(self, ref: VariantRef, series: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
@@ -238,10 +255,13 @@ class Store:
 
     def load_artifact(self, ref: VariantRef, analyzer: str, epoch: int | None = None) -> dict[str, np.ndarray]:
         path = self._artifact_path(ref, analyzer, epoch)
+        if not path.is_file() and self.is_log(ref) and analyzer != "loss_dynamics":
+            raise NoModelError(f"{ref} is an imported training log: it has no model, so no {analyzer} analysis "
+                              "(its curves are on the Overview and Loss dynamics pages)")
         if not path.is_file():
             at = "for the run" if epoch is None else f"at epoch {epoch}"
-            raise NotAnalyzedError(f"variant {ref} has no {analyzer} artifact {at}; "
-                                   f"run `workbench analyze {ref.family}/{ref.id}`", ref=ref, analyzer=analyzer)
+            raise NotAnalyzedError(f"variant {ref} has no {analyzer} artifact {at}; run `workbench analyze "
+                                   f"{ref.family}/{ref.id} --analyzers {analyzer}`", ref=ref, analyzer=analyzer)
         return read_arrays(path, f"delete it and run `workbench analyze {ref.family}/{ref.id} --force`")[0]
 
     def artifact_epochs(self, ref: VariantRef, analyzer: str) -> list[int]:

@@ -1,9 +1,11 @@
 """The training loop: full-batch AdamW on one variant, checkpointed, resumable, deterministic.
 
 Epoch e means "the weights after e optimizer steps". For every e in 0..epochs the loop records
-the losses and accuracies of those weights, the L2 norm of every parameter and of its gradient,
-and the learning rate of the step that follows; a checkpoint at epoch e holds exactly the weights
-that history row e describes. Initialization depends only on `seed`, the split only on
+the train loss and accuracy of those weights, the L2 norm of every parameter and of its gradient,
+and the learning rate of the step that follows; the test loss and accuracy every `eval_every`
+epochs (recipe option, default 1: every epoch), at every checkpoint and at the last epoch, kept
+as a sparse series with its own epochs (`workbench.history`). A checkpoint at epoch e holds
+exactly the weights that the history at epoch e describes. Initialization depends only on `seed`, the split only on
 `data_seed`, neither on global RNG state, so equal seeds give identical histories and a resumed
 run gives the history an uninterrupted one would.
 """
@@ -20,7 +22,8 @@ import torch
 import torch.nn.functional as F
 
 from workbench import tasks
-from workbench.families import OPTIONAL, VariantSpec, checkpoint_schedule
+from workbench.families import OPTIONAL, VariantSpec, checkpoint_schedule, setting
+from workbench.history import History
 from workbench.model import ModelConfig, Transformer, check_weights, init_weights
 from workbench.errors import BadInputError, ConflictError
 from workbench.store import TRAINED, Store, VariantRef, timestamp
@@ -233,7 +236,8 @@ class _Run:
         self.names = [name for name, _ in self.model.named_parameters()]
         self.params = list(self.model.parameters())
 
-    def evaluate(self, epoch: int) -> dict:
+    def evaluate(self, epoch: int, test: bool = True) -> dict:
+        """The epoch's metrics; the test forward (test_loss, test_acc) only when `test`."""
         lr = learning_rate(self.tr, epoch)
         for group in self.opt.param_groups:
             group["lr"] = lr
@@ -243,18 +247,20 @@ class _Run:
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         with torch.no_grad():
-            test_logits = model.last_logits(split.test_a, split.test_b)
+            scalars = [loss.detach(), (logits.argmax(-1) == split.train_y).double().mean()]
+            if test:
+                test_logits = model.last_logits(split.test_a, split.test_b)
+                scalars += [cross_entropy_f64(test_logits, split.test_y),
+                            (test_logits.argmax(-1) == split.test_y).double().mean()]
             row = torch.stack([
-                loss.detach(), cross_entropy_f64(test_logits, split.test_y),
-                (logits.argmax(-1) == split.train_y).double().mean(),
-                (test_logits.argmax(-1) == split.test_y).double().mean(),
+                *scalars,
                 *[n.double() for n in torch._foreach_norm(params)],
                 *[n.double() for n in torch._foreach_norm([q.grad for q in params])],
             ]).cpu().numpy()
-        n = len(self.names)
-        metrics = dict(zip(["train_loss", "test_loss", "train_acc", "test_acc"], row[:4].tolist()))
-        metrics.update({f"weight_norm.{name}": v for name, v in zip(self.names, row[4 : 4 + n].tolist())})
-        metrics.update({f"grad_norm.{name}": v for name, v in zip(self.names, row[4 + n :].tolist())})
+        n, m = len(self.names), len(scalars)
+        metrics = dict(zip(["train_loss", "train_acc", "test_loss", "test_acc"][:m], row[:m].tolist()))
+        metrics.update({f"weight_norm.{name}": v for name, v in zip(self.names, row[m : m + n].tolist())})
+        metrics.update({f"grad_norm.{name}": v for name, v in zip(self.names, row[m + n :].tolist())})
         metrics["lr"] = lr
         return metrics
 
@@ -274,28 +280,32 @@ def _run(store, ref, spec, device, progress, callback) -> dict:
     keep_all = spec["checkpoints"]["keep_optimizer"] == "all"
     cfg = ModelConfig.from_spec(spec)
     history = _empty_history(cfg, epochs)
+    tested = _test_epochs(epochs, setting(spec, "training", "eval_every"), schedule)
     start = 0
     if store.checkpoint_epochs(ref):
         previous = store.load_history(ref)
         start = _resume_point(store, ref, len(previous.get("train_loss", ()))) or 0
         for key in history:
             if key in previous:
-                history[key][:start] = previous[key][:start]
+                x, y = previous.xy(key)
+                history[key][x[x < start]] = y[x < start]
     store.drop_checkpoints_after(ref, start if start else -1)
     run = _Run(spec, device, store.load_weights(ref, start) if start else None,
                store.load_optimizer(ref, start) if start else None, ref)
     info = store.update_info(ref, status="training")
 
     bar = _progress_bar(progress, epochs, start, ref)
-    began, stopped = time.perf_counter(), False
+    began, stopped, last_test = time.perf_counter(), False, {}
     for epoch in range(start, epochs + 1):
-        metrics = run.evaluate(epoch)
+        metrics = run.evaluate(epoch, test=bool(tested[epoch]))
         for key, value in metrics.items():
             history[key][epoch] = value
+        last_test = {k: metrics.get(k, last_test.get(k, math.nan)) for k in TEST_KEYS}
+        metrics = {**last_test, **metrics}  # shown and passed on: the last evaluation's test metrics
         if epoch in schedule:
             # History first, then optimizer state, then weights: whatever a crash interrupts, the
             # newest complete checkpoint has its optimizer state and every history row before it.
-            store.save_history(ref, {k: v[: epoch + 1] for k, v in history.items()})
+            store.save_history(ref, _recorded(history, tested, epoch))
             store.save_checkpoint(ref, epoch, run.weights(), run.optimizer_arrays())
             if not keep_all:
                 store.prune_optimizer(ref, keep=epoch)
@@ -315,6 +325,26 @@ def _run(store, ref, spec, device, progress, callback) -> dict:
         return store.update_info(ref, status="training", train_seconds=seconds)
     final = {k: float(history[k][epochs]) for k in ("train_loss", "test_loss", "train_acc", "test_acc")}
     return store.update_info(ref, status="trained", final=final, train_seconds=seconds, device=device)
+
+
+TEST_KEYS = ("test_loss", "test_acc")
+
+
+def _test_epochs(epochs: int, every: int, schedule: set[int]) -> np.ndarray:
+    """[epochs + 1] bool: where the test forward runs - every `every` epochs, at every
+    checkpoint and at the last epoch."""
+    tested = np.zeros(epochs + 1, bool)
+    tested[::every] = True
+    tested[[e for e in schedule if e <= epochs] + [epochs]] = True
+    return tested
+
+
+def _recorded(history: dict[str, np.ndarray], tested: np.ndarray, upto: int) -> History:
+    """The history up to epoch `upto`: test series at the epochs they were evaluated, the rest at
+    every epoch (with eval_every = 1 the file is the one written before eval_every existed)."""
+    every_epoch, test_epochs = np.arange(upto + 1), np.flatnonzero(tested[: upto + 1])
+    return History({k: (test_epochs, v[test_epochs]) if k in TEST_KEYS else (every_epoch, v[: upto + 1])
+                    for k, v in history.items()})
 
 
 def _empty_history(cfg: ModelConfig, epochs: int) -> dict[str, np.ndarray]:

@@ -6,6 +6,7 @@ pass and a weight-only analyzer never runs the model.
 """
 from __future__ import annotations
 
+import hashlib
 from functools import cached_property
 
 import numpy as np
@@ -80,8 +81,32 @@ class EpochContext:
 
     @cached_property
     def final_key_frequencies(self) -> np.ndarray:
-        """Key frequencies of the final checkpoint's embedding (see fourier.key_frequencies)."""
-        return fourier.key_frequencies(fourier.frequency_norms(self.final_weights["embed.W_E"][: self.p]))
+        """The final checkpoint's model key frequencies (`fourier.model_key_frequencies`)."""
+        return model_key_frequencies(self.spec, self.final_weights)
+
+
+_MODEL_KEYS: dict[str, np.ndarray] = {}   # weights digest -> keys: one neuron analysis per final checkpoint
+
+
+def model_key_frequencies(spec: dict, weights: dict[str, np.ndarray]) -> np.ndarray:
+    """A checkpoint's model key frequencies: those at least two of W_E's norms, W_L's norms and
+    its neuron clusters agree on (`fourier.model_key_frequencies`). The clusters need one forward
+    pass over the grid, so the answer is kept per checkpoint content (every epoch's progress
+    measures use the final checkpoint's keys)."""
+    digest = hashlib.blake2b(digest_size=16)
+    for name in sorted(weights):
+        digest.update(name.encode() + np.ascontiguousarray(weights[name]).tobytes())
+    key = digest.hexdigest() + str(spec["domain"]["p"])
+    if key not in _MODEL_KEYS:
+        ctx = EpochContext(spec, -1, weights)
+        p = ctx.p
+        fve = fourier.neuron_frequency_fve(ctx.activation("blocks.0.mlp.hook_post")[:, -1].reshape(p, p, -1))
+        if len(_MODEL_KEYS) >= 4:
+            _MODEL_KEYS.clear()
+        _MODEL_KEYS[key] = fourier.model_key_frequencies(
+            fourier.frequency_norms(weights["embed.W_E"][:p]), fourier.frequency_norms(fourier.neuron_logit_map(weights).T),
+            fourier.neuron_clusters(fve)["cluster_sizes"], fve.shape[1])
+    return _MODEL_KEYS[key]
 
 
 class SeriesContext:

@@ -3,9 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from workbench import spectra
+from workbench import fourier, spectra
 from workbench.analyzers.registry import register
-from workbench.analyzers.fourier_norms import neuron_logit_map
 from workbench.vocabulary import MATRICES
 
 
@@ -26,5 +25,5 @@ def dimensionality(ctx):
     out = {}
     for name, param in MATRICES.items():
         out.update(spectrum_summary(ctx.weights[param], name))
-    out.update(spectrum_summary(neuron_logit_map(ctx.weights), "W_L"))
+    out.update(spectrum_summary(fourier.neuron_logit_map(ctx.weights), "W_L"))
     return out

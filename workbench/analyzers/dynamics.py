@@ -25,12 +25,9 @@ NOT_SCANNED = {"lr", "learning", "rate"}   # schedule steps are not alerts
 
 
 def run_series(store: Store, ref: VariantRef) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Every series of a run as {name: (x, y)}: an imported log's own, or the history's (x = epoch)."""
-    if store.is_log(ref):
-        return store.load_log(ref)
-    history = store.cached_history(ref)
-    return {name: (np.arange(len(values), dtype=np.float64), np.asarray(values, np.float64))
-            for name, values in history.items()}
+    """Every series of a run as {name: (x, y)}, each at its own positions (`workbench.history`)."""
+    return {name: (np.asarray(x, np.float64), np.asarray(y, np.float64))
+            for name, (x, y) in store.cached_history(ref).series.items()}
 
 
 def default_series(names) -> str:

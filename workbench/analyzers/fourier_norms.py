@@ -22,11 +22,6 @@ def fourier_summary(W: np.ndarray, prefix: str = "") -> dict[str, np.ndarray]:
             f"{prefix}gini": np.float32(fourier.gini(norms["norm"]))}
 
 
-def neuron_logit_map(weights: dict[str, np.ndarray]) -> np.ndarray:
-    """W_L = W_out · W_U, [d_mlp, p]: each neuron's direct effect on each answer's logit."""
-    return weights["blocks.0.mlp.W_out"].astype(np.float64) @ weights["unembed.W_U"]
-
-
 @register("fourier_embedding", reference=NANDA)
 def fourier_embedding(ctx):
     """Norms of W_E's first p rows (the number tokens) in the Fourier basis, key frequencies, Gini."""
@@ -37,4 +32,4 @@ def fourier_embedding(ctx):
 def fourier_unembedding(ctx):
     """The same for the unembedding W_U (prefix 'W_U.') and the neuron-logit map W_L (prefix 'W_L.')."""
     return {**fourier_summary(ctx.weights["unembed.W_U"].T, "W_U."),
-            **fourier_summary(neuron_logit_map(ctx.weights).T, "W_L.")}
+            **fourier_summary(fourier.neuron_logit_map(ctx.weights).T, "W_L.")}

@@ -23,7 +23,7 @@ ROWS = [  # (metrics key, label, format of a value)
     ("n_clusters", "neuron clusters (final)", "{}"),
     ("fraction_explained", "neurons in a cluster (final)", "{:.0%}"),
     ("participation_ratio_W_E", "participation ratio of W_E (final)", "{:.2f}"),
-    ("key_frequencies", "key frequencies k (final W_E)", "{}"),
+    ("key_frequencies", "key frequencies k (model, final)", "{}"),
     ("analysis", "analysis", "{}"),
 ]
 DELTA = {"memorized_epoch": "{:+,}", "onset_epoch": "{:+,}", "grokked_epoch": "{:+,}", "n_clusters": "{:+}",

@@ -50,12 +50,16 @@ def headline_metrics(store, selection) -> html.Div | dbc.Row:
     final = numbers["final_test_acc"]
     cards = [metric("memorized (train loss ≤ 0.05)", _epoch(numbers["memorized_epoch"])),
              metric("grokking onset", _epoch(numbers["onset_epoch"])),
-             metric("grokked (test acc ≥ 99%)", _epoch(numbers["grokked_epoch"])),
-             metric("final test accuracy", f"{final:.3f}" if final is not None else "–")]
+             metric(f"grokked ({numbers['grok_rule']})", _epoch(numbers["grokked_epoch"])),
+             metric("final test accuracy", f"{final:.3f}" if final is not None else "–",
+                    numbers["final_test_acc_note"] or ("" if final is not None else "not logged" if numbers["log"]
+                                                       else "not logged; analyze the run to compute it"))]
     if numbers["analyzed"]:
         cards += [metric("key frequencies (final)", ", ".join(map(str, numbers["key_frequencies"])) or "none"),
                   metric("neurons in a cluster", f"{numbers['fraction_explained']:.0%}",
                          f"at epoch {numbers['neurons_epoch']:,}")]
+    elif numbers["log"]:
+        cards.append(metric("analysis", "none", "an imported log has no model"))
     else:
         cards.append(metric("analysis", "not run", f"workbench analyze {ref}"))
     return dbc.Row(cards, className="g-2")

@@ -31,6 +31,8 @@ FIELDS = [  # (id, label, section.key or None, input type, help)
     ("lr", "learning rate", "training.lr", "number", "peak"),
     ("warmup_epochs", "warm-up epochs", "training.warmup_epochs", "number", "linear warm-up, then the schedule"),
     ("epochs", "epochs", "training.epochs", "number", "full-batch steps"),
+    ("eval_every", "test every (epochs)", "training.eval_every", "number", "test loss and accuracy every N epochs "
+     "(and at checkpoints)"),
     ("every", "checkpoint every", "checkpoints.every", "text", "interval:until, e.g. 100:1500,500:25000"),
 ]
 SCHEDULE_FIELDS = [("lr_final_fraction", "final lr / lr (cosine)", "number"),

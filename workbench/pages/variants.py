@@ -34,10 +34,12 @@ COLUMNS = [  # (row key, header, number format or None for text, header tooltip)
     ("checkpoints", "ckpts", "d", "checkpoints on disk"),
     ("memorized_epoch", "memorized", EPOCH, "memorization epoch: first epoch with train loss ≤ 0.05 nats"),
     ("onset_epoch", "onset", EPOCH, "grokking " + ONSET_RULE),
-    ("grokked_epoch", "grokked", EPOCH, "grok epoch: first epoch with test accuracy ≥ 99%"),
+    ("grokked_epoch", "grokked", EPOCH, "grok epoch: first epoch with test accuracy ≥ 99% "
+     "(a run that logged no accuracy: test loss ≤ 0.05 nats)"),
     ("final_train_loss", "train loss", NUMBER, "final train loss (nats)"),
     ("final_test_loss", "test loss", NUMBER, "final test loss (nats)"),
-    ("key_frequencies", "key k", None, "key frequencies of W_E at the final epoch (1-based k)"),
+    ("key_frequencies", "key k", None, "the model's key frequencies at the final epoch (1-based k): "
+     "those at least two of W_E, W_L and the neuron clusters agree on"),
     ("n_clusters", "clusters", "d", f"neuron clusters at the final epoch: frequencies with ≥ "
                                    f"{compare.MIN_CLUSTER_FRACTION:.0%} of the MLP's neurons "
                                    f"explained ≥ {FVE_THRESHOLD:.0%} by that frequency"),

@@ -60,7 +60,8 @@ def metric_overlay(data: dict, epoch: int | None = None, *, metric: str = "loss"
     if left_out:
         title += f" (no onset, not drawn: {', '.join(left_out)})"
     if data.get("missing"):
-        title += f" (not analyzed: {', '.join(data['missing'])})"
+        why = "not logged" if all(reads == "history" for _, reads, _ in spec.lines) else "not analyzed"
+        title += f" ({why}: {', '.join(data['missing'])})"
     x_title = "epochs since grokking onset (epoch − onset)" if aligned else "epoch"
     fig = go.Figure(layout=base_layout(title, x_title, spec.y_title, spec.caption, log_y=spec.log_y, height=440,
                                        hovermode="closest" if aligned else "x unified"))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import plotly.colors
+import plotly.graph_objects as go
 
 COLORS = {
     "train": "#2563eb",        # blue
@@ -106,3 +107,14 @@ def finite_or_none(values) -> np.ndarray:
     out = np.asarray(values, dtype=np.float64).copy()
     out[~np.isfinite(out)] = np.nan
     return out
+
+
+def message_figure(text: str) -> go.Figure:
+    """A blank figure that says why it is blank (what is missing, what to run); meta "missing"."""
+    fig = go.Figure()
+    fig.add_annotation(text=text, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False,
+                       font={"size": 14, "color": "#6c757d"})
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    fig.update_layout(height=260, meta={"caption": "", "missing": True}, margin={"l": 10, "r": 10, "t": 10, "b": 10})
+    return fig

@@ -1,8 +1,11 @@
 """Training history: loss and accuracy curves, learning rate, weight and gradient norms.
 
-All read the `history` dict (`Store.load_history`): one array per metric, index = epoch,
-length epochs + 1 (`train_loss`, `test_loss`, `train_acc`, `test_acc`, `lr`,
-`weight_norm.<param>`, `grad_norm.<param>`). Missing values are NaN and drawn as gaps.
+All read a `workbench.history.History` (`Store.load_history`; a plain dict of arrays is read as
+values at epochs 0, 1, 2, ...): `train_loss`, `test_loss`, `train_acc`, `test_acc`, `lr`,
+`weight_norm.<param>`, `grad_norm.<param>`, each drawn at its own epochs (a test loss evaluated
+every 10 epochs has a point every 10 epochs). NaN values are drawn as gaps. A run without some
+of these series (an imported checkpoint's history is often losses only) gets a figure that says
+what is missing, never an error.
 """
 from __future__ import annotations
 
@@ -11,8 +14,10 @@ import plotly.colors
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from workbench.history import as_history
+from workbench.phases import roles
 from workbench.renderers.cursor import add_cursor, cursor_epoch, finish
-from workbench.renderers.theme import COLORS, SIDE_LEGEND, base_layout, finite_or_none, subplot_axis_names
+from workbench.renderers.theme import COLORS, SIDE_LEGEND, base_layout, message_figure, subplot_axis_names
 from workbench.renderers.traces import epoch_line, unified_epoch_hover
 
 MAX_POINTS = 5000  # per line; longer histories are decimated (min and max per bucket kept)
@@ -22,105 +27,152 @@ PARAMETER_PALETTE = plotly.colors.qualitative.Dark24
 ACCURACY_CAPTION = "Train accuracy reaches 100% early; test accuracy follows only when the model groks."
 
 
-def history_epochs(history: dict[str, np.ndarray]) -> np.ndarray:
-    """Epoch of each history entry: 0 .. len - 1."""
-    return np.arange(len(next(iter(history.values()))))
+def last_position(history) -> int:
+    """The last position any series reached (where the cursor sits when no epoch is given)."""
+    span = history.span()
+    return int(span[1]) if span else 0
 
 
-def _metric_traces(history, epochs, metric: str, fmt: str, showlegend: bool = True) -> list[go.Scatter]:
-    return [epoch_line(epochs, history[f"{split}_{metric}"], f"{split} {metric}", COLORS[split], fmt=fmt,
-                       legendgroup=split, showlegend=showlegend, max_points=MAX_POINTS)
-            for split in ("train", "test") if f"{split}_{metric}" in history]
+def _named(history, split: str, metric: str) -> str | None:
+    """The series that is the run's `split` `metric` (`train_loss`, or a log's `loss`, `val_loss`,
+    `eval/accuracy`, ... as `workbench.phases.roles` reads names); None if it has none."""
+    return roles(history).get(f"{split}_{metric}")
 
 
-def _checkpoint_trace(history, epochs, checkpoints, metric: str) -> go.Scatter:
-    """Markers at checkpoint epochs, sitting on the test curve (train if there is no test)."""
-    ckpt = np.asarray([c for c in checkpoints if 0 <= c < len(epochs)], dtype=np.int64)
-    key = f"test_{metric}" if f"test_{metric}" in history else f"train_{metric}"
-    return go.Scatter(x=ckpt, y=finite_or_none(history[key])[ckpt], mode="markers", name="checkpoints",
+def _has(history, metric: str) -> bool:
+    return any(_named(history, split, metric) for split in ("train", "test"))
+
+
+def _metric_traces(history, metric: str, fmt: str, showlegend: bool = True) -> list[go.Scatter]:
+    traces = []
+    for split in ("train", "test"):
+        name = _named(history, split, metric)
+        if name is not None:
+            label = f"{split} {metric}" + ("" if name == f"{split}_{metric}" else f" ({name})")
+            traces.append(epoch_line(*history.xy(name), label, COLORS[split], fmt=fmt, legendgroup=split,
+                                     showlegend=showlegend, max_points=MAX_POINTS))
+    return traces
+
+
+def _checkpoint_trace(history, checkpoints, metric: str) -> go.Scatter:
+    """Markers at checkpoint epochs, sitting on the test curve (train if there is no test) as drawn."""
+    key = _named(history, "test", metric) or _named(history, "train", metric)
+    x, y = history.xy(key)
+    keep = np.isfinite(y)
+    ckpt = np.asarray([c for c in checkpoints if len(x) and x[0] <= c <= x[-1]], dtype=np.int64)
+    on_curve = np.interp(ckpt, x[keep], y[keep]) if keep.any() else np.full(len(ckpt), np.nan)
+    return go.Scatter(x=ckpt, y=on_curve, mode="markers", name="checkpoints",
                       customdata=ckpt, marker=dict(color=COLORS["checkpoint"], size=6, symbol="circle-open"),
                       hovertemplate="checkpoint<extra></extra>")
 
 
-def loss_curves(history: dict[str, np.ndarray], epoch: int | None = None, *,
+def _missing(history, what: str, names: str) -> go.Figure:
+    held = ", ".join(sorted(history)[:8]) + (" ..." if len(history) > 8 else "")
+    return message_figure(f"This run has no {what} ({names}): nothing to draw here."
+                          + (f"<br>Its history holds: {held}" if held else "<br>It has no history at all."))
+
+
+def _note(history, metric: str) -> str:
+    """What the caption adds when one split of a metric is missing."""
+    absent = [f"{split} {metric}" for split in ("train", "test") if _named(history, split, metric) is None]
+    return f" (no {' or '.join(absent)} in this run's history)" if absent else ""
+
+
+def loss_curves(history, epoch: int | None = None, *,
                 checkpoints: list[int] | None = None, log_y: bool = True) -> go.Figure:
     """Train and test loss over epochs (log y), with optional checkpoint markers. Summary: cursor, click epoch."""
-    epochs = history_epochs(history)
-    fig = go.Figure(layout=base_layout("Loss", "epoch", "loss (nats, log scale)" if log_y else "loss (nats)",
-                                       LOSS_CAPTION, log_y=log_y))
-    fig.add_traces(_metric_traces(history, epochs, "loss", ".4g"))
-    if checkpoints is not None:
-        fig.add_trace(_checkpoint_trace(history, epochs, checkpoints, "loss"))
-    add_cursor(fig, cursor_epoch(epochs, epoch))
+    history = as_history(history)
+    if not _has(history, "loss"):
+        return _missing(history, "loss series", "train_loss, test_loss")
+    fig = go.Figure(layout=base_layout("Loss", history.unit, "loss (nats, log scale)" if log_y else "loss (nats)",
+                                       LOSS_CAPTION + _note(history, "loss"), log_y=log_y))
+    fig.add_traces(_metric_traces(history, "loss", ".4g"))
+    if checkpoints:
+        fig.add_trace(_checkpoint_trace(history, checkpoints, "loss"))
+    add_cursor(fig, cursor_epoch([last_position(history)], epoch))
     unified_epoch_hover(fig)
     return finish(fig, click="epoch")
 
 
-def accuracy_curves(history: dict[str, np.ndarray], epoch: int | None = None, *,
+def accuracy_curves(history, epoch: int | None = None, *,
                     checkpoints: list[int] | None = None) -> go.Figure:
     """Train and test accuracy over epochs. Summary: cursor, click epoch."""
-    epochs = history_epochs(history)
-    fig = go.Figure(layout=base_layout("Accuracy", "epoch", "accuracy (% of pairs)", ACCURACY_CAPTION))
-    fig.add_traces(_metric_traces(history, epochs, "acc", ".1%"))
-    if checkpoints is not None:
-        fig.add_trace(_checkpoint_trace(history, epochs, checkpoints, "acc"))
+    history = as_history(history)
+    if not _has(history, "acc"):
+        return _missing(history, "accuracy series", "train_acc, test_acc")
+    fig = go.Figure(layout=base_layout("Accuracy", history.unit, "accuracy (% of pairs)",
+                                       ACCURACY_CAPTION + _note(history, "acc")))
+    fig.add_traces(_metric_traces(history, "acc", ".1%"))
+    if checkpoints:
+        fig.add_trace(_checkpoint_trace(history, checkpoints, "acc"))
     fig.update_yaxes(tickformat=".0%", range=[-0.02, 1.02])
-    add_cursor(fig, cursor_epoch(epochs, epoch))
+    add_cursor(fig, cursor_epoch([last_position(history)], epoch))
     unified_epoch_hover(fig)
     return finish(fig, click="epoch")
 
 
-def loss_and_accuracy(history: dict[str, np.ndarray], epoch: int | None = None, *,
+def loss_and_accuracy(history, epoch: int | None = None, *,
                       checkpoints: list[int] | None = None) -> go.Figure:
-    """Loss (log y, top) and accuracy (bottom) on a shared epoch axis: two cursors, click epoch."""
-    epochs = history_epochs(history)
+    """Loss (log y, top) and accuracy (bottom) on a shared epoch axis: two cursors, click epoch.
+    Without accuracy series (a history of losses only) the loss alone."""
+    history = as_history(history)
+    if not _has(history, "acc"):
+        fig = loss_curves(history, epoch, checkpoints=checkpoints)
+        if not fig.layout.meta.get("missing"):
+            fig.update_layout(title_text="Loss (this run has no accuracy series)")
+        return fig
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.06, row_heights=[0.6, 0.4])
-    fig.update_layout(base_layout("Loss and accuracy", "", "", LOSS_CAPTION, height=520))
-    for trace in _metric_traces(history, epochs, "loss", ".4g"):
+    fig.update_layout(base_layout("Loss and accuracy", "", "", LOSS_CAPTION + _note(history, "loss")
+                                  + _note(history, "acc"), height=520))
+    for trace in _metric_traces(history, "loss", ".4g"):
         fig.add_trace(trace, row=1, col=1)
-    for trace in _metric_traces(history, epochs, "acc", ".1%", showlegend=False):
+    for trace in _metric_traces(history, "acc", ".1%", showlegend=False):
         fig.add_trace(trace, row=2, col=1)
-    if checkpoints is not None:
-        fig.add_trace(_checkpoint_trace(history, epochs, checkpoints, "loss"), row=1, col=1)
+    if checkpoints and _has(history, "loss"):
+        fig.add_trace(_checkpoint_trace(history, checkpoints, "loss"), row=1, col=1)
     fig.update_yaxes(type="log", title_text="loss (nats, log scale)", row=1, col=1)
     fig.update_yaxes(tickformat=".0%", range=[-0.02, 1.02], title_text="accuracy (% of pairs)", row=2, col=1)
-    fig.update_xaxes(title_text="epoch", row=2, col=1)
-    add_cursor(fig, cursor_epoch(epochs, epoch), subplot_axis_names(2))
+    fig.update_xaxes(title_text=history.unit, row=2, col=1)
+    add_cursor(fig, cursor_epoch([last_position(history)], epoch), subplot_axis_names(2))
     unified_epoch_hover(fig, 2)
     return finish(fig, click="epoch")
 
 
-def learning_rate(history: dict[str, np.ndarray], epoch: int | None = None) -> go.Figure:
+def learning_rate(history, epoch: int | None = None) -> go.Figure:
     """The learning rate schedule over epochs (warm-up, then constant in the reference recipe)."""
-    epochs = history_epochs(history)
-    fig = go.Figure(layout=base_layout("Learning rate", "epoch", "learning rate",
+    history = as_history(history)
+    if "lr" not in history:
+        return _missing(history, "learning-rate series", "lr")
+    fig = go.Figure(layout=base_layout("Learning rate", history.unit, "learning rate",
                                        "The warm-up ramp, then the schedule the optimizer followed.",
                                        showlegend=False))
-    fig.add_trace(epoch_line(epochs, history["lr"], "lr", COLORS["lr"], fmt=".3g", max_points=MAX_POINTS))
-    add_cursor(fig, cursor_epoch(epochs, epoch))
+    fig.add_trace(epoch_line(*history.xy("lr"), "lr", COLORS["lr"], fmt=".3g", max_points=MAX_POINTS))
+    add_cursor(fig, cursor_epoch([last_position(history)], epoch))
     unified_epoch_hover(fig)
     return finish(fig, click="epoch")
 
 
-def parameter_norms(history: dict[str, np.ndarray], epoch: int | None = None, *,
+def parameter_norms(history, epoch: int | None = None, *,
                     kind: str = "weight_norm", log_y: bool = True) -> go.Figure:
     """One line per parameter of history[f"{kind}.<param>"], kind "weight_norm" or "grad_norm"."""
     if kind not in ("weight_norm", "grad_norm"):
         raise ValueError(f"kind must be 'weight_norm' or 'grad_norm', got {kind!r}")
-    epochs = history_epochs(history)
+    history = as_history(history)
     names = sorted(k for k in history if k.startswith(kind + "."))
     what = "weight" if kind == "weight_norm" else "gradient"
+    if not names:
+        return _missing(history, f"{what} norms", f"{kind}.<parameter>")
     caption = ("Weight decay shrinks the weights once the memorizing solution is no longer needed."
                if kind == "weight_norm" else "Gradient norms spike around the phase transitions.")
-    fig = go.Figure(layout=base_layout(f"{what.capitalize()} norm per parameter", "epoch",
+    fig = go.Figure(layout=base_layout(f"{what.capitalize()} norm per parameter", history.unit,
                                        f"‖{what}‖ (L2 norm{', log scale' if log_y else ''})", caption,
                                        log_y=log_y, height=420))
     for i, name in enumerate(names):
         param = name[len(kind) + 1:]
-        fig.add_trace(epoch_line(epochs, history[name], param, _param_color(i), fmt=".4g", width=1.5,
+        fig.add_trace(epoch_line(*history.xy(name), param, _param_color(i), fmt=".4g", width=1.5,
                                   max_points=MAX_POINTS))
     fig.update_layout(legend=SIDE_LEGEND)
-    add_cursor(fig, cursor_epoch(epochs, epoch))
+    add_cursor(fig, cursor_epoch([last_position(history)], epoch))
     unified_epoch_hover(fig)
     return finish(fig, click="epoch")
 
@@ -139,12 +191,13 @@ def checkpoint_plan(planned: list[int], existing: list[int] | None = None,
     Train page's preview); existing checkpoints are drawn apart from the ones to be added."""
     existing = sorted(existing or [])
     added = sorted(set(planned) - set(existing))
+    history = as_history(history) if history else None
     has_losses = bool(history) and "train_loss" in history
     title = f"Checkpoints: {len(added):,} to write" + (f", {len(existing):,} on disk" if existing else "")
     fig = go.Figure(layout=base_layout(title, "epoch", "loss (nats, log scale)" if has_losses else "checkpoints",
                                        PLAN_CAPTION, log_y=has_losses, height=300))
     if has_losses:
-        fig.add_traces(_metric_traces(history, history_epochs(history), "loss", ".4g"))
+        fig.add_traces(_metric_traces(history, "loss", ".4g"))
     ticks = "y2" if has_losses else "y"
     for epochs, name, color, row in ((existing, "on disk", COLORS["checkpoint"], 0),
                                      (added, "to write", COLORS["test"], 1)):
