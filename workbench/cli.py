@@ -17,8 +17,10 @@ from workbench.errors import BadInputError, MissingError, UserError
 from workbench.families import family_names, load_family
 from workbench.gates import evaluate_all
 from workbench.logimport import import_log
-from workbench.pipeline import analyze
+from workbench.pipeline import analyze, follow
 from workbench.store import Store
+from workbench.watch import Watcher
+from workbench.watch import run as run_watch
 from workbench.worker import broker_url
 
 DEMO_FAMILY = "modular_addition_demo"
@@ -128,9 +130,21 @@ def cmd_analyze(args) -> int:
     store = Store(args.data)
     analyzers = names(args.analyzers, "--analyzers")
     epochs = parse_epochs(args.epochs)
+    if args.follow and (epochs is not None or args.force):
+        raise BadInputError("--follow analyzes every checkpoint once, as it lands; it takes no --epochs or --force")
     if args.queue:
-        return enqueue(args, store, [jobs.submit_analyze(store, ref, analyzers, args.force)
+        return enqueue(args, store, [jobs.submit_analyze(store, ref, analyzers, args.force, follow=args.follow)
                                       for ref in store.resolve(args.variants)])
+    if args.follow:
+        for ref in store.resolve(args.variants):
+            print(f"{ref}: following its training - each checkpoint is analyzed as it lands (Ctrl-C stops; "
+                  f"run this again to continue)", flush=True)
+            result = follow(ref, store, analyzers=analyzers, progress=not args.quiet,
+                            callback=None if args.quiet else _print_analyzed)
+            print(f"{ref}: the run stopped; {result['followed']} checkpoint(s) analyzed as they landed, then "
+                  f"{result['epochs_analyzed']} checkpoint(s) and {result['series_analyzed']} series; artifacts in "
+                  f"{store.variant_dir(ref) / 'artifacts'}")
+        return 0
     for ref in store.resolve(args.variants):
         if epochs is not None:  # a range selects the checkpoints inside it
             epochs_here = [e for e in store.checkpoint_epochs(ref) if e in set(epochs)]
@@ -141,6 +155,38 @@ def cmd_analyze(args) -> int:
         print(f"{ref}: analyzed {result['epochs_analyzed']} checkpoint(s) and {result['series_analyzed']} "
               f"series ({', '.join(result['analyzers'])}); artifacts in {store.variant_dir(ref) / 'artifacts'}")
     return 0
+
+
+def _print_analyzed(done, total, what: str) -> None:
+    """`analyze --follow`'s progress: one line per checkpoint analyzed while the run trains."""
+    if what.startswith("epoch ") and ":" not in what and float(done).is_integer():
+        print(f"  {what} analyzed", flush=True)
+
+
+def cmd_watch(args) -> int:
+    store = Store(args.data)
+    watcher = Watcher(args.path, step=args.step, metrics=names(args.metrics, "--metrics"), gates=args.gates,
+                      store=store, family=args.family, id=args.id)
+    print(f"watching {args.path} (Ctrl-C stops); the app shows it as {watcher.ref} (/dynamics)", flush=True)
+
+    def emit(event):
+        unit = watcher.x_name or "record"
+        print(f"[line {event.line:,}, {unit} {event.seen_x:,.0f}] {event.kind}: {event.text}", flush=True)
+    reason = run_watch(watcher, emit, idle=args.idle, stop_on_gate=args.exit_on_gate)
+    if watcher.artifact is not None:
+        series = ", ".join(f"{name} ({p.n:,})" for name, p in watcher.points.items())
+        print(f"{watcher.records:,} records read; {series}")
+        _print_dynamics(watcher.phases(), watcher.alerts, [])
+    if watcher.failed:
+        print(f"failed gates: {'; '.join(watcher.failed)}")
+        if args.exit_on_gate:
+            return GATE_FAILED
+    print({"gate": "stopped: a gate failed", "idle": f"stopped: no new line for {args.idle:g} s",
+           "interrupted": "stopped"}[reason])
+    return 0
+
+
+GATE_FAILED = 3  # `watch --exit-on-gate`'s exit status when a gate fails (1 is a user error, 2 a usage error)
 
 
 def cmd_export(args) -> int:
@@ -302,6 +348,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "and ranges, e.g. 0 100 1000-2000 (default: all)")
     p.add_argument("--force", action="store_true", help="recompute even what is up to date")
     p.add_argument("--workers", type=int, help="worker processes (default: one per core when it pays off)")
+    p.add_argument("--follow", action="store_true", help="analyze a run while it trains: each checkpoint once, as "
+                   "it lands; series analyzers every 10 s or so; everything else when the run stops")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     queue_options(p)
 
@@ -336,6 +384,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--gates", nargs="+", action="extend", metavar="RULE", help="pass/fail gates, e.g. "
                    "'val_acc >= 0.5 by epoch 3' (shown on the Loss dynamics page)")
     p.add_argument("--replace", action="store_true", help="overwrite a variant of the same id")
+
+    p = command("watch", cmd_watch, "watch a training log (CSV/TSV or JSONL) while another program writes it: "
+                "print each alert and failed gate as it appears, and keep it live in the app")
+    p.add_argument("path", help="the log file being written: .csv/.tsv or .jsonl (it may not exist yet)")
+    p.add_argument("--family", default="logs", help="family folder the run goes in (default: logs)")
+    p.add_argument("--id", help="variant id (default: the file name)")
+    p.add_argument("--step", metavar="NAME", help="the x column (default: as import-log)")
+    p.add_argument("--metrics", nargs="+", action="extend", metavar="NAME", help="watch only these metrics")
+    p.add_argument("--gates", nargs="+", action="extend", metavar="RULE", help="pass/fail gates, e.g. "
+                   "'val_acc >= 0.5 by epoch 3'; a failure is printed as it happens")
+    p.add_argument("--exit-on-gate", dest="exit_on_gate", action="store_true", help="stop with exit status "
+                   f"{GATE_FAILED} as soon as a gate fails (for a training script or CI to act on)")
+    p.add_argument("--idle", type=float, metavar="SECONDS", help="stop when no new line came for this long "
+                   "(default: watch until Ctrl-C)")
 
     p = command("alerts", cmd_alerts, "print the phases, training alerts and gates of variants")
     p.add_argument("variants", nargs="+", help="family/variant, a variant id, or a family (all its variants)")

@@ -31,12 +31,13 @@ from typing import Iterator
 from workbench.analyzers import registry
 from workbench.errors import BadInputError, BusyError, ConflictError, UserError
 from workbench.families import VariantSpec, load_family
-from workbench.pipeline import analyze
+from workbench.pipeline import analyze, follow
 from workbench.store import Store, VariantRef, timestamp
 
 KINDS = ("train", "extend", "analyze")
 FINAL = ("done", "failed", "cancelled")
 PROGRESS_EVERY_SECONDS = 0.5  # how often a running job writes its progress (and heartbeat)
+FOLLOW_WAIT_SECONDS = 0.5     # how often a following analysis looks whether its run has started
 
 
 def _new_id() -> str:
@@ -47,7 +48,8 @@ def submit(store: Store, kind: str, target: str, args: dict, resumed_from: str |
     """Record a queued job. `target` is the variant ("family/id"); `args` what the runner needs."""
     if kind not in KINDS:
         raise BadInputError(f"unknown job kind {kind!r}; one of {', '.join(KINDS)}")
-    active = [j for j in listing(store) if j["target"] == target and j["state"] in ("queued", "running")]
+    active = [j for j in listing(store) if j["target"] == target and j["state"] in ("queued", "running")
+              and _clash(j, kind, args)]
     if active:
         raise BusyError(f"job {active[0]['id']} ({active[0]['kind']}) is already {active[0]['state']} for "
                         f"{target}; wait for it or cancel it")
@@ -55,6 +57,14 @@ def submit(store: Store, kind: str, target: str, args: dict, resumed_from: str |
            "created": timestamp(), "progress": {}, "attempts": [], "resumed_from": resumed_from}
     store.save_job(job)
     return job
+
+
+def _clash(job: dict, kind: str, args: dict) -> bool:
+    """Whether an active job of a variant stands in the way of a new one: one job per part at a
+    time (training - train, extend - and analysis), except that an analysis following a run as
+    it trains goes beside that run's training."""
+    same_part = (job["kind"] == "analyze") == (kind == "analyze")
+    return same_part or not (_follows(job) or args.get("follow"))
 
 
 def train_outcome(store: Store, variant: VariantSpec) -> str:
@@ -84,11 +94,25 @@ def submit_extend(store: Store, ref: VariantRef, epochs: int | None = None,
     return submit(store, "extend", str(ref), {"epochs": epochs, "window": list(window) if window else None})
 
 
-def submit_analyze(store: Store, ref: VariantRef, analyzers: list[str] | None = None, force: bool = False) -> dict:
+def submit_analyze(store: Store, ref: VariantRef, analyzers: list[str] | None = None, force: bool = False,
+                   follow: bool = False) -> dict:
+    """An analysis job; with `follow` it analyzes the run as it trains (`pipeline.follow`), and
+    may be submitted beside the job that trains it, before the variant exists."""
     for name in analyzers or []:
         registry.get(name)  # an unknown analyzer is refused now, with the known names
-    store.info(ref)
-    return submit(store, "analyze", str(ref), {"analyzers": analyzers, "force": force})
+    if not (follow and _training_job(store, str(ref))):
+        store.info(ref)
+    return submit(store, "analyze", str(ref), {"analyzers": analyzers, "force": force, "follow": follow})
+
+
+def _follows(job: dict) -> bool:
+    return job["kind"] == "analyze" and bool(job["args"].get("follow"))
+
+
+def _training_job(store: Store, target: str) -> dict | None:
+    """The queued or running train/extend job of `target`, if any."""
+    return next((j for j in listing(store) if j["target"] == target and j["kind"] != "analyze"
+                 and j["state"] in ("queued", "running")), None)
 
 
 def cancel(store: Store, job_id: str) -> dict:
@@ -180,7 +204,7 @@ def execute(store: Store, job_id: str, *, every: float = PROGRESS_EVERY_SECONDS,
         if job["state"] == "running":  # the previous attempt's process died mid-job
             job["attempts"].append({"host": job.get("host"), "pid": job.get("pid"), "started": job.get("started"),
                                     "error": _lost_reason(job)})
-        with _slot(store, slots):
+        with _slot(store, None if _follows(job) else slots):  # a follower mostly waits: no slot
             if store.cancel_requested(job_id):
                 job.update(state="cancelled", finished=timestamp(), message="cancelled before it started")
                 store.save_job(job)
@@ -243,8 +267,18 @@ def _run_extend(store: Store, job: dict, report: Reporter) -> str:
 
 
 def _run_analyze(store: Store, job: dict, report: Reporter) -> str:
-    args = job["args"]
-    counts = analyze(_ref(job), store, analyzers=args.get("analyzers"), force=bool(args.get("force")),
+    args, ref = job["args"], _ref(job)
+    if args.get("follow"):
+        # The job that trains the run may still be queued or starting: wait for it to take the variant.
+        while _training_job(store, job["target"]) and not store.is_locked(ref):
+            if report(0, 0, "waiting for the training run to start"):
+                return "cancelled before the run started"
+            time.sleep(FOLLOW_WAIT_SECONDS)
+        counts = follow(ref, store, analyzers=args.get("analyzers"), progress=False,
+                        callback=lambda done, total, what: report(done, total, what))
+        return (f"followed the run: {counts['followed']} checkpoints analyzed as they landed, then "
+                f"{counts['epochs_analyzed']} checkpoints and {counts['series_analyzed']} series")
+    counts = analyze(ref, store, analyzers=args.get("analyzers"), force=bool(args.get("force")),
                      progress=False, callback=lambda done, total, what: report(done, total, what))
     return (f"analyzed {counts['epochs_analyzed']} checkpoints and {counts['series_analyzed']} series "
             f"({', '.join(counts['analyzers'])})")

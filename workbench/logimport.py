@@ -80,7 +80,7 @@ def _csv_records(path: Path) -> list[tuple[str, dict]]:
     with open(path, newline="", encoding="utf-8-sig") as f:
         sample = f.read(65536)
         f.seek(0)
-        delimiter = "\t" if path.suffix.lower() == ".tsv" or sample.count("\t") > sample.count(",") else ","
+        delimiter = csv_delimiter(path, sample)
         reader = csv.reader(f, delimiter=delimiter)
         header = next(reader, None)
         if not header or not any(h.strip() for h in header):
@@ -100,16 +100,10 @@ def _csv_records(path: Path) -> list[tuple[str, dict]]:
 def _jsonl_records(path: Path) -> list[tuple[str, dict]]:
     records = []
     with open(path, encoding="utf-8") as f:
-        for number, text in enumerate(f, start=1):
-            if not text.strip():
-                continue
-            try:
-                record = json.loads(text)
-            except json.JSONDecodeError as err:
-                raise LogImportError(f"{path}: line {number} is not valid JSON ({err.msg} at column {err.colno})") from None
-            if not isinstance(record, dict):
-                raise LogImportError(f"{path}: line {number} is a {type(record).__name__}, not a JSON object")
-            records.append((f"line {number}", _flat(record, f"line {number}", path)))
+        for line, text in enumerate(f, start=1):
+            record = jsonl_record(text, line, path)
+            if record is not None:
+                records.append((f"line {line}", record))
     return records
 
 
@@ -214,8 +208,44 @@ def _metric_names(candidates, x_name, metrics, path, where) -> list[str]:
             raise LogImportError(f"{path}: --metrics {unknown[0]!r} is not a {where}; there are: "
                                  f"{', '.join(sorted(candidates))}")
         return list(metrics)
-    lower_x = {c.lower() for c in X_NAMES}
-    return [n for n in candidates if n != x_name and n.lower() not in lower_x and not tokens(n) & SKIPPED_WORDS]
+    return [n for n in candidates if is_metric(n, x_name)]
+
+
+def is_metric(name: str, x_name: str | None) -> bool:
+    """Whether a column is read as a metric by default: not the x, another x-like or a time column."""
+    return name != x_name and name.lower() not in {c.lower() for c in X_NAMES} and not tokens(name) & SKIPPED_WORDS
+
+
+def x_column(names, step: str | None = None, path="the log") -> str | None:
+    """The x column among `names`: `step` when given (refused when absent), else the first of
+    `X_NAMES` there is; None without one (x is then the record number)."""
+    return _pick_x(names, step, Path(path), "column")
+
+
+def csv_delimiter(path, sample: str) -> str:
+    return "\t" if Path(path).suffix.lower() == ".tsv" or sample.count("\t") > sample.count(",") else ","
+
+
+def jsonl_record(text: str, line: int, path) -> dict | None:
+    """One JSONL line as a flat record (None for a blank line); LogImportError names the line."""
+    if not text.strip():
+        return None
+    try:
+        record = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise LogImportError(f"{path}: line {line} is not valid JSON ({err.msg} at column {err.colno})") from None
+    if not isinstance(record, dict):
+        raise LogImportError(f"{path}: line {line} is a {type(record).__name__}, not a JSON object")
+    return _flat(record, f"line {line}", path)
+
+
+def number(value, where: str, name: str, path) -> float:
+    """A logged value as a float (numbers, numeric strings, booleans, nan/inf); LogImportError else."""
+    return _number(value, where, name, Path(path))
+
+
+def is_number(value) -> bool:
+    return _is_number(value)
 
 
 def _from_records(records, step, metrics, notes, path) -> tuple[dict, str, list[str]]:

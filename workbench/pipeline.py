@@ -4,16 +4,24 @@ Resumable and incremental: every artifact is stamped in the manifest with its an
 and the checksum of the checkpoint it came from (and of the final checkpoint, for analyzers that
 use it), so a rerun computes only what is missing or stale, and an interrupted run continues
 where it stopped. Checkpoints are analyzed in worker processes (one per core) when there are
-enough of them to pay for the workers' start-up.
+enough of them to pay for the workers' start-up. A stacked series grows by appending the rows of
+new checkpoints to it; it is rebuilt from every per-epoch file only when an earlier row changed.
+
+`follow` analyzes a run while it trains (`workbench analyze VARIANT --follow`): it holds only the
+variant's analysis lock, analyzes each new checkpoint once as it lands, refreshes the series
+analyzers at a bounded rate, and ends with an ordinary pass when the run stops, so what it leaves
+is what `analyze` would have computed afterwards.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib
 import json
 import multiprocessing
 import os
 import queue
+import time
 from concurrent.futures import ProcessPoolExecutor, wait
 from functools import lru_cache
 from typing import Callable
@@ -24,7 +32,7 @@ from workbench import analyzers as registry
 from workbench.analyzers.context import EpochContext, SeriesContext
 from workbench.caching import StampedMemo, file_time
 from workbench.families import FamilyError, analysis_settings, family_path, load_family
-from workbench.errors import BadInputError, MissingError, NotTrainedError
+from workbench.errors import BadInputError, BusyError, DataError, MissingError, NotTrainedError
 from workbench.store import Store, VariantRef
 
 # (analyzed so far, total, what was just done) -> True to stop (everything done so far is kept).
@@ -34,6 +42,8 @@ from workbench.store import Store, VariantRef
 ProgressCallback = Callable[[float, int, str], "bool | None"]
 # A worker process costs ~4 s to start (importing torch); one p=113 checkpoint ~1 s to analyze.
 WORKER_STARTUP_SECONDS, SECONDS_PER_P113_CHECKPOINT = 4.0, 1.0
+FOLLOW_POLL_SECONDS = 0.5      # how often `follow` looks for a new checkpoint
+SERIES_REFRESH_SECONDS = 10.0  # series analyzers of a run being followed: at most this often
 
 
 def default_analyzers(ref: VariantRef) -> list[str]:
@@ -59,49 +69,130 @@ def analysis_spec(ref: VariantRef, stored_spec: dict) -> dict:
 def analyze(ref: VariantRef, store: Store | None = None, *, analyzers: list[str] | None = None,
             epochs: list[int] | None = None, force: bool = False, progress: bool = True,
             workers: int | None = None, callback: ProgressCallback | None = None) -> dict:
-    """Bring the variant's artifacts up to date; returns counts of what was computed."""
+    """Bring the variant's artifacts up to date; returns counts of what was computed. A variant
+    being trained is refused (BusyError): `follow` analyzes it as it trains."""
     store = store or Store()
     info = store.info(ref)
     spec = analysis_spec(ref, info["spec"])
     selected = _with_inputs([registry.get(name) for name in (analyzers or default_analyzers(ref))])
-    checkpoint_epochs = store.checkpoint_epochs(ref)
-    if not checkpoint_epochs:
-        raise NotTrainedError(f"variant {ref} has no checkpoints to analyze; train it first "
-                              f"(`workbench train {ref.family} ...`)", ref=ref)
+    checkpoint_epochs = _checkpoints(store, ref)
     wanted = checkpoint_epochs if epochs is None else [e for e in checkpoint_epochs if e in set(epochs)]
     if epochs is not None and len(wanted) < len(set(epochs)):
         missing = sorted(set(epochs) - set(checkpoint_epochs))
         raise MissingError(f"variant {ref} has no checkpoints at epochs {missing[:10]}; "
                            f"it has {len(checkpoint_epochs)} from {checkpoint_epochs[0]} to {checkpoint_epochs[-1]}")
-    with store.lock(ref, "analyzing"):
-        manifest = store.read_manifest(ref)
-        manifest.setdefault("epoch", {})
-        manifest.setdefault("series", {})
-        fingerprints = {e: store.checkpoint_fingerprint(ref, e) for e in checkpoint_epochs}
-        final_fp = fingerprints[checkpoint_epochs[-1]]
-        per_epoch = [a for a in selected if a.kind == "epoch"]
-        todo = {}
-        for epoch in wanted:
-            stale = [a.name for a in per_epoch
-                     if force or manifest["epoch"].get(a.name, {}).get(str(epoch)) != _stamp(a, fingerprints[epoch], final_fp, spec)]
-            if stale:
-                todo[epoch] = stale
-        done = _run_epochs(store, ref, spec, todo, manifest, fingerprints, final_fp,
-                           checkpoint_epochs[-1], progress, workers, callback)
-        stopped = done < len(todo)
-        for analyzer in per_epoch:
-            _stack_series(store, ref, analyzer, manifest, checkpoint_epochs)
-        series_done = 0
-        if not stopped:
-            for analyzer in (a for a in selected if a.kind == "series"):
-                series_done += _run_series(store, ref, spec, analyzer, manifest, fingerprints, force)
-        store.write_manifest(ref, manifest)
-        complete = not stopped and all(
-            len(manifest["epoch"].get(a.name, {})) >= len(checkpoint_epochs) for a in per_epoch)
-        if complete and info.get("status") == "trained":
-            store.update_info(ref, status="analyzed")
+    with contextlib.ExitStack() as held:
+        try:
+            held.enter_context(store.lock(ref, "analyzing"))
+        except BusyError as err:
+            raise BusyError(f"{err}; `workbench analyze {ref} --follow` analyzes a run while it trains") from None
+        held.enter_context(store.lock(ref, "analyzing", "analysis"))
+        return _update(store, ref, spec, selected, checkpoint_epochs, wanted, force=force, progress=progress,
+                       workers=workers, callback=callback)
+
+
+def _checkpoints(store: Store, ref: VariantRef) -> list[int]:
+    epochs = store.checkpoint_epochs(ref)
+    if not epochs:
+        raise NotTrainedError(f"variant {ref} has no checkpoints to analyze; train it first "
+                              f"(`workbench train {ref.family} ...`)", ref=ref)
+    return epochs
+
+
+def _update(store, ref, spec, selected, checkpoint_epochs, wanted, *, force=False, progress=False, workers=None,
+            callback=None, live=False, memo=None, series=True) -> dict:
+    """One pass over the checkpoints, with the locks held: per-epoch artifacts of `wanted`, their
+    stacked series, then (when `series`) the series analyzers. `live`: the run is still
+    training, so analyzers that read the final checkpoint wait, series are marked provisional
+    and the variant's status is left alone. `memo` keeps fingerprints and stacked series between
+    passes (`follow`)."""
+    memo = memo if memo is not None else {}
+    manifest = store.read_manifest(ref)
+    manifest.setdefault("epoch", {})
+    manifest.setdefault("series", {})
+    fingerprints = _fingerprints(store, ref, checkpoint_epochs, memo)
+    final_fp = fingerprints[checkpoint_epochs[-1]]
+    per_epoch = [a for a in selected if a.kind == "epoch" and not (live and a.uses_final)]
+    todo = {}
+    for epoch in wanted:
+        stale = [a.name for a in per_epoch
+                 if force or manifest["epoch"].get(a.name, {}).get(str(epoch)) != _stamp(a, fingerprints[epoch], final_fp, spec)]
+        if stale:
+            todo[epoch] = stale
+    done = _run_epochs(store, ref, spec, todo, manifest, fingerprints, final_fp,
+                       checkpoint_epochs[-1], progress, 1 if live else workers, callback)
+    stopped = done < len(todo)
+    for analyzer in per_epoch:
+        _stack_series(store, ref, analyzer, manifest, checkpoint_epochs, memo.setdefault("series", {}))
+    series_done = 0
+    if series and not stopped:
+        for analyzer in (a for a in selected if a.kind == "series"):
+            series_done += _run_series(store, ref, spec, analyzer, manifest, fingerprints, force, live)
+    store.write_manifest(ref, manifest)
+    complete = not stopped and not live and all(
+        len(manifest["epoch"].get(a.name, {})) >= len(checkpoint_epochs) for a in per_epoch)
+    if complete and store.info(ref).get("status") == "trained":
+        store.update_info(ref, status="analyzed")
     return {"variant": ref, "epochs_analyzed": done, "epochs_pending": len(todo) - done,
             "series_analyzed": series_done, "analyzers": [a.name for a in selected]}
+
+
+def _fingerprints(store: Store, ref: VariantRef, epochs: list[int], memo: dict) -> dict[int, str]:
+    """Each checkpoint's checksum; kept in `memo` while its file is unchanged (a `stat` each)."""
+    kept = memo.setdefault("fingerprints", {})
+    out = {}
+    for epoch in epochs:
+        when = store.checkpoint_time(ref, epoch)
+        if kept.get(epoch, (None,))[0] != when:
+            kept[epoch] = (when, store.checkpoint_fingerprint(ref, epoch))
+        out[epoch] = kept[epoch][1]
+    return out
+
+
+def follow(ref: VariantRef, store: Store | None = None, *, analyzers: list[str] | None = None,
+           progress: bool = True, callback: ProgressCallback | None = None, poll: float = FOLLOW_POLL_SECONDS,
+           series_every: float = SERIES_REFRESH_SECONDS) -> dict:
+    """Analyze a run while it trains: each checkpoint once, as it appears (one process, so the
+    cost of a new checkpoint is its own analysis); its row appended to each stacked series; the
+    series analyzers refreshed at most every `series_every` seconds (and never more often than
+    four times what they take); analyzers that read the final checkpoint (progress measures)
+    wait for the end. When the run stops, finishes or fails - or was not training - one last
+    `analyze` pass brings everything up to date, and that pass's counts are returned (plus
+    "followed": checkpoints analyzed while it trained). Holds only the analysis lock, so the
+    training goes on; a stop asked by `callback` leaves what was done, resumable."""
+    store = store or Store()
+    info = store.info(ref)
+    spec = analysis_spec(ref, info["spec"])
+    selected = _with_inputs([registry.get(name) for name in (analyzers or default_analyzers(ref))])
+    memo, followed, seen, series_due = {}, 0, None, 0.0
+    with store.lock(ref, "following training", "analysis"):
+        while True:
+            if not store.is_locked(ref):
+                with contextlib.ExitStack() as held:
+                    try:
+                        held.enter_context(store.lock(ref, "analyzing"))
+                    except BusyError:
+                        continue  # a training run took it this instant: follow that one
+                    checkpoint_epochs = _checkpoints(store, ref)
+                    result = _update(store, ref, spec, selected, checkpoint_epochs, checkpoint_epochs,
+                                     progress=progress, callback=callback, memo=memo)
+                    return {**result, "followed": followed}
+            checkpoint_epochs = store.checkpoint_epochs(ref)
+            if checkpoint_epochs and checkpoint_epochs != seen:
+                seen = checkpoint_epochs
+                now = time.monotonic()
+                refresh = now >= series_due
+                result = _update(store, ref, spec, selected, checkpoint_epochs, checkpoint_epochs, progress=False,
+                                 callback=callback, live=True, memo=memo, series=refresh)
+                followed += result["epochs_analyzed"]
+                if refresh:
+                    series_due = time.monotonic() + max(series_every, 4 * (time.monotonic() - now))
+                if result["epochs_pending"]:  # the callback asked to stop
+                    return {**result, "followed": followed}
+            elif callback and callback(len(seen or ()), len(seen or ()), "waiting for the next checkpoint"):
+                return {"variant": ref, "epochs_analyzed": 0, "epochs_pending": 0, "series_analyzed": 0,
+                        "analyzers": [a.name for a in selected], "followed": followed}
+            time.sleep(poll)
 
 
 def _run_epochs(store, ref, spec, todo, manifest, fingerprints, final_fp, final_epoch,
@@ -186,25 +277,43 @@ def _final_weights(root: str, family: str, vid: str, epoch: int) -> dict[str, np
     return Store(root).load_weights(VariantRef(family, vid), epoch)
 
 
-def _stack_series(store, ref, analyzer, manifest, checkpoint_epochs) -> None:
-    """Stack an analyzer's per-epoch artifacts into its series file, if anything changed."""
+def _stack_series(store, ref, analyzer, manifest, checkpoint_epochs, kept: dict) -> None:
+    """Stack an analyzer's per-epoch artifacts into its series file, if anything changed. When the
+    stored series holds the first of these epochs, unchanged, only the new epochs' rows are read
+    and appended to it (`kept` holds series between passes, so a followed run reads none again)."""
     stamps = manifest["epoch"].get(analyzer.name, {})
     epochs = [e for e in checkpoint_epochs if str(e) in stamps]
     if not epochs:
         return
-    digest = _digest([f"{e}={stamps[str(e)]}" for e in epochs])
-    if manifest["series"].get(analyzer.name) == digest:
+    parts = [f"{e}={stamps[str(e)]}" for e in epochs]
+    digest = _digest(parts)
+    stored = manifest["series"].get(analyzer.name)
+    if stored == digest:
         return
-    per_epoch = [store.load_artifact(ref, analyzer.name, e) for e in epochs]
-    shapes = {k: v.shape for k, v in per_epoch[0].items()}
-    for e, arrays in zip(epochs, per_epoch):
+    previous = kept.get(analyzer.name)
+    if previous is None or previous[0] != stored:
+        try:
+            previous = (stored, store.load_artifact(ref, analyzer.name)) if stored else None
+        except (MissingError, DataError):
+            previous = None
+    start = 0
+    if previous is not None:
+        old = previous[1]["epochs"].tolist()
+        if old == epochs[: len(old)] and _digest(parts[: len(old)]) == stored:
+            start = len(old)
+    per_epoch = [store.load_artifact(ref, analyzer.name, e) for e in epochs[start:]]
+    first = {k: v for k, v in previous[1].items() if k != "epochs"} if start else per_epoch[0]
+    shapes = {k: v.shape[1:] if start else v.shape for k, v in first.items()}
+    for e, arrays in zip(epochs[start:], per_epoch):
         if {k: v.shape for k, v in arrays.items()} != shapes:
             raise BadInputError(f"analyzer {analyzer.name!r} returned different keys or shapes at epoch {e} "
                                 f"than at epoch {epochs[0]}; per-epoch artifacts must have fixed shapes")
-    stacked = {k: np.stack([a[k] for a in per_epoch]) for k in shapes}
-    store.save_artifact(ref, analyzer.name, None, {**stacked, "epochs": np.asarray(epochs, np.int64)},
-                        {"stamp": digest})
+    new = {k: np.stack([a[k] for a in per_epoch]) for k in shapes}
+    stacked = {k: np.concatenate([previous[1][k], new[k]]) if start else new[k] for k in shapes}
+    stacked["epochs"] = np.asarray(epochs, np.int64)
+    store.save_artifact(ref, analyzer.name, None, stacked, {"stamp": digest})
     manifest["series"][analyzer.name] = digest
+    kept[analyzer.name] = (digest, stacked)
 
 
 def _with_inputs(selected: list) -> list:
@@ -221,8 +330,9 @@ def _series_digest(analyzer, fingerprints: dict, manifest: dict) -> str:
     return _digest([f"v{analyzer.version}"] + [f"{e}={fp}" for e, fp in sorted(fingerprints.items())] + inputs)
 
 
-def _run_series(store, ref, spec, analyzer, manifest, fingerprints, force) -> int:
-    digest = _series_digest(analyzer, fingerprints, manifest)
+def _run_series(store, ref, spec, analyzer, manifest, fingerprints, force, live=False) -> int:
+    # A series computed while the run trains is provisional: the pass after the run ends redoes it.
+    digest = _series_digest(analyzer, fingerprints, manifest) + ("+live" if live else "")
     if not force and manifest["series"].get(analyzer.name) == digest:
         return 0
     ctx = SeriesContext(store, ref, spec, sorted(fingerprints))

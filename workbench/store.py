@@ -5,11 +5,13 @@
         variant.json                        # family, id, resolved spec, status, provenance
         probes.json                         # named probes: {name: {"rule": ...} | {"inputs": [[a, b], ...]}}
         history.safetensors                 # telemetry: values per metric, x/<metric> where not every epoch
+        live.bin                            # while training: every epoch's row since the run (re)started
         log.safetensors                     # an imported training log: x and y of each metric
         checkpoints/epoch_00012500.safetensors   # weights (TransformerLens names and shapes)
         optimizer/epoch_00012500.safetensors     # AdamW state at the same epoch, for resuming
         artifacts/...                       # written by the analysis pipeline
-        .lock                               # held by the process writing this variant
+        .lock                               # held by the process training or importing this variant
+        .analysis.lock                      # held by the process analyzing it (may follow a training run)
       .jobs/<job id>.json                   # train/extend/analyze jobs started from the app or queued
       .jobs/<job id>.lock | .cancel         # held while the job runs | asks it to stop
       .reports/<name>.json                  # a report page built in the app (see workbench.reports)
@@ -135,17 +137,22 @@ class Store:
 
     # -- locking ----------------------------------------------------------------------------
     @contextlib.contextmanager
-    def lock(self, ref: VariantRef, purpose: str) -> Iterator[None]:
-        """Hold the variant's write lock; a second writer gets BusyError naming the holder."""
-        with hold(self.variant_dir(ref) / ".lock", f"{purpose} by process {os.getpid()} since {timestamp()}",
-                   f"variant {ref} is busy: {{holder}}. Wait for that job to finish or stop it, then run this again"):
-            # Temporary files here can only be left by a writer that was killed mid-write.
-            for leftover in self.variant_dir(ref).rglob(".*.tmp"):
-                leftover.unlink(missing_ok=True)
+    def lock(self, ref: VariantRef, purpose: str, part: str = "variant") -> Iterator[None]:
+        """Hold a write lock of the variant; a second writer gets BusyError naming the holder.
+        `part` "variant" (training, importing: everything but the artifacts) or "analysis" (the
+        artifacts: analysis that follows a training run holds only this one)."""
+        directory = self.variant_dir(ref)
+        name = ".lock" if part == "variant" else ".analysis.lock"
+        with hold(directory / name, f"{purpose} by process {os.getpid()} since {timestamp()}",
+                  f"variant {ref} is busy: {{holder}}. Wait for that job to finish or stop it, then run this again"):
+            # Temporary files of this part can only be left by a writer that was killed mid-write.
+            for leftover in directory.rglob(".*.tmp"):
+                if (leftover.relative_to(directory).parts[0] == "artifacts") == (part == "analysis"):
+                    leftover.unlink(missing_ok=True)
             yield
 
-    def is_locked(self, ref: VariantRef) -> bool:
-        return is_held(self.variant_dir(ref) / ".lock")
+    def is_locked(self, ref: VariantRef, part: str = "variant") -> bool:
+        return is_held(self.variant_dir(ref) / (".lock" if part == "variant" else ".analysis.lock"))
 
     # -- checkpoints and history ------------------------------------------------------------
     def save_checkpoint(self, ref: VariantRef, epoch: int, weights: dict[str, np.ndarray],
@@ -206,6 +213,10 @@ class Store:
                                   f"run `workbench train {ref.family} ...` first", ref=ref)
         return History.from_arrays(read_arrays(path)[0])
 
+    def live_path(self, ref: VariantRef) -> Path:
+        """Where a training run appends every epoch's metrics while it runs (`workbench.live`)."""
+        return self.variant_dir(ref) / "live.bin"
+
     def history_stamp(self, ref: VariantRef) -> int | None:
         """When the run's history last changed (file mtime in ns; None without one): a cache key."""
         for name in ("history.safetensors", "log.safetensors"):
@@ -232,6 +243,10 @@ class Store:
             raise MissingError(f"{ref} is not an imported training log; `workbench import-log FILE` makes one")
         arrays = read_arrays(path, "delete the run's folder and import the log again")[0]
         return {key[2:]: (arrays[key], arrays["y/" + key[2:]]) for key in sorted(arrays) if key.startswith("x/")}
+
+    def checkpoint_time(self, ref: VariantRef, epoch: int) -> int | None:
+        """When a checkpoint was written (ns; None when it was not): a cache stamp."""
+        return file_time(self._checkpoint_path(ref, epoch))
 
     def checkpoint_fingerprint(self, ref: VariantRef, epoch: int) -> str:
         """The checksum recorded in a checkpoint's header (read without loading the weights)."""
@@ -263,6 +278,10 @@ class Store:
             raise NotAnalyzedError(f"variant {ref} has no {analyzer} artifact {at}; run `workbench analyze "
                                    f"{ref.family}/{ref.id} --analyzers {analyzer}`", ref=ref, analyzer=analyzer)
         return read_arrays(path, f"delete it and run `workbench analyze {ref.family}/{ref.id} --force`")[0]
+
+    def artifact_time(self, ref: VariantRef, analyzer: str, epoch: int | None = None) -> int | None:
+        """When an artifact was last written (ns; None when it was not): a cache stamp."""
+        return file_time(self._artifact_path(ref, analyzer, epoch))
 
     def artifact_epochs(self, ref: VariantRef, analyzer: str) -> list[int]:
         directory = self.variant_dir(ref) / "artifacts" / check_name("analyzer", analyzer)

@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from workbench import tasks
 from workbench.families import OPTIONAL, VariantSpec, checkpoint_schedule, setting
 from workbench.history import History
+from workbench.live import LiveLog
 from workbench.model import ModelConfig, Transformer, check_weights, init_weights
 from workbench.errors import BadInputError, ConflictError
 from workbench.store import TRAINED, Store, VariantRef, timestamp
@@ -296,28 +297,34 @@ def _run(store, ref, spec, device, progress, callback) -> dict:
 
     bar = _progress_bar(progress, epochs, start, ref)
     began, stopped, last_test = time.perf_counter(), False, {}
-    for epoch in range(start, epochs + 1):
-        metrics = run.evaluate(epoch, test=bool(tested[epoch]))
-        for key, value in metrics.items():
-            history[key][epoch] = value
-        last_test = {k: metrics.get(k, last_test.get(k, math.nan)) for k in TEST_KEYS}
-        metrics = {**last_test, **metrics}  # shown and passed on: the last evaluation's test metrics
-        if epoch in schedule:
-            # History first, then optimizer state, then weights: whatever a crash interrupts, the
-            # newest complete checkpoint has its optimizer state and every history row before it.
-            store.save_history(ref, _recorded(history, tested, epoch))
-            store.save_checkpoint(ref, epoch, run.weights(), run.optimizer_arrays())
-            if not keep_all:
-                store.prune_optimizer(ref, keep=epoch)
-        if bar:
-            bar.update(1)
-            bar.set_postfix(train=f"{metrics['train_loss']:.3g}", test=f"{metrics['test_loss']:.3g}",
-                            test_acc=f"{metrics['test_acc']:.3f}", refresh=False)
-        if callback and callback(epoch, metrics) and epoch < epochs:
-            stopped = True
-            break
-        if epoch < epochs:
-            run.step()
+    live = LiveLog(store, ref, history, start, epochs, sparse=TEST_KEYS)  # the app's curves grow from it
+    try:
+        for epoch in range(start, epochs + 1):
+            metrics = run.evaluate(epoch, test=bool(tested[epoch]))
+            for key, value in metrics.items():
+                history[key][epoch] = value
+            live.add(epoch, metrics, bool(tested[epoch]))
+            last_test = {k: metrics.get(k, last_test.get(k, math.nan)) for k in TEST_KEYS}
+            metrics = {**last_test, **metrics}  # shown and passed on: the last evaluation's test metrics
+            if epoch in schedule:
+                # History first, then optimizer state, then weights: whatever a crash interrupts, the
+                # newest complete checkpoint has its optimizer state and every history row before it.
+                live.flush()
+                store.save_history(ref, _recorded(history, tested, epoch))
+                store.save_checkpoint(ref, epoch, run.weights(), run.optimizer_arrays())
+                if not keep_all:
+                    store.prune_optimizer(ref, keep=epoch)
+            if bar:
+                bar.update(1)
+                bar.set_postfix(train=f"{metrics['train_loss']:.3g}", test=f"{metrics['test_loss']:.3g}",
+                                test_acc=f"{metrics['test_acc']:.3f}", refresh=False)
+            if callback and callback(epoch, metrics) and epoch < epochs:
+                stopped = True
+                break
+            if epoch < epochs:
+                run.step()
+    finally:
+        live.close()  # stopped, finished or failed: the saved history is what counts now
     if bar:
         bar.close()
     seconds = info.get("train_seconds", 0.0) + time.perf_counter() - began

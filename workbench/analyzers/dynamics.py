@@ -14,7 +14,7 @@ from dataclasses import asdict
 
 import numpy as np
 
-from workbench import alerts, phases
+from workbench import alerts, live, phases
 from workbench.analyzers.registry import register
 from workbench.errors import MissingError
 from workbench.store import Store, VariantRef
@@ -25,9 +25,10 @@ NOT_SCANNED = {"lr", "learning", "rate"}   # schedule steps are not alerts
 
 
 def run_series(store: Store, ref: VariantRef) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Every series of a run as {name: (x, y)}, each at its own positions (`workbench.history`)."""
+    """Every series of a run as {name: (x, y)}, each at its own positions (`workbench.history`);
+    while the run trains, as far as it has been measured (`workbench.live.history`)."""
     return {name: (np.asarray(x, np.float64), np.asarray(y, np.float64))
-            for name, (x, y) in store.cached_history(ref).series.items()}
+            for name, (x, y) in live.history(store, ref).series.items()}
 
 
 def default_series(names) -> str:
@@ -95,15 +96,28 @@ def run_dynamics(store: Store, ref: VariantRef, rules: phases.PhaseRules = PHASE
     """The `loss_dynamics` artifact of a run (module docstring); a run without a history (an
     imported checkpoint alone) has no events and no alerts."""
     try:
-        own, grads, weight_norm = grouped(run_series(store, ref))
-        found = phases.detect_phases(own, rules, settling_series(store, ref))
-    except (MissingError, ValueError):
-        own, grads, weight_norm, found = {}, {}, None, phases.Phases(np.nan, np.nan)
+        series = run_series(store, ref)
+        settling = settling_series(store, ref)
+    except MissingError:
+        series, settling = {}, {}
     # A log's NaN is a logged value; a history's NaN is "not trained yet", except in a finished run.
-    log = store.is_log(ref)
-    finished = log or store.info(ref).get("status") in ("trained", "analyzed")
+    finished = store.is_log(ref) or store.info(ref).get("status") in ("trained", "analyzed")
+    return series_dynamics(series, settling, nan_is_value=finished, rules=rules, alert_rules=alert_rules)
+
+
+def series_dynamics(series: dict, settling: dict | None = None, *, nan_is_value: bool = True,
+                    rules: phases.PhaseRules = PHASE_RULES,
+                    alert_rules: alerts.AlertRules = ALERT_RULES) -> dict[str, np.ndarray]:
+    """The `loss_dynamics` artifact of a run's series {name: (x, y)} (`run_dynamics` reads them
+    from the store; `workbench.watch` from a log being written)."""
+    try:
+        own, grads, weight_norm = grouped(series)
+        found = phases.detect_phases(own, rules, settling or {})
+    except ValueError:
+        own, grads, weight_norm, found = {}, {}, None, phases.Phases(np.nan, np.nan)
     scanned = {k: v for k, v in own.items() if not phases.tokens(k) & NOT_SCANNED and k != "weight_norm"}
-    found_alerts = alerts.scan(scanned, alert_rules, grad_groups=grads, weight_norm=weight_norm, nan_is_value=finished)
+    found_alerts = alerts.scan(scanned, alert_rules, grad_groups=grads, weight_norm=weight_norm,
+                               nan_is_value=nan_is_value)
     return {**found.to_arrays(), "alerts_json": _json_bytes([a.to_dict() for a in found_alerts]),
             "rules_json": _json_bytes({"phases": asdict(rules), "alerts": asdict(alert_rules)})}
 

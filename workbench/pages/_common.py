@@ -9,6 +9,7 @@ the analyzers, read through the store and its caches.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Callable
 
@@ -20,6 +21,8 @@ from dash import Input, Output, State, dcc, html
 
 from workbench import figures
 from workbench.figures import is_missing, message_figure, safe_figure
+from workbench import live
+from workbench.renderers import CATALOG
 from workbench.renderers.cursor import move_cursor
 from workbench.selection import sanitize
 from workbench.store import Store, VariantRef
@@ -114,18 +117,65 @@ class FigureSpec:
 
 def catalog_figure(name: str, **options) -> Build:
     """A builder for catalog figure `name` (`workbench.figures.build`). Options given as callables
-    are called with (store, ref, selection) (e.g. the selected neuron's cluster)."""
+    are called with (store, ref, selection) (e.g. the selected neuron's cluster). Its `reads`
+    says what it is drawn from (a live page redraws it only when that changed)."""
     def build(store: Store, ref: VariantRef, selection: dict) -> go.Figure:
         opts = {k: (v(store, ref, selection) if callable(v) else v) for k, v in options.items()}
         return figures.build(store, ref, name, selection, **opts)
+    build.reads = CATALOG[name].reads
     return build
+
+
+MAX_APPENDED = 5000  # points appended to a live figure's lines at once; more: it is drawn again
+
+
+def extendable(figure: go.Figure) -> list | None:
+    """[[trace index, "series" | "checkpoints_on", series name, last x shown], ...] when every
+    trace of the figure draws a history series as it is (or its checkpoints), so a live run's new
+    points can be appended to it; None otherwise."""
+    traces = []
+    for i, trace in enumerate(figure.data):
+        meta = trace.meta
+        kind = next((k for k in ("series", "checkpoints_on") if isinstance(meta, dict) and meta.get(k)), None)
+        if kind is None:
+            return None
+        x = np.asarray(trace.x if trace.x is not None else [])
+        traces.append([i, kind, meta[kind], x[-1].item() if len(x) else None])
+    return traces or None
+
+
+def appended(store: Store, ref: VariantRef, traces: list) -> tuple[dash.Patch | None, list | None]:
+    """The Patch appending a live run's new points to the lines `extendable` listed, and the
+    list updated; (None, None) when there are too many to append (draw the figure again)."""
+    history, patch, updated, count = live.history(store, ref), dash.Patch(), [], 0
+    epochs = store.checkpoint_epochs(ref)
+    for index, kind, name, last in traces:
+        if kind == "series":
+            xs, ys = live.new_points(history, name, last)
+        else:
+            xs = [e for e in epochs if last is None or e > last]
+            xs = [e for e in xs if name in history and len(history.x(name)) and e <= history.x(name)[-1]]
+            ys = [history.value_at(name, e) for e in xs]
+            ys = [y if np.isfinite(y) else None for y in ys]
+        if xs:
+            for key, values in (("x", xs), ("y", ys), ("customdata", xs)):
+                patch["data"][index][key].extend(values)
+            count += len(xs)
+        updated.append([index, kind, name, xs[-1] if xs else last])
+    return (patch, updated) if count <= MAX_APPENDED else (None, None)
 
 
 class FigurePage:
     """A page of figures around the selection, with its two callbacks: summaries (rebuilt for a
     new variant or a change of what they depend on, else their cursors move by Patch) and details
     (rebuilt for every selection). `controls` maps a key to a page component's (id, property); its
-    value joins the selection passed to the builders under that key."""
+    value joins the selection passed to the builders under that key.
+
+    Pages are live: both callbacks also fire when the shell's `live` store says the variant
+    changed on disk (a run training, being analyzed or a log being written). A summary is then
+    drawn again only when what it reads changed (`live.data_stamp`), and a line figure of the
+    history whose only change is a longer history gets its new points appended by Patch; a
+    detail is drawn again when the analysis moved on."""
 
     def __init__(self, page: str, specs: list[FigureSpec], controls: dict[str, tuple[str, str]] | None = None):
         self.page, self.specs, self.controls = page, specs, controls or {}
@@ -135,7 +185,8 @@ class FigurePage:
     def layout(self, intro: str, config: dict, controls=()) -> html.Div:
         cards = [card(self._name(s), s.title, config, s.click, s.height, s.width) for s in self.specs]
         return html.Div([html.P(intro, className="text-muted"), *controls, dbc.Row(cards),
-                         dcc.Store(id=f"{self.page}-rendered", storage_type="memory")])
+                         dcc.Store(id=f"{self.page}-rendered", storage_type="memory"),
+                         dcc.Store(id=f"{self.page}-details-rendered", storage_type="memory")])
 
     def _name(self, spec: FigureSpec) -> str:
         return f"{self.page}-{spec.name}"
@@ -143,28 +194,67 @@ class FigurePage:
     def _selection(self, selection, values) -> dict:
         return {**sanitize(selection), **dict(zip(self.controls, values))}
 
-    def figures(self, store: Store, specs: list[FigureSpec], selection: dict) -> list[dict]:
-        ref = ref_of(selection)
-        return [for_browser(safe_figure(ref, lambda s=s: s.build(store, ref, selection))) for s in specs]
+    def figures(self, store: Store, specs: list[FigureSpec], selection: dict, lines: dict | None = None) -> list[dict]:
+        """The figures as the browser gets them (and, into `lines`, what `extendable` says of each)."""
+        ref, out = ref_of(selection), []
+        for spec in specs:
+            figure = safe_figure(ref, lambda s=spec: s.build(store, ref, selection))
+            if lines is not None:
+                lines[spec.name] = extendable(figure)
+            out.append(for_browser(figure))
+        return out
 
-    def summaries(self, store: Store, selection, *values_and_rendered) -> list:
-        """Figures, captions and what was rendered; or cursor Patches when only the epoch moved."""
+    def _stamp(self, store: Store, ref: VariantRef | None, spec: FigureSpec) -> list[str] | None:
+        return live.data_stamp(store, ref, getattr(spec.build, "reads", None)) if ref is not None else None
+
+    def summaries(self, store: Store, selection, *values_and_rendered, live_data=None) -> list:
+        """Figures, captions and what was rendered; Patches where only the cursor moved or a live
+        run's lines grew; only what changed is sent."""
         *values, rendered = values_and_rendered
         selection = self._selection(selection, values)
         ref, epoch = ref_of(selection), selection.get("epoch")
         key = [str(ref)] + [str(selection.get(k)) for s in self.summary_specs for k in s.depends]
-        n = len(self.summary_specs)
-        if rendered and ref is not None and rendered.get("key") == key and epoch is not None:
-            cursors = rendered.get("cursors", {})
-            return ([move_cursor(dash.Patch(), epoch, cursors.get(s.name, 0)) for s in self.summary_specs]
-                    + [dash.no_update] * n + [dash.no_update])
-        shown = self.figures(store, self.summary_specs, selection)
-        cursors = {s.name: cursor_count(f) for s, f in zip(self.summary_specs, shown)}
-        return shown + [caption(f) for f in shown] + [{"key": key, "cursors": cursors}]
+        if not (rendered and ref is not None and rendered.get("key") == key and epoch is not None):
+            lines = {}
+            shown = self.figures(store, self.summary_specs, selection, lines)
+            return shown + [caption(f) for f in shown] + [self._rendered(store, ref, key, shown, lines)]
+        rendered = {**rendered, "stamps": dict(rendered.get("stamps", {})), "cursors": dict(rendered.get("cursors", {})),
+                    "extend": dict(rendered.get("extend", {}))}
+        figures_out, captions, changed = [], [], False
+        for spec in self.summary_specs:
+            stamp, old = self._stamp(store, ref, spec), rendered["stamps"].get(spec.name)
+            patch, traces = None, rendered["extend"].get(spec.name)
+            if stamp != old and old and traces and stamp[1] == old[1]:
+                patch, traces = appended(store, ref, traces)
+            if stamp == old or patch is not None:
+                figures_out.append(move_cursor(patch or dash.Patch(), epoch, rendered["cursors"].get(spec.name, 0)))
+                captions.append(dash.no_update)
+                changed |= stamp != old
+                rendered["stamps"][spec.name], rendered["extend"][spec.name] = stamp, traces
+                continue
+            figure = self.figures(store, [spec], selection, rendered["extend"])[0]
+            figures_out.append(figure)
+            captions.append(caption(figure))
+            rendered["stamps"][spec.name], rendered["cursors"][spec.name] = stamp, cursor_count(figure)
+            changed = True
+        return figures_out + captions + [rendered if changed else dash.no_update]
 
-    def details(self, store: Store, selection, *values) -> list:
-        shown = self.figures(store, self.detail_specs, self._selection(selection, values))
-        return shown + [caption(f) for f in shown]
+    def _rendered(self, store, ref, key, shown, lines) -> dict:
+        return {"key": key, "cursors": {s.name: cursor_count(f) for s, f in zip(self.summary_specs, shown)},
+                "stamps": {s.name: self._stamp(store, ref, s) for s in self.summary_specs}, "extend": lines}
+
+    def details(self, store: Store, selection, *values, rendered=None, live_data=None) -> list:
+        """The detail figures and their captions (and, when `rendered` is given - the app's
+        callback - what they were drawn for: a live update redraws them only when that changed)."""
+        selection = self._selection(selection, values)
+        ref = ref_of(selection)
+        drawn_for = [json.dumps(selection, sort_keys=True, default=str),
+                     live.analysis_stamp(store, ref) if ref is not None else None]
+        if rendered is not None and rendered == drawn_for:
+            return [dash.no_update] * (2 * len(self.detail_specs)) + [dash.no_update]
+        shown = self.figures(store, self.detail_specs, selection)
+        out = shown + [caption(f) for f in shown]
+        return out if rendered is None and live_data is None else out + [drawn_for]
 
     def register(self, app: dash.Dash, store: Store) -> None:
         control_inputs = [Input(cid, prop) for cid, prop in self.controls.values()]
@@ -172,9 +262,15 @@ class FigurePage:
             app.callback([Output(graph_id(self._name(s), s.click), "figure") for s in self.summary_specs]
                          + [Output(caption_id(self._name(s)), "children") for s in self.summary_specs]
                          + [Output(f"{self.page}-rendered", "data")],
-                         [Input("selection", "data"), *control_inputs], State(f"{self.page}-rendered", "data"),
-                         )(lambda *args: self.summaries(store, *args))
+                         [Input("selection", "data"), Input("live", "data"), *control_inputs],
+                         State(f"{self.page}-rendered", "data"),
+                         )(lambda selection, live_data, *rest: self.summaries(store, selection, *rest,
+                                                                              live_data=live_data))
         if self.detail_specs:
             app.callback([Output(graph_id(self._name(s), s.click), "figure") for s in self.detail_specs]
-                         + [Output(caption_id(self._name(s)), "children") for s in self.detail_specs],
-                         [Input("selection", "data"), *control_inputs])(lambda *args: self.details(store, *args))
+                         + [Output(caption_id(self._name(s)), "children") for s in self.detail_specs]
+                         + [Output(f"{self.page}-details-rendered", "data")],
+                         [Input("selection", "data"), Input("live", "data"), *control_inputs],
+                         State(f"{self.page}-details-rendered", "data"),
+                         )(lambda selection, live_data, *rest: self.details(
+                             store, selection, *rest[:-1], rendered=rest[-1] or [], live_data=live_data))

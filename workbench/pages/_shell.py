@@ -13,6 +13,7 @@ import dash_bootstrap_components as dbc
 import numpy as np
 from dash import ALL, Input, Output, State, ctx, dcc, html
 
+from workbench import live
 from workbench import selection as sel
 from workbench.caching import StampedMemo
 from workbench.errors import UserError
@@ -21,6 +22,7 @@ from workbench.renderers.cursor import clicked
 from workbench.store import Store, VariantRef
 
 MAX_LOG_STOPS = 500  # the slider draws at most 500 marks
+LIVE_POLL_MS = 1000  # how often an open page asks whether its variant changed
 _LOG_STOPS = StampedMemo(32)
 
 
@@ -37,7 +39,9 @@ def sidebar(store: Store, pages) -> html.Div:
             dbc.Nav(nav, vertical=True, pills=True, className="mb-2"),
             html.Div(id="reports-nav", className="wb-reports-nav small mb-3"),
             dbc.Label("variant", html_for="variant"),
-            dcc.Dropdown(id="variant", options=options, clearable=False, className="mb-3"),
+            dcc.Dropdown(id="variant", options=options, clearable=False, className="mb-1"),
+            html.Div(id="run-state", className="wb-run-state small text-muted mb-1"),
+            dbc.Switch(id="follow-latest", label="follow the latest epoch", value=False, className="small mb-3"),
             dbc.Label("compare with", html_for="compare-with"),
             dcc.Dropdown(id="compare-with", options=options, multi=True, placeholder="other variants (Compare page)",
                          className="mb-3"),
@@ -78,6 +82,9 @@ def layout(store: Store, pages) -> html.Div:
     return html.Div(className="wb-shell", children=[
         dcc.Location(id="url", refresh="callback-nav"),
         dcc.Store(id="selection", storage_type="memory"),
+        # Live pages: the variant's stamp is polled; `live` changes only when something did.
+        dcc.Interval(id="live-interval", interval=LIVE_POLL_MS), dcc.Store(id="live"), dcc.Store(id="live-stamp"),
+        dcc.Store(id="shown-epochs"),
         sidebar(store, pages),
         html.Main(className="wb-main", children=[
             dbc.Alert(id="app-error", color="danger", is_open=False, dismissable=True, className="mb-2"),
@@ -115,12 +122,39 @@ def variant_facts(store: Store, variant: str | None) -> tuple[int, int, list[str
         return 0, 0, []
 
 
+def poll_live(store: Store, _n, selection, stamp):
+    """Once a second: the selected variant's stamp (`live.stamp`, a few `stat` calls); only when
+    it changed, its state for the sidebar and a new `live` value, which live pages act on."""
+    variant = sel.sanitize(selection).get("variant")
+    try:
+        ref = VariantRef.parse(variant)
+        token = f"{ref}:{live.stamp(store, ref)}"
+        if token == stamp:
+            return dash.no_update, dash.no_update, dash.no_update
+        state = live.state(store, ref)
+    except UserError:
+        return dash.no_update, dash.no_update, dash.no_update
+    return {"variant": str(ref), "stamp": token, "state": state}, token, live.describe(state)
+
+
 def sync_selection(store: Store, search, variant, slider_epoch, typed_epoch, _prev, _next, neuron, _nprev, _nnext,
-                   head, typed_input, probe, compare_with, _clicks, current, options):
+                   head, typed_input, probe, compare_with, _clicks, live_data=None, follow=False, current=None,
+                   options=(), shown=None):
     """One callback owns the selection: whatever changed (URL, a control, a click on a figure),
-    the URL, the store and every control are brought back in step."""
+    the URL, the store and every control are brought back in step. When the variant changed on
+    disk (`live_data`), the epochs are those it has now, and with `follow` on the selection moves
+    to the newest; nothing is sent when neither changed."""
     trigger = ctx.triggered_id
     current = sel.sanitize(current)
+    if trigger in ("live", "follow-latest"):
+        if not current or (trigger == "live" and (live_data or {}).get("variant") != current.get("variant")):
+            return [dash.no_update] * 18
+        epochs = selection_epochs(store, current.get("variant"))
+        newest = epochs[-1] if follow and epochs else current.get("epoch")
+        if [current.get("variant"), len(epochs), epochs[-1] if epochs else None] == shown and \
+                newest == current.get("epoch"):
+            return [dash.no_update] * 18
+        slider_epoch, trigger = newest, "epoch-slider"
     if trigger in (None, "url") or not current:
         # A fresh page (controls announcing their initial values count too) starts from the URL.
         state, trigger = sel.parse_query(search if isinstance(search, str) else ""), None
@@ -184,7 +218,8 @@ def sync_selection(store: Store, search, variant, slider_epoch, typed_epoch, _pr
             state["neuron"],
             state["head"], [{"label": f"head {h}", "value": h} for h in range(n_heads)],
             sel.pair_text(state.get("input"), p), [{"label": "full grid", "value": ""}]
-            + [{"label": name, "value": name} for name in probes], state.get("probe") or "", state["compare"], error)
+            + [{"label": name, "value": name} for name in probes], state.get("probe") or "", state["compare"], error,
+            [state["variant"], len(epochs), epochs[-1] if epochs else None])
 
 
 def list_reports(store: Store) -> list:
@@ -203,15 +238,19 @@ def register(app: dash.Dash, store: Store) -> None:
         Output("neuron", "value"),
         Output("head", "value"), Output("head", "options"),
         Output("input-pair", "value"), Output("probe", "options"), Output("probe", "value"),
-        Output("compare-with", "value"), Output("selection-error", "children"),
+        Output("compare-with", "value"), Output("selection-error", "children"), Output("shown-epochs", "data"),
         Input("url", "search"), Input("variant", "value"), Input("epoch-slider", "value"),
         Input("epoch-input", "value"), Input("epoch-prev", "n_clicks"), Input("epoch-next", "n_clicks"),
         Input("neuron", "value"),
         Input("neuron-prev", "n_clicks"), Input("neuron-next", "n_clicks"), Input("head", "value"),
         Input("input-pair", "value"), Input("probe", "value"), Input("compare-with", "value"),
         Input({"type": "wb-graph", "click": ALL, "name": ALL}, "clickData"),
-        State("selection", "data"), State("variant", "options"),
+        Input("live", "data"), Input("follow-latest", "value"),
+        State("selection", "data"), State("variant", "options"), State("shown-epochs", "data"),
     )(lambda *args: sync_selection(store, *args))
+    app.callback(Output("live", "data"), Output("live-stamp", "data"), Output("run-state", "children"),
+                 Input("live-interval", "n_intervals"), State("selection", "data"), State("live-stamp", "data"),
+                 )(lambda *args: poll_live(store, *args))
     app.callback(Output("reports-nav", "children"), Input("url", "pathname"))(lambda _path: list_reports(store))
     app.callback(Output({"type": "nav", "path": ALL}, "href"), Input("url", "search"),
                  State({"type": "nav", "path": ALL}, "id"))(

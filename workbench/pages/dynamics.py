@@ -160,8 +160,8 @@ def register(app, store) -> None:
                  Output("dynamics-gates", "value"), Output("dynamics-variant", "data"),
                  Input("selection", "data"), State("dynamics-series", "value"), State("dynamics-variant", "data"),
                  )(lambda *args: on_variant(store, *args))
-    app.callback(Output("dynamics-alerts", "children"), Input("selection", "data"))(
-        lambda selection: alert_list(store, selection))
+    app.callback(Output("dynamics-alerts", "children"), Input("selection", "data"), Input("live", "data"))(
+        lambda selection, _live: alert_list(store, selection))
     app.callback(Output("url", "search", allow_duplicate=True),
                  Input({"type": "dynamics-alert", "index": ALL, "epoch": ALL}, "n_clicks"),
                  State("selection", "data"), prevent_initial_call=True)(go_to_alert)

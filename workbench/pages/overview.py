@@ -67,5 +67,5 @@ def headline_metrics(store, selection) -> html.Div | dbc.Row:
 
 def register(app, store) -> None:
     FIGURES.register(app, store)
-    app.callback(Output("overview-metrics", "children"), Input("selection", "data"))(
-        lambda selection: headline_metrics(store, selection))
+    app.callback(Output("overview-metrics", "children"), Input("selection", "data"), Input("live", "data"))(
+        lambda selection, _live: headline_metrics(store, selection))

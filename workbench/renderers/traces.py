@@ -30,10 +30,12 @@ def decimate(values, max_points: int | None) -> np.ndarray:
 
 def epoch_line(epochs, values, name: str, color: str, *, fmt: str = ".4g", dash: str | None = None,
                note=None, legendgroup: str | None = None, showlegend: bool = True, width: float = 2.0,
-               mode: str = "lines", max_points: int | None = None) -> go.Scatter:
+               mode: str = "lines", max_points: int | None = None, series: str | None = None) -> go.Scatter:
     """One quantity over epochs; customdata is the epoch (the click id, one scalar per point).
     `note` (one string per epoch) is appended to the hover readout, e.g. " (k=14)". NaN and ±inf
-    are drawn as gaps; more than `max_points` points are `decimate`d.
+    are drawn as gaps; more than `max_points` points are `decimate`d. `series` names the history
+    series drawn (in the trace's meta), when the line is that series as it is: the app appends
+    a live run's new points to such a line.
     (Extra hover values go in `text`, not in 2-D customdata: plotly.js hands 2-D customdata
     rows to Dash as typed arrays, which arrive as {"0": ..., "1": ...}, not lists.)"""
     keep = decimate(values, max_points)
@@ -43,7 +45,8 @@ def epoch_line(epochs, values, name: str, color: str, *, fmt: str = ".4g", dash:
     return go.Scatter(x=epochs, y=values, name=name, mode=mode, customdata=epochs, text=text,
                       line=dict(color=color, width=width, dash=dash), marker=dict(color=color, size=5),
                       legendgroup=legendgroup, showlegend=showlegend,
-                      hovertemplate=f"{name}: %{{y:{fmt}}}{'%{text}' if note is not None else ''}<extra></extra>")
+                      hovertemplate=f"{name}: %{{y:{fmt}}}{'%{text}' if note is not None else ''}<extra></extra>",
+                      meta={"series": series} if series else None)
 
 
 def epoch_band(epochs, lower, upper, name: str, color: str, *, legendgroup: str | None = None) -> list[go.Scatter]:

@@ -1,5 +1,8 @@
 """Training history: loss and accuracy curves, learning rate, weight and gradient norms.
 
+A line drawing one series as it is carries `meta={"series": name}` (checkpoint markers
+`{"checkpoints_on": name}`), so the app can append a live run's new points to it.
+
 All read a `workbench.history.History` (`Store.load_history`; a plain dict of arrays is read as
 values at epochs 0, 1, 2, ...): `train_loss`, `test_loss`, `train_acc`, `test_acc`, `lr`,
 `weight_norm.<param>`, `grad_norm.<param>`, each drawn at its own epochs (a test loss evaluated
@@ -50,7 +53,7 @@ def _metric_traces(history, metric: str, fmt: str, showlegend: bool = True) -> l
         if name is not None:
             label = f"{split} {metric}" + ("" if name == f"{split}_{metric}" else f" ({name})")
             traces.append(epoch_line(*history.xy(name), label, COLORS[split], fmt=fmt, legendgroup=split,
-                                     showlegend=showlegend, max_points=MAX_POINTS))
+                                     showlegend=showlegend, max_points=MAX_POINTS, series=name))
     return traces
 
 
@@ -63,7 +66,7 @@ def _checkpoint_trace(history, checkpoints, metric: str) -> go.Scatter:
     on_curve = np.interp(ckpt, x[keep], y[keep]) if keep.any() else np.full(len(ckpt), np.nan)
     return go.Scatter(x=ckpt, y=on_curve, mode="markers", name="checkpoints",
                       customdata=ckpt, marker=dict(color=COLORS["checkpoint"], size=6, symbol="circle-open"),
-                      hovertemplate="checkpoint<extra></extra>")
+                      hovertemplate="checkpoint<extra></extra>", meta={"checkpoints_on": key})
 
 
 def _missing(history, what: str, names: str) -> go.Figure:
@@ -146,7 +149,7 @@ def learning_rate(history, epoch: int | None = None) -> go.Figure:
     fig = go.Figure(layout=base_layout("Learning rate", history.unit, "learning rate",
                                        "The warm-up ramp, then the schedule the optimizer followed.",
                                        showlegend=False))
-    fig.add_trace(epoch_line(*history.xy("lr"), "lr", COLORS["lr"], fmt=".3g", max_points=MAX_POINTS))
+    fig.add_trace(epoch_line(*history.xy("lr"), "lr", COLORS["lr"], fmt=".3g", max_points=MAX_POINTS, series="lr"))
     add_cursor(fig, cursor_epoch([last_position(history)], epoch))
     unified_epoch_hover(fig)
     return finish(fig, click="epoch")
@@ -170,7 +173,7 @@ def parameter_norms(history, epoch: int | None = None, *,
     for i, name in enumerate(names):
         param = name[len(kind) + 1:]
         fig.add_trace(epoch_line(*history.xy(name), param, _param_color(i), fmt=".4g", width=1.5,
-                                  max_points=MAX_POINTS))
+                                  max_points=MAX_POINTS, series=name))
     fig.update_layout(legend=SIDE_LEGEND)
     add_cursor(fig, cursor_epoch([last_position(history)], epoch))
     unified_epoch_hover(fig)
