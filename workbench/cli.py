@@ -19,7 +19,7 @@ from workbench.gates import evaluate_all
 from workbench.logimport import import_log
 from workbench.pipeline import analyze, follow
 from workbench.store import Store
-from workbench.watch import Watcher
+from workbench.watch import GATE_FAILED, Watcher
 from workbench.watch import run as run_watch
 from workbench.worker import broker_url
 
@@ -184,9 +184,6 @@ def cmd_watch(args) -> int:
     print({"gate": "stopped: a gate failed", "idle": f"stopped: no new line for {args.idle:g} s",
            "interrupted": "stopped"}[reason])
     return 0
-
-
-GATE_FAILED = 3  # `watch --exit-on-gate`'s exit status when a gate fails (1 is a user error, 2 a usage error)
 
 
 def cmd_export(args) -> int:

@@ -12,7 +12,7 @@ import inspect
 
 import plotly.graph_objects as go
 
-from workbench import derived
+from workbench import derived, live
 from workbench.analyzers import OPTIONAL
 from workbench.analyzers.dynamics import run_phases
 from workbench.analyzers.predictions import restricted_to_probe
@@ -38,7 +38,7 @@ def load(store: Store, ref: VariantRef, reads: str, selection: dict):
     """The data a catalog renderer reads: the history, an artifact series, or per-input data
     (maps at the selection's epoch; `input_trace` of the selection's input)."""
     if reads == "history":
-        return store.cached_history(ref)
+        return live.history(store, ref)  # while the run trains: as far as it has been measured
     if reads == "derived.input_trace":
         if selection.get("input") is None:
             raise FigureError("this figure traces one input: give input= (the pair index a * p + b)")

@@ -35,6 +35,7 @@ from workbench.store import Store, VariantRef, check_name, timestamp
 
 POLL_SECONDS = 0.1        # how often the file is looked at
 SAVE_EVERY_SECONDS = 1.0  # how often the store's copy (the app's view) is rewritten, at most
+GATE_FAILED = 3  # `watch --exit-on-gate`'s exit status when a gate fails (1 is a user error, 2 a usage error)
 SCAN_SHARE = 3            # scans of a long log are spaced by at least this many times their cost
 LINE_BY_LINE, LINE_BY_LINE_SCAN_SECONDS = 16, 0.02  # up to 16 new lines, each scanned when a scan is that fast
 

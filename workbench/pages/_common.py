@@ -199,9 +199,16 @@ class FigurePage:
         ref, out = ref_of(selection), []
         for spec in specs:
             figure = safe_figure(ref, lambda s=spec: s.build(store, ref, selection))
+            data = for_browser(figure)
             if lines is not None:
                 lines[spec.name] = extendable(figure)
-            out.append(for_browser(figure))
+                for index, *_ in lines[spec.name] or ():  # a Patch appends to plain lists, not packed arrays
+                    trace = data["data"][index]
+                    for key in ("x", "y", "customdata"):
+                        if isinstance(getattr(figure.data[index], key), np.ndarray):
+                            trace[key] = [None if isinstance(v, float) and v != v else v
+                                          for v in getattr(figure.data[index], key).tolist()]
+            out.append(data)
         return out
 
     def _stamp(self, store: Store, ref: VariantRef | None, spec: FigureSpec) -> list[str] | None:

@@ -77,6 +77,8 @@ def layout(store, config, **_variables):
         html.Div(id="train-family-description", className="small text-muted mb-2"),
         new_form, extend_form,
         html.Div(id="train-plan", className="mb-2"),
+        dbc.Switch(id="train-follow", value=False, className="small",
+                   label="analyze as it trains (each checkpoint as it lands; watch it live on the other pages)"),
         html.Div(className="mb-2", children=[dbc.Button("Start", id="train-start", color="primary", className="me-2"),
                                              html.Span(id="train-message", className="small")]),
         dcc.Graph(id="train-preview", config=config, figure=message_figure("the checkpoint plan shows here")),
@@ -201,7 +203,8 @@ def _history(store, ref: VariantRef) -> dict | None:
         return None
 
 
-def start_jobs(store, n_clicks, family, mode, *args):
+def start_jobs(store, n_clicks, family, mode, *args, follow=False):
+    """Submit the planned jobs (with `follow`, beside each an analysis that follows its run)."""
     if not n_clicks:
         return dash.no_update, dash.no_update, dash.no_update
     form, ext = _form_values(args[: len(FORM_INPUTS)]), args[len(FORM_INPUTS):]
@@ -216,6 +219,8 @@ def start_jobs(store, n_clicks, family, mode, *args):
                     submitted.append(jobs.submit_train(store, variant))
                 except UserError as err:
                     refused.append(str(err))
+        if follow is True:
+            submitted += [jobs.submit_analyze(store, VariantRef.parse(job["target"]), follow=True) for job in submitted]
     except (UserError, ValueError) as err:  # ValueError: a forged, non-numeric form value
         return dash.no_update, html.Span(str(err), className="text-danger"), dash.no_update
     message = f"started {len(submitted)} job(s)" + (f"; refused {len(refused)}: {' '.join(refused)}" if refused else "")
@@ -237,4 +242,5 @@ def register(app, store) -> None:
                  Output("jobs-digest", "data", allow_duplicate=True),
                  Input("train-start", "n_clicks"), State("train-family", "value"), State("train-mode", "value"),
                  *[State(i.component_id, i.component_property) for i in FORM_INPUTS + EXTEND_INPUTS],
-                 prevent_initial_call=True)(lambda *args: start_jobs(store, *args))
+                 State("train-follow", "value"),
+                 prevent_initial_call=True)(lambda *args: start_jobs(store, *args[:-1], follow=args[-1]))
