@@ -97,7 +97,7 @@ LAYERS = [
     {"families", "tasks", "fourier", "spectra", "spatial", "trajectory", "phases", "alerts", "gates", "oscillation",
      "probes", "selection", "model"},
     {"training", "importers", "paperrun", "logimport", "analyzers", "pipeline", "derived", "llc", "jobs", "worker",
-     "compare"},
+     "compare", "live", "watch"},
     {"renderers", "figures"},
     {"api", "export", "reports", "pages", "app", "serving", "cli", "cli_runs"},
 ]
@@ -140,7 +140,8 @@ def test_functions_import_only_heavy_libraries_and_the_modules_that_load_them():
                     light.append((module, node.lineno, names))
     assert not light, f"imports inside functions of modules that are cheap to load: {light}"
     assert {"workbench.model", "workbench.training", "workbench.importers", "workbench.serving"} <= heavy
-    assert not {"workbench.store", "workbench.cli", "workbench.jobs", "workbench.pipeline", "workbench.compare"} & heavy
+    assert not {"workbench.store", "workbench.cli", "workbench.jobs", "workbench.pipeline", "workbench.compare",
+                "workbench.live", "workbench.watch"} & heavy
 
 
 def test_two_apps_in_one_process_each_serve_every_callback_from_their_own_data(tmp_path):
