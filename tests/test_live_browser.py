@@ -15,7 +15,7 @@ from workbench.store import Store, VariantRef
 
 pytestmark = pytest.mark.browser
 WAIT = 180  # seconds at most for a condition (a job starts a Python process, training takes a while)
-TARGET = "tiny_addition/p31-s5-d598-every=20x3000-epochs=3000"
+TARGET = "tiny_addition/p31-s5-d598-every=50x20000-epochs=20000"
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +65,8 @@ def test_a_training_job_grows_its_pages_without_a_reload(served, browser):
     browser.find_element(By.ID, "train-family").click()
     wait_for(browser, lambda d: d.find_element(By.XPATH, "//*[@role='option'][.//input[@value='tiny_addition']]")).click()
     wait_for(browser, lambda d: d.find_element(By.ID, "train-p").get_attribute("value") == "31", "tiny defaults")
-    for field, value in (("seed", "5"), ("epochs", "3000"), ("every", "20:3000")):
+    # Long enough to be still training when the test stops it (about 100 epochs a second on CI).
+    for field, value in (("seed", "5"), ("epochs", "20000"), ("every", "50:20000")):
         box = browser.find_element(By.ID, f"train-{field}")
         box.clear()
         box.send_keys(value, "\t")

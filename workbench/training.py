@@ -7,7 +7,8 @@ epochs (recipe option, default 1: every epoch), at every checkpoint and at the l
 as a sparse series with its own epochs (`workbench.history`). A checkpoint at epoch e holds
 exactly the weights that the history at epoch e describes. Initialization depends only on `seed`, the split only on
 `data_seed`, neither on global RNG state, so equal seeds give identical histories and a resumed
-run gives the history an uninterrupted one would.
+run gives the history an uninterrupted one would. While it runs, every epoch's metrics also go to
+the variant's live file (`workbench.live.LiveLog`), so the app's curves grow between checkpoints.
 """
 from __future__ import annotations
 
