@@ -11,10 +11,10 @@ import sys
 
 from workbench import jobs, paperrun, probes
 from workbench.analyzers.dynamics import run_dynamics, run_series, stored_alerts, stored_phases
-from workbench.cli_runs import cmd_extend, cmd_jobs, cmd_train, cmd_worker, enqueue, parse_sets
+from workbench.cli_runs import cmd_extend, cmd_jobs, cmd_train, cmd_worker, enqueue
 from workbench.config import load_plugins
 from workbench.errors import BadInputError, MissingError, UserError
-from workbench.families import family_names, load_family
+from workbench.families import family_names, load_family, parse_sets
 from workbench.gates import evaluate_all
 from workbench.logimport import import_log
 from workbench.pipeline import analyze

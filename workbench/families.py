@@ -316,6 +316,17 @@ def parse_value(text: str) -> Any:
         return text
 
 
+def parse_sets(items: list[str] | None) -> dict:
+    """`--set key=value` options (or the app's settings field) as {key: value} (values in TOML syntax, see `parse_value`)."""
+    overrides = {}
+    for item in items or []:
+        if "=" not in item:
+            raise BadInputError(f"--set expects key=value, got {item!r} (e.g. --set train_fraction=0.5)")
+        key, value = item.split("=", 1)
+        overrides[key.strip()] = parse_value(value.strip())
+    return overrides
+
+
 def family_path(name: str) -> Path:
     if not name or any(c in name for c in "/\\\0") or name.startswith("."):
         raise FamilyError(f"invalid family name {name!r}: use a plain name such as modular_addition")
