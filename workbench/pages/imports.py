@@ -55,7 +55,7 @@ def layout(store, config, **_variables):
         dbc.Row([
             _row("settings the file does not say", dbc.Input(id="import-settings", size="sm",
                                                              placeholder="e.g. data_seed=0 weight_decay=0"),
-                 "checkpoints: KEY=VALUE separated by spaces, as `--set`", md=6),
+                 "checkpoints: KEY=VALUE separated by spaces, as with --set", md=6),
             _row("log: step column", dbc.Input(id="import-step", size="sm", placeholder="found by name"),
                  "logs: the x column, if not step/epoch/iteration", md=3),
             _row("log: gates", dbc.Input(id="import-gates", size="sm", placeholder="val_acc >= 0.5 by epoch 3"),
