@@ -32,7 +32,7 @@ def grid_page(_store, _ref, selection):
 
 FIGURES = FigurePage("neurons", [
     FigureSpec("clusters", "Neurons × frequencies at the epoch (click a neuron)", catalog_figure("neuron_clusters"),
-               summary=False, click="neuron", width=12, height=380),
+               summary=False, width=12, height=380),
     FigureSpec("sizes", "Cluster sizes over epochs", catalog_figure("cluster_sizes")),
     FigureSpec("fve", "Selected neuron: FVE by frequency over epochs", catalog_figure("neuron_fve_over_epochs"),
                depends=("neuron",)),
@@ -40,7 +40,7 @@ FIGURES = FigurePage("neurons", [
         "neuron_heatmap", frequencies=frequencies, downsample=downsample), summary=False, height=460),
     FigureSpec("grid", "The selected neuron's cluster (click a neuron)", catalog_figure(
         "neuron_heatmap_grid", neurons=cluster_of_selected, frequencies=frequencies, page=grid_page,
-        downsample=downsample), summary=False, click="neuron", height=620),
+        downsample=downsample), summary=False, height=620),
     FigureSpec("scale", "Spatial scale of neuron maps", catalog_figure("neuron_spatial_scale")),
     FigureSpec("scale-types", "Neurons per scale type", catalog_figure("neuron_scale_types")),
 ], controls={"downsample": ("neurons-downsample", "value"), "grid_page": ("neurons-grid-page", "value")})

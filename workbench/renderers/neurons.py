@@ -16,6 +16,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from workbench.renderers.cursor import add_cursor, at_epoch, cursor_epoch, epoch_suffix, finish
+from workbench.renderers.fourier import mark_frequency
 from workbench.renderers.theme import (COLORS, MAGNITUDE_COLORSCALE, SCALE_TYPE_COLORS, base_layout,
                                        frequency_color, subplot_axis_names)
 from workbench.renderers.traces import epoch_band, epoch_line, grid_heatmap, unified_epoch_hover
@@ -35,9 +36,11 @@ def neurons_by_frequency(data: dict[str, np.ndarray], epoch: int | None = None) 
 
 
 def neuron_fve_heatmap(data: dict[str, np.ndarray], epoch: int | None = None, *,
-                       threshold: float = FVE_THRESHOLD) -> go.Figure:
+                       threshold: float = FVE_THRESHOLD, neuron: int | None = None,
+                       frequency: int | None = None) -> go.Figure:
     """Frequency k × neuron heatmap of FVE at an epoch, neurons sorted by dominant frequency
-    (then FVE); x ticks name each cluster's k. customdata = neuron id per cell, click neuron."""
+    (then FVE); x ticks name each cluster's k; the selected `neuron`'s column and `frequency`'s
+    row are marked. customdata = neuron id per cell, click neuron."""
     row, shown = at_epoch(data, epoch)
     fve = np.asarray(row["fve"], dtype=np.float32)                         # [n_freq, d_mlp]
     n_freq, d_mlp = fve.shape
@@ -60,6 +63,14 @@ def neuron_fve_heatmap(data: dict[str, np.ndarray], epoch: int | None = None, *,
     fig.update_xaxes(tickvals=((starts + ends - 1) / 2)[big], ticktext=[f"k={k}" for k in dominant[starts][big]],
                      tickangle=0, tickfont=dict(size=10), showgrid=False)
     fig.update_yaxes(range=[0.5, n_freq + 0.5], showgrid=False)
+    if neuron is not None and 0 <= int(neuron) < d_mlp:
+        column = int(np.flatnonzero(order == int(neuron))[0])
+        fig.add_shape(type="rect", name=f"selected neuron {int(neuron)}", layer="above", xref="x", yref="y domain",
+                      x0=column - 0.5 - d_mlp / 400, x1=column + 0.5 + d_mlp / 400, y0=0, y1=1,
+                      line=dict(color=COLORS["selected"], width=2))
+        fig.add_annotation(x=column, y=1, xref="x", yref="y domain", yanchor="bottom", showarrow=False,
+                           text=f"▼ {int(neuron)}", font=dict(size=11, color=COLORS["selected"]))
+    mark_frequency(fig, frequency, n_freq)
     return finish(fig, click="neuron")
 
 
@@ -99,10 +110,11 @@ def _label(neuron: int, row: dict | None) -> str:
 def neuron_heatmap(maps: np.ndarray, epoch: int | None = None, *, neuron: int,
                    downsample: int | None = None, frequencies: dict[str, np.ndarray] | None = None) -> go.Figure:
     """One neuron's activation at `=` over the (a, b) grid. `maps` is that map [p, p] or every
-    neuron's [d_mlp, p, p]; `frequencies` (the neuron_frequencies artifact) adds k and FVE to the title."""
+    neuron's [d_mlp, p, p]; `frequencies` (the neuron_frequencies artifact) adds k and FVE to the
+    title. customdata = the input a * p + b of each cell, click input."""
     row = at_epoch(frequencies, epoch)[0] if frequencies is not None else None
     z = _one_map(maps, neuron)
-    trace, note = grid_heatmap(z, downsample=downsample, id_value=None, id_label=f"neuron {neuron}<br>",
+    trace, note = grid_heatmap(z, downsample=downsample, id_value="input", id_label=f"neuron {neuron}<br>",
                                value_label="activation", colorbar_title="activation")
     at = epoch_suffix(epoch)
     fig = go.Figure(layout=base_layout(
@@ -112,7 +124,7 @@ def neuron_heatmap(maps: np.ndarray, epoch: int | None = None, *, neuron: int,
     fig.add_trace(trace)
     fig.update_yaxes(scaleanchor="x", constrain="domain")
     fig.update_xaxes(constrain="domain")
-    return finish(fig)
+    return finish(fig, click="input")
 
 
 def neuron_fve_over_epochs(data: dict[str, np.ndarray], epoch: int | None = None, *, neuron: int) -> go.Figure:

@@ -20,6 +20,7 @@ COLORS = {
     "cursor": "#111827",       # the current-epoch line
     "cursor_on_dark": "#f9fafb",  # the same over heatmaps
     "current": "#dc2626",      # the current-epoch marker on trajectories
+    "selected": "#f59e0b",     # the selected frequency or neuron (amber: visible on Viridis and white)
     "checkpoint": "#6b7280",   # checkpoint markers on the loss curves
     "lr": "#0d9488",
     "grid": "#e5e7eb",
