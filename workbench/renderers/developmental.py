@@ -15,6 +15,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from workbench.renderers import captions
 from workbench.renderers.cursor import add_cursor, at_epoch, cursor_epoch, finish
 from workbench.renderers.theme import COLORS, QUALITATIVE, base_layout, subplot_axis_names, with_alpha
 from workbench.renderers.traces import epoch_band, epoch_line, unified_epoch_hover
@@ -43,8 +44,8 @@ def llc_over_epochs(data: dict[str, np.ndarray], epoch: int | None = None, *,
     if bad.any():
         title += f" ({int(bad.sum())} of {len(epochs)} checkpoints with unhealthy chains, ✕)"
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08, row_heights=[0.6, 0.4])
-    fig.update_layout(base_layout(title, "", "", "λ̂ climbs while the model memorizes and falls as the "
-                                  "generalizing circuit replaces memorization; read it beside the test loss.",
+    fig.update_layout(base_layout(title, "", "", captions.change_caption("λ̂", epochs, mean)
+                                  + " Read it beside the test loss below.",
                                   height=520))
     for trace in epoch_band(epochs, mean - std, mean + std, "λ̂ ± std across chains", LLC_COLOR):
         fig.add_trace(trace, row=1, col=1)

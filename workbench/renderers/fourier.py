@@ -10,13 +10,12 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
+from workbench.renderers import captions
 from workbench.renderers.cursor import add_cursor, at_epoch, cursor_epoch, epoch_suffix, finish
 from workbench.renderers.theme import COLORS, MAGNITUDE_COLORSCALE, base_layout
 from workbench.vocabulary import key_frequencies
 
 MATRIX_NAMES = {"": "W_E", "W_U.": "W_U", "W_L.": "W_L = W_out·W_U"}
-BARS_CAPTION = "A grokked model concentrates its {m} on a few key frequencies; the rest is near zero."
-HEATMAP_CAPTION = "Key frequencies light up as the model groks; everything else fades during cleanup."
 
 
 def _prefix(prefix: str) -> str:
@@ -38,7 +37,8 @@ def fourier_norms(data: dict[str, np.ndarray], epoch: int | None = None, *, pref
     matrix = MATRIX_NAMES.get(prefix, prefix.rstrip("."))
     at = epoch_suffix(shown)
     fig = go.Figure(layout=base_layout(f"Fourier norms of {matrix}{at}", "frequency k",
-                                       "‖component‖ (L2 norm)", BARS_CAPTION.format(m=matrix.split(" ")[0])))
+                                       "‖component‖ (L2 norm)",
+                                       captions.fourier_bars_caption(matrix.split(" ")[0], norm, is_key, shown)))
     for mask, name, color in ((is_key, "key frequencies", COLORS["key"]), (~is_key, "other", COLORS["other"])):
         fig.add_trace(go.Bar(
             x=k[mask], y=norm[mask], name=name, marker_color=color, customdata=k[mask],
@@ -78,7 +78,8 @@ def fourier_norms_over_epochs(data: dict[str, np.ndarray], epoch: int | None = N
     keys = key_frequencies(np.asarray(data[f"{prefix}key_mask"])[-1])
     matrix = MATRIX_NAMES.get(prefix, prefix.rstrip("."))
     fig = go.Figure(layout=base_layout(f"Fourier norms of {matrix} over training", "epoch", "frequency k",
-                                       HEATMAP_CAPTION, height=max(360, 12 * n_freq + 120), showlegend=False))
+                                       captions.fourier_heatmap_caption(matrix.split(" ")[0], norm.T, keys, epochs),
+                                       height=max(360, 12 * n_freq + 120), showlegend=False))
     fig.add_trace(go.Heatmap(
         z=norm, x=epochs, y=k, colorscale=MAGNITUDE_COLORSCALE,
         customdata=np.broadcast_to(epochs, norm.shape),

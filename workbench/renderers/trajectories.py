@@ -12,6 +12,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from workbench.renderers import captions
 from workbench.renderers.cursor import add_cursor, cursor_epoch, epoch_index, finish
 from workbench.renderers.theme import COLORS, EPOCH_COLORSCALE, GROUP_COLORS, base_layout
 from workbench.renderers.traces import epoch_line, unified_epoch_hover
@@ -19,8 +20,8 @@ from workbench.vocabulary import PARAMETER_GROUPS
 
 GROUPS = tuple(PARAMETER_GROUPS)
 PLANES = ((1, 2), (1, 3), (2, 3))
-PATH_CAPTION = ("The path runs fast through memorization, turns at grokking and slows during cleanup; "
-                "loops in PC2/PC3 mark the phase changes.")
+PATH_CAPTION = ("Look for where the path turns and where it slows (points bunch up); a loop in PC2/PC3, crossed "
+                "segments marked ×, is a return near an earlier state.")
 
 
 def _groups(data) -> list[str]:
@@ -139,7 +140,8 @@ def trajectory_velocity(data: dict[str, np.ndarray], epoch: int | None = None, *
     epochs = np.asarray(data["epochs"])
     fig = go.Figure(layout=base_layout(
         "Speed through parameter space", "epoch", f"‖Δθ‖ per epoch (L2 norm{', log scale' if log_y else ''})",
-        "Fast while memorizing, a bump at grokking, then a slow drift as weight decay cleans up.", log_y=log_y))
+        captions.speed_caption(epochs[1:], data[f"{_groups(data)[0]}.velocity"]) if _groups(data) else "",
+        log_y=log_y))
     for group in _groups(data):
         fig.add_trace(epoch_line(epochs[1:], data[f"{group}.velocity"], group, GROUP_COLORS.get(group, "#000"),
                                  fmt=".3g", mode="lines+markers",
