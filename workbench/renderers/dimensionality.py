@@ -88,6 +88,7 @@ def singular_values(data: dict[str, np.ndarray], epoch: int | None = None, *,
         f"Singular values{epoch_suffix(shown)}", "index i (1 = largest)", y_title,
         "A knee in the spectrum is the matrix's working rank: a few large σ, then a floor.",
         log_y=True, height=420))
+    fig.update_yaxes(nticks=6)                                             # log ticks that do not overlap
     for m in _matrices(row, "sigma", matrices):
         sigma = np.asarray(row[f"sigma.{m}"], dtype=np.float64)
         name = m

@@ -41,7 +41,7 @@ def fourier_norms(data: dict[str, np.ndarray], epoch: int | None = None, *, pref
                                        captions.fourier_bars_caption(matrix.split(" ")[0], norm, is_key, shown)))
     for mask, name, color in ((is_key, "key frequencies", COLORS["key"]), (~is_key, "other", COLORS["other"])):
         fig.add_trace(go.Bar(
-            x=k[mask], y=norm[mask], name=name, marker_color=color, customdata=k[mask],
+            x=k[mask], y=norm[mask], name=name, marker_color=color, customdata=k[mask], textposition="none",
             text=[f"cos {c:.3g} · sin {s:.3g}" for c, s in zip(np.asarray(cos)[mask], np.asarray(sin)[mask])],
             hovertemplate=f"k=%{{x}} ({name})<br>‖component‖ %{{y:.3g}}<br>%{{text}}<extra></extra>"))
     const = row.get(f"{prefix}const_norm")

@@ -61,7 +61,7 @@ def gini_over_epochs(data: dict[str, np.ndarray], epoch: int | None = None) -> g
     0 = all equal). Summary: cursor, click epoch."""
     epochs = np.asarray(data["epochs"])
     fig = go.Figure(layout=base_layout(
-        "Fourier sparsity (Gini of frequency norms)", "epoch", "Gini coefficient (0 = uniform, 1 = one frequency)",
+        "Fourier sparsity (Gini of frequency norms)", "epoch", "Gini (0 uniform, 1 one frequency)",
         " ".join(captions.change_caption(f"Gini {m}", epochs, data[key], ".2f")
                  for key, m in (("gini_W_E", "W_E"), ("gini_W_L", "W_L")) if key in data)))
     for key, m in (("gini_W_E", "W_E"), ("gini_W_L", "W_L")):

@@ -112,9 +112,12 @@ def trajectory_3d(data: dict[str, np.ndarray], epoch: int | None = None, *, grou
         x=projection[[current], 0], y=projection[[current], 1], z=projection[[current], 2], mode="markers",
         customdata=epochs[[current]], hovertemplate="current " + hover, name="current epoch",
         marker=dict(size=8, color=COLORS["current"], symbol="circle-open")))
-    fig.update_layout(scene=dict(**{f"{axis}axis": dict(title=dict(text=f"PC{n} ({ratio[n - 1]:.0%})"))
-                                    for n, axis in enumerate("xyz", start=1)}, aspectmode="cube"),
-                      scene_uirevision="keep")
+    fig.update_layout(scene=dict(**{f"{axis}axis": dict(title=dict(text=f"PC{n} ({ratio[n - 1]:.0%})",
+                                                                    font=dict(size=11)),
+                                                         nticks=4, tickfont=dict(size=9))
+                                    for n, axis in enumerate("xyz", start=1)}, aspectmode="cube",
+                                 camera=dict(eye=dict(x=1.6, y=1.6, z=1.1))),
+                      scene_uirevision="keep", margin=dict(l=10, r=10, t=60, b=10))
     return finish(fig, click="epoch")
 
 
