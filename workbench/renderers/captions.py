@@ -194,3 +194,15 @@ def oscillation_caption(oscillation, window: int, x, structured_share: float) ->
                 f"{x[min(window, len(x) - 1)]:,.0f} or after {x[-window]:,.0f}), where the trend filter rings on a "
                 f"steep fall: the {structured_share:.0%} structured share there is an edge effect, not a rhythm. " + base)
     return base
+
+
+def key_share_caption(by_k, keys, epochs) -> str:
+    """by_k [n_freq, n_epochs] contributions to one input's correct logit: the key frequencies'
+    share of their absolute sum at the first and the last epoch."""
+    if not len(keys):
+        return "No key frequencies known (analyze the run): look for a few rows carrying the answer."
+    size = np.abs(np.asarray(by_k, np.float64))
+    rows = np.asarray(keys) - 1
+    share = size[rows].sum(axis=0) / np.maximum(size.sum(axis=0), 1e-30)
+    return (f"The key frequencies (★) give {share[0]:.0%} of this input's |contributions| at epoch {int(epochs[0]):,} "
+            f"and {share[-1]:.0%} at epoch {int(epochs[-1]):,}.")

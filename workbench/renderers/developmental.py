@@ -109,5 +109,5 @@ def essential_dynamics_paths(data: dict[str, np.ndarray], epoch: int | None = No
     return trajectory_projections(
         data, epoch, group="outputs", planes=((1, 2), (2, 3)),
         title=f"Essential dynamics (PCA of logits on {pairs} inputs)",
-        caption="The function's own path: sharp turns mark developmental stages (memorization, circuit "
-                "formation, cleanup) without reference to how the weights encode them.")
+        caption="The function's own path, whatever the weights that encode it: look for sharp turns (candidate "
+                "developmental stages) and compare their epochs with the phases above.")

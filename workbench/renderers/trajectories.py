@@ -126,7 +126,8 @@ def explained_variance(data: dict[str, np.ndarray], epoch: int | None = None) ->
     fig = go.Figure(layout=base_layout(
         "Variance explained by the top principal components", "principal component",
         "explained variance (fraction)",
-        "A few components carry most of the path: training moves in a low-dimensional subspace."))
+        "PC1–3 hold " + ", ".join(f"{float(np.sum(data[f'{group}.explained_variance'])):.0%} ({group})"
+                                  for group in _groups(data)) + " of each group's path variance."))
     for group in _groups(data):
         ratio = np.asarray(data[f"{group}.explained_variance"], dtype=np.float64)
         fig.add_trace(go.Bar(x=[f"PC{n}" for n in range(1, len(ratio) + 1)], y=ratio, name=group,
