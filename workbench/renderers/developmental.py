@@ -61,7 +61,7 @@ def llc_over_epochs(data: dict[str, np.ndarray], epoch: int | None = None, *,
         fig.add_trace(epoch_line(epochs, data[key], name, COLORS[name.split()[0]], fmt=".4g",
                                  mode="lines+markers"), row=2, col=1)
     fig.update_yaxes(title_text="λ̂ (effective dimensions)", row=1, col=1)
-    fig.update_yaxes(title_text="loss (nats, log scale)", type="log", row=2, col=1)
+    fig.update_yaxes(title_text="loss (nats, log scale)", type="log", nticks=6, row=2, col=1)
     fig.update_xaxes(title_text="epoch", row=2, col=1)
     for start, end, name in phases or ():
         fig.add_vrect(x0=start, x1=end, fillcolor=with_alpha(COLORS["other"], 0.15), line_width=0,

@@ -56,8 +56,8 @@ def input_attribution(trace: dict[str, np.ndarray], epoch: int | None = None) ->
     fig.add_trace(epoch_line(epochs, np.asarray(trace["loss"]), "loss", COLORS["test"], fmt=".3g",
                              showlegend=False), row=3, col=1)
     fig.update_yaxes(title_text="correct logit − mean (logits)", row=1, col=1)
-    fig.update_yaxes(title_text="rank (1 = top, log)", type="log", autorange="reversed", row=2, col=1)
-    fig.update_yaxes(title_text="loss (nats, log)", type="log", row=3, col=1)
+    fig.update_yaxes(title_text="rank (1 = top, log)", type="log", autorange="reversed", nticks=5, row=2, col=1)
+    fig.update_yaxes(title_text="loss (nats, log)", type="log", nticks=5, row=3, col=1)
     fig.update_xaxes(title_text="epoch", row=3, col=1)
     add_cursor(fig, cursor_epoch(epochs, epoch), subplot_axis_names(3))
     unified_epoch_hover(fig, 3)

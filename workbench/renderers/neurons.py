@@ -202,10 +202,10 @@ def neuron_heatmap_grid(maps: np.ndarray, epoch: int | None = None, *, neurons=N
         trace.update(xaxis=x_axis, yaxis=y_axis)
         first = row == rows - 1 and col == 0
         layout[x_axis.replace("x", "xaxis")] = {
-            "domain": [x0, x0 + width], "anchor": y_axis, "showticklabels": False, "constrain": "domain",
+            "domain": [x0, min(1.0, x0 + width)], "anchor": y_axis, "showticklabels": False, "constrain": "domain",
             "title": {"text": f"b (input token){note}" if first else ""}}
         layout[y_axis.replace("y", "yaxis")] = {
-            "domain": [y1 - height, y1], "anchor": x_axis, "scaleanchor": x_axis, "showticklabels": False,
+            "domain": [max(0.0, y1 - height), y1], "anchor": x_axis, "scaleanchor": x_axis, "showticklabels": False,
             "constrain": "domain", "title": {"text": f"a{note and ' (bilinear)'}" if first else ""}}
         text = _label(shown[i], info).replace(" · ", "<br>", 1)
         mine = selected is not None and shown[i] == int(selected)

@@ -19,8 +19,8 @@ from workbench.vocabulary import key_frequencies
 LOSSES = {  # key -> (legend name, color)
     "train_loss": ("train loss", COLORS["train"]),
     "test_loss": ("test loss", COLORS["test"]),
-    "restricted_loss": ("restricted loss (key frequencies only)", COLORS["restricted"]),
-    "excluded_loss": ("excluded loss (key frequencies removed, train)", COLORS["excluded"]),
+    "restricted_loss": ("restricted (key k only)", COLORS["restricted"]),
+    "excluded_loss": ("excluded (key k removed, train)", COLORS["excluded"]),
 }
 
 

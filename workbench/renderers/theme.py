@@ -95,7 +95,9 @@ def base_layout(title: str, x_title: str, y_title: str, caption: str, *, height:
         title=dict(text=title, x=0.0, xanchor="left", xref="paper", y=1.0, yref="container", yanchor="top",
                    pad=dict(t=8), font=dict(size=TITLE_HEIGHT)),
         xaxis=dict(title=dict(text=x_title), type="log" if log_x else None, zeroline=False),
-        yaxis=dict(title=dict(text=y_title), type="log" if log_y else None, zeroline=False),
+        # at most ~6 labels on a log axis: over less than a decade plotly labels every digit, overlapping
+        yaxis=dict(title=dict(text=y_title), type="log" if log_y else None, nticks=6 if log_y else None,
+                   zeroline=False),
         font=FONT,
         height=height or HEIGHT,
         margin=MARGIN,

@@ -136,7 +136,7 @@ def loss_and_accuracy(history, epoch: int | None = None, *,
         fig.add_trace(trace, row=2, col=1)
     if checkpoints and _has(history, "loss"):
         fig.add_trace(_checkpoint_trace(history, checkpoints, "loss"), row=1, col=1)
-    fig.update_yaxes(type="log", title_text="loss (nats, log scale)", row=1, col=1)
+    fig.update_yaxes(type="log", nticks=6, title_text="loss (nats, log scale)", row=1, col=1)
     fig.update_yaxes(tickformat=".0%", range=[-0.02, 1.02], title_text="accuracy (% of pairs)", row=2, col=1)
     fig.update_xaxes(title_text=history.unit, row=2, col=1)
     add_cursor(fig, cursor_epoch([last_position(history)], epoch), subplot_axis_names(2))
