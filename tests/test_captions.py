@@ -43,3 +43,12 @@ def test_fourier_captions_give_the_key_frequencies_share_of_the_norm():
     text = captions.fourier_bars_caption("W_E", norm, [False, True, False, True], 1500)
     assert "k = 2, 4" in text and "96%" in text and "epoch 1,500" in text  # (9 + 16) / 26
     assert "No key frequencies" in captions.fourier_bars_caption("W_E", norm, [False] * 4, None)
+
+
+def test_a_neuron_in_no_cluster_gets_its_frequency_peers_and_a_caption_saying_so():
+    from workbench.analyzers.neurons import cluster_members, describe_cluster
+    row = {"dominant_freq": np.array([3, 3, 5, 3, 5]), "dominant_fve": np.array([0.4, 0.9, 0.95, 0.6, 0.2])}
+    members = cluster_members(row, 0)
+    assert members.tolist() == [1, 3, 0], "every neuron of its dominant k, strongest first, it among them"
+    assert "Neuron 0 is in no cluster" in describe_cluster(row, 0, members) and "40%" in describe_cluster(row, 0, members)
+    assert cluster_members(row, 1).tolist() == [1] and "The cluster of neuron 1" in describe_cluster(row, 1, [1])
