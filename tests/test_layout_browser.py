@@ -24,7 +24,7 @@ document.querySelectorAll('.js-plotly-plot').forEach(gd => {
         const r = e.getBoundingClientRect(), text = (e.textContent || '').trim();
         if (r.width > 0 && r.height > 0 && text) { boxes.push({kind: kind(e), text: text.slice(0, 40), r}); }
     });
-    add('.infolayer text[class$="title"]', () => 'label');
+    add('text[class$="title"]', () => 'label');
     add('.legend .legendtext', () => 'label');
     add('.annotation-text', () => 'label');
     add('.xtick text, .ytick text, [class*="x"][class$="tick"] text, [class*="y"][class$="tick"] text',

@@ -19,8 +19,8 @@ from workbench.vocabulary import key_frequencies
 LOSSES = {  # key -> (legend name, color)
     "train_loss": ("train loss", COLORS["train"]),
     "test_loss": ("test loss", COLORS["test"]),
-    "restricted_loss": ("restricted (key k only)", COLORS["restricted"]),
-    "excluded_loss": ("excluded (key k removed, train)", COLORS["excluded"]),
+    "restricted_loss": ("restricted", COLORS["restricted"]),   # only the key frequencies kept (caption)
+    "excluded_loss": ("excluded", COLORS["excluded"]),       # the key frequencies removed, train pairs
 }
 
 
@@ -39,7 +39,7 @@ def _losses_caption(data) -> str:
                                        if f"{split}_loss" in data}, "loss")
     if "excluded_loss" in data:
         reached += " " + captions.change_caption("Excluded loss", epochs, data["excluded_loss"])
-    return reached
+    return reached + " Restricted: only the key frequencies kept; excluded: the key frequencies removed (train pairs)."
 
 
 def progress_losses(data: dict[str, np.ndarray], epoch: int | None = None) -> go.Figure:
