@@ -7,7 +7,6 @@ import pytest
 from selenium.webdriver.common.by import By
 
 from test_app_browser import click_data_point, click_heatmap_cell, graph_element, open_page, query, wait_for
-from test_app_browser import served as served_app  # noqa: F401 (the module's app, as pytest fixture "served")
 from workbench.selection import snap
 
 pytestmark = pytest.mark.browser
@@ -46,8 +45,8 @@ def target(driver, name, current):
         return null;""", graph_element(driver, name), current)
 
 
-def test_every_figure_selects_what_it_declares_and_nothing_else(served, browser):
-    app, store, ref = served
+def test_every_figure_selects_what_it_declares_and_nothing_else(served_app, browser):
+    app, store, ref = served_app
     epochs = store.checkpoint_epochs(ref)
     clicked = set()
     for path in PAGES:
@@ -77,8 +76,8 @@ def test_every_figure_selects_what_it_declares_and_nothing_else(served, browser)
     assert {"epoch", "frequency", "neuron", "head", "input"} <= clicked, f"kinds exercised: {clicked}"
 
 
-def test_every_page_names_the_run_in_its_header_and_the_tab_title(served, browser):
-    app, store, ref = served
+def test_every_page_names_the_run_in_its_header_and_the_tab_title(served_app, browser):
+    app, store, ref = served_app
     open_page(browser, app.url, "/neurons", variant=str(ref))
     wait_for(browser, lambda d: ref.id in d.find_element(By.ID, "run-header").text, "the header names no run")
     header = browser.find_element(By.ID, "run-header").text
@@ -86,8 +85,8 @@ def test_every_page_names_the_run_in_its_header_and_the_tab_title(served, browse
     wait_for(browser, lambda d: d.title == f"Neurons · {ref} — workbench", "the tab title names no page and run")
 
 
-def test_an_unknown_variant_or_neuron_says_so_instead_of_silently_showing_another(served, browser):
-    app, store, ref = served
+def test_an_unknown_variant_or_neuron_says_so_instead_of_silently_showing_another(served_app, browser):
+    app, store, ref = served_app
     open_page(browser, app.url, "/", variant="no_such_family/none")
     wait_for(browser, lambda d: "No run 'no_such_family/none'" in d.find_element(By.ID, "selection-error").text,
              "an unknown variant went unmentioned")

@@ -6,7 +6,6 @@ import pytest
 from selenium.webdriver.common.by import By
 
 from test_app_browser import open_page, wait_for
-from test_app_browser import served as served_app  # noqa: F401 (the module's app, as pytest fixture "served")
 
 pytestmark = pytest.mark.browser
 SIZES = ((1600, 1000), (1280, 800))
@@ -45,8 +44,8 @@ return found;
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
-def test_no_text_overlaps_and_no_page_scrolls_sideways(served, browser, size):
-    app, store, ref = served
+def test_no_text_overlaps_and_no_page_scrolls_sideways(served_app, browser, size):
+    app, store, ref = served_app
     browser.set_window_size(*size)
     problems = []
     try:
