@@ -64,6 +64,7 @@ def test_every_figure_selects_what_it_declares_and_nothing_else(served_app, brow
             if point == "nothing":
                 continue
             trace, where, expected, heatmap = point
+            browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", graph_element(browser, name))
             expected = click_heatmap_cell(browser, name, *where) if heatmap else (
                 click_data_point(browser, name, trace, where) or expected)
             want = str(snap(expected, epochs) if kind == "epoch" else expected)

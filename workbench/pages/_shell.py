@@ -188,13 +188,16 @@ def sync_selection(store: Store, search, variant, slider_epoch, typed_epoch, _pr
         state["probe"] = None
     state = {k: v for k, v in state.items() if k in sel.FIELDS and not (k in sel.OPTIONAL_FIELDS and v is None)}
     readout = f"{epochs.index(state['epoch']) + 1} / {len(epochs)}" if epochs else "no checkpoints"
+    # A notice stays until the user changes something: the URL echoing the corrected selection
+    # back (a fresh page, the Location settling) must not wipe it before it is read.
+    notice = " ".join(errors) if errors else (dash.no_update if trigger in (None, "url") else "")
     return (sel.to_query(state), state, state["variant"], epochs[0] if epochs else 0,
             epochs[-1] if epochs else 1, sel.slider_marks(epochs), state["epoch"], state["epoch"], readout,
             state["neuron"],
             state["head"], [{"label": f"head {h}", "value": h} for h in range(n_heads)],
             sel.pair_text(state.get("input"), p), [{"label": "full grid", "value": ""}]
             + [{"label": name, "value": name} for name in probes], state.get("probe") or "", state["compare"],
-            " ".join(errors))
+            notice)
 
 
 def list_reports(store: Store) -> list:
