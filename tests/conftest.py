@@ -57,3 +57,14 @@ def browser(tmp_path_factory):
     driver = chromium_driver(tmp_path_factory.mktemp("chromium"))
     yield driver
     driver.quit()
+
+
+@pytest.fixture(scope="module")
+def served_app(tiny_analyzed):
+    """The app on the tiny analyzed variant, served on a free loopback port for one browser test
+    module: (app, store, ref)."""
+    from browser import ServedApp
+    store, ref = tiny_analyzed
+    app = ServedApp(store.root)
+    yield app, store, ref
+    app.close()

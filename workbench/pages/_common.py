@@ -20,7 +20,8 @@ from dash import Input, Output, State, dcc, html
 
 from workbench import figures
 from workbench.figures import is_missing, message_figure, safe_figure
-from workbench.renderers.cursor import move_cursor
+from workbench.renderers import CATALOG
+from workbench.renderers.cursor import graph_click, move_cursor
 from workbench.selection import sanitize
 from workbench.store import Store, VariantRef
 
@@ -43,16 +44,17 @@ def variant_options(store: Store) -> list[dict]:
             for row in store.listing()]
 
 
-def graph(name: str, config: dict, click: str = "epoch", height: int | None = None) -> dcc.Graph:
-    """A graph whose clicks the sidebar turns into a selection (`click`: epoch, neuron, head or input)."""
+def graph(name: str, config: dict, click: str | None = "epoch", height: int | None = None) -> dcc.Graph:
+    """A graph whose clicks the sidebar turns into a selection (`click`: what the figure declares,
+    `cursor.CLICK_KINDS`; None selects nothing)."""
     # Reserve the space while the figure loads; the figure's own height then decides (a fixed
     # height would clip a taller figure or shift the page when they disagree).
     style = {"minHeight": f"{height}px"} if height else None
-    return dcc.Graph(id={"type": "wb-graph", "click": click, "name": name}, config=config, style=style,
+    return dcc.Graph(id=graph_id(name, click), config=config, style=style,
                      figure=message_figure("loading…"))
 
 
-def card(name: str, title: str, config: dict, click: str = "epoch", height: int | None = None,
+def card(name: str, title: str, config: dict, click: str | None = "epoch", height: int | None = None,
          width: int = 6) -> dbc.Col:
     """A titled figure with its caption underneath (the caption comes from the figure's meta)."""
     return dbc.Col(width=12, lg=width, className="wb-card", children=[
@@ -60,8 +62,8 @@ def card(name: str, title: str, config: dict, click: str = "epoch", height: int 
         html.P(id={"type": "wb-caption", "name": name}, className="wb-caption")])
 
 
-def graph_id(name: str, click: str = "epoch") -> dict:
-    return {"type": "wb-graph", "click": click, "name": name}
+def graph_id(name: str, click: str | None = "epoch") -> dict:
+    return {"type": "wb-graph", "click": graph_click(click), "name": name}
 
 
 def caption_id(name: str) -> dict:
@@ -97,19 +99,29 @@ def for_browser(figure) -> dict:
 Build = Callable[[Store, VariantRef, dict], go.Figure]
 
 
+FROM_BUILD = "from-build"
+
+
 @dataclass(frozen=True)
 class FigureSpec:
     """One figure on a page. `build(store, ref, selection) -> Figure`. Summary figures (x = epoch)
     are built once per variant and then only their cursor moves; detail figures are rebuilt on
-    every selection change (their data comes from small per-epoch files or the cache)."""
+    every selection change (their data comes from small per-epoch files or the cache). What a
+    click selects is the builder's `click` (a catalog figure's, as its entry declares), unless
+    `click` is given (builders of one's own)."""
     name: str
     title: str
     build: Build
     summary: bool = True
-    click: str = "epoch"
+    click: str | None = FROM_BUILD
     width: int = 6
     height: int | None = None
     depends: tuple[str, ...] = ()  # selection or control keys a summary is rebuilt for (besides the variant)
+
+    @property
+    def selects(self) -> str | None:
+        """What a click on this figure selects: `click`, or what its builder declares."""
+        return self.build.click if self.click == FROM_BUILD else self.click
 
 
 def catalog_figure(name: str, **options) -> Build:
@@ -118,6 +130,7 @@ def catalog_figure(name: str, **options) -> Build:
     def build(store: Store, ref: VariantRef, selection: dict) -> go.Figure:
         opts = {k: (v(store, ref, selection) if callable(v) else v) for k, v in options.items()}
         return figures.build(store, ref, name, selection, **opts)
+    build.click = CATALOG[name].click
     return build
 
 
@@ -133,7 +146,7 @@ class FigurePage:
         self.detail_specs = [s for s in specs if not s.summary]
 
     def layout(self, intro: str, config: dict, controls=()) -> html.Div:
-        cards = [card(self._name(s), s.title, config, s.click, s.height, s.width) for s in self.specs]
+        cards = [card(self._name(s), s.title, config, s.selects, s.height, s.width) for s in self.specs]
         return html.Div([html.P(intro, className="text-muted"), *controls, dbc.Row(cards),
                          dcc.Store(id=f"{self.page}-rendered", storage_type="memory")])
 
@@ -169,12 +182,12 @@ class FigurePage:
     def register(self, app: dash.Dash, store: Store) -> None:
         control_inputs = [Input(cid, prop) for cid, prop in self.controls.values()]
         if self.summary_specs:
-            app.callback([Output(graph_id(self._name(s), s.click), "figure") for s in self.summary_specs]
+            app.callback([Output(graph_id(self._name(s), s.selects), "figure") for s in self.summary_specs]
                          + [Output(caption_id(self._name(s)), "children") for s in self.summary_specs]
                          + [Output(f"{self.page}-rendered", "data")],
                          [Input("selection", "data"), *control_inputs], State(f"{self.page}-rendered", "data"),
                          )(lambda *args: self.summaries(store, *args))
         if self.detail_specs:
-            app.callback([Output(graph_id(self._name(s), s.click), "figure") for s in self.detail_specs]
+            app.callback([Output(graph_id(self._name(s), s.selects), "figure") for s in self.detail_specs]
                          + [Output(caption_id(self._name(s)), "children") for s in self.detail_specs],
                          [Input("selection", "data"), *control_inputs])(lambda *args: self.details(store, *args))
