@@ -19,6 +19,7 @@ import plotly.graph_objects as go
 from dash import Input, Output, State, dcc, html
 
 from workbench import figures
+from workbench.pages import _patches
 from workbench.figures import is_missing, message_figure, safe_figure
 from workbench.renderers.cursor import move_cursor
 from workbench.selection import sanitize
@@ -122,10 +123,12 @@ def catalog_figure(name: str, **options) -> Build:
 
 
 class FigurePage:
-    """A page of figures around the selection, with its two callbacks: summaries (rebuilt for a
-    new variant or a change of what they depend on, else their cursors move by Patch) and details
-    (rebuilt for every selection). `controls` maps a key to a page component's (id, property); its
-    value joins the selection passed to the builders under that key."""
+    """A page of figures around the selection, with its two callbacks. Summaries are rebuilt for a
+    new variant or a change of what each depends on; otherwise only their cursors move, by Patch,
+    and not at all when the epoch stayed. Details are rebuilt for every selection and sent as what
+    changed (`_patches.update`: a heatmap's z, a title; nothing when they did not change).
+    `controls` maps a key to a page component's (id, property); its value joins the selection
+    passed to the builders under that key."""
 
     def __init__(self, page: str, specs: list[FigureSpec], controls: dict[str, tuple[str, str]] | None = None):
         self.page, self.specs, self.controls = page, specs, controls or {}
@@ -135,7 +138,8 @@ class FigurePage:
     def layout(self, intro: str, config: dict, controls=()) -> html.Div:
         cards = [card(self._name(s), s.title, config, s.click, s.height, s.width) for s in self.specs]
         return html.Div([html.P(intro, className="text-muted"), *controls, dbc.Row(cards),
-                         dcc.Store(id=f"{self.page}-rendered", storage_type="memory")])
+                         dcc.Store(id=f"{self.page}-rendered", storage_type="memory"),
+                         dcc.Store(id=f"{self.page}-details", storage_type="memory")])
 
     def _name(self, spec: FigureSpec) -> str:
         return f"{self.page}-{spec.name}"
@@ -143,28 +147,48 @@ class FigurePage:
     def _selection(self, selection, values) -> dict:
         return {**sanitize(selection), **dict(zip(self.controls, values))}
 
-    def figures(self, store: Store, specs: list[FigureSpec], selection: dict) -> list[dict]:
+    def figure(self, store: Store, spec: FigureSpec, selection: dict) -> dict:
         ref = ref_of(selection)
-        return [for_browser(safe_figure(ref, lambda s=s: s.build(store, ref, selection))) for s in specs]
+        return for_browser(safe_figure(ref, lambda: spec.build(store, ref, selection)))
 
     def summaries(self, store: Store, selection, *values_and_rendered) -> list:
-        """Figures, captions and what was rendered; or cursor Patches when only the epoch moved."""
+        """Per summary: the figure and caption when its key (variant and `depends`) changed, else
+        a cursor Patch (no update when the epoch stayed); and the record of what was rendered."""
         *values, rendered = values_and_rendered
         selection = self._selection(selection, values)
         ref, epoch = ref_of(selection), selection.get("epoch")
-        key = [str(ref)] + [str(selection.get(k)) for s in self.summary_specs for k in s.depends]
-        n = len(self.summary_specs)
-        if rendered and ref is not None and rendered.get("key") == key and epoch is not None:
-            cursors = rendered.get("cursors", {})
-            return ([move_cursor(dash.Patch(), epoch, cursors.get(s.name, 0)) for s in self.summary_specs]
-                    + [dash.no_update] * n + [dash.no_update])
-        shown = self.figures(store, self.summary_specs, selection)
-        cursors = {s.name: cursor_count(f) for s, f in zip(self.summary_specs, shown)}
-        return shown + [caption(f) for f in shown] + [{"key": key, "cursors": cursors}]
+        rendered = rendered if isinstance(rendered, dict) else {}
+        keys, cursors = dict(rendered.get("keys") or {}), dict(rendered.get("cursors") or {})
+        shown, captions = [], []
+        for spec in self.summary_specs:
+            key = [str(ref)] + [str(selection.get(k)) for k in spec.depends]
+            if ref is not None and epoch is not None and keys.get(spec.name) == key:
+                same = rendered.get("epoch") == epoch
+                shown.append(dash.no_update if same else move_cursor(dash.Patch(), epoch, cursors.get(spec.name, 0)))
+                captions.append(dash.no_update)
+                continue
+            figure = self.figure(store, spec, selection)
+            keys[spec.name], cursors[spec.name] = key, cursor_count(figure)
+            shown.append(figure)
+            captions.append(caption(figure))
+        return shown + captions + [{"keys": keys, "cursors": cursors, "epoch": epoch}]
 
-    def details(self, store: Store, selection, *values) -> list:
-        shown = self.figures(store, self.detail_specs, self._selection(selection, values))
-        return shown + [caption(f) for f in shown]
+    def details(self, store: Store, selection, *values_and_shown) -> list:
+        """Per detail figure: what changed since the browser's copy (`_patches.update`), its caption
+        when that changed, and the prints of what the browser now shows."""
+        *values, shown = values_and_shown
+        selection = self._selection(selection, values)
+        shown = shown if isinstance(shown, dict) else {}
+        figures, captions, now = [], [], {}
+        for spec in self.detail_specs:
+            figure = self.figure(store, spec, selection)
+            before = shown.get(spec.name) if isinstance(shown.get(spec.name), dict) else {}
+            send, prints = _patches.update(figure, before.get("figure"))
+            text = caption(figure)
+            figures.append(send)
+            captions.append(dash.no_update if send is not figure and before.get("caption") == text else text)
+            now[spec.name] = {"figure": prints, "caption": text}
+        return figures + captions + [now]
 
     def register(self, app: dash.Dash, store: Store) -> None:
         control_inputs = [Input(cid, prop) for cid, prop in self.controls.values()]
@@ -176,5 +200,7 @@ class FigurePage:
                          )(lambda *args: self.summaries(store, *args))
         if self.detail_specs:
             app.callback([Output(graph_id(self._name(s), s.click), "figure") for s in self.detail_specs]
-                         + [Output(caption_id(self._name(s)), "children") for s in self.detail_specs],
-                         [Input("selection", "data"), *control_inputs])(lambda *args: self.details(store, *args))
+                         + [Output(caption_id(self._name(s)), "children") for s in self.detail_specs]
+                         + [Output(f"{self.page}-details", "data")],
+                         [Input("selection", "data"), *control_inputs], State(f"{self.page}-details", "data"),
+                         )(lambda *args: self.details(store, *args))

@@ -14,6 +14,7 @@ from dash import Input, Output, State, dcc, html
 from workbench import compare
 from workbench.errors import UserError
 from workbench.figures import load, message_figure, safe_figure
+from workbench.pages import _patches
 from workbench.pages._common import caption, caption_id, card, catalog_figure, cursor_count, for_browser, graph_id
 from workbench.pages._differences import differences
 from workbench.phases import ONSET_RULE
@@ -69,7 +70,8 @@ def layout(store, config, **_variables):
         dbc.Row([card("compare-trajectory", "Parameter or output paths in one PCA frame", config, width=12)]),
         html.H5("Differences"),
         html.Div(id="compare-differences"),
-        dcc.Store(id="compare-overlays-rendered"), dcc.Store(id="compare-side-rendered")])
+        dcc.Store(id="compare-overlays-rendered"), dcc.Store(id="compare-side-rendered"),
+        dcc.Store(id="compare-details"), dcc.Store(id="compare-differences-shown")])
 
 
 def render_overlays(store, selection, align, rendered):
@@ -120,12 +122,14 @@ def _side_figure(store, variant, kind, selection, primes, shift=0):
 
 def render_side_by_side(store, selection, kind, cursor_mode, rendered):
     """The chosen catalog figure for each variant in its own column: one shared epoch cursor, or
-    per-variant cursors at the same point relative to each variant's grokking onset."""
+    per-variant cursors at the same point relative to each variant's grokking onset. A summary
+    only moves its cursor on an epoch step; a figure of one epoch is sent as what changed."""
     selection = selection or {}
     variants, epoch = compared(selection), selection.get("epoch")
     key = [variants, kind, cursor_mode]
     n = len(variants)
-    if rendered and rendered.get("key") == key and epoch is not None and CATALOG[kind].kind == "summary":
+    same = isinstance(rendered, dict) and rendered.get("key") == key and epoch is not None
+    if same and CATALOG[kind].kind == "summary":
         counts, shifts = rendered["cursors"], rendered["shifts"]
         figures = [move_cursor(dash.Patch(), epoch + shifts[i], counts[i]) if i < n else dash.no_update for i in SLOTS]
         return figures + [dash.no_update] * (2 * len(SLOTS)) + [dash.no_update]
@@ -134,31 +138,46 @@ def render_side_by_side(store, selection, kind, cursor_mode, rendered):
               else [0] * n)
     figures = [_side_figure(store, variants[i], kind, selection, primes, shifts[i]) if i < n
                else for_browser(message_figure("")) for i in SLOTS]
+    before = rendered.get("prints") if same else None
+    sent, prints = zip(*(_patches.update(f, before[i] if before else None) for i, f in enumerate(figures)))
+    captions = [caption(f) for f in figures]
     width = 12 if n == 1 else 6 if n == 2 else 4                     # three per row at most
     classes = [f"col-12 col-lg-{width}" if i < n else "d-none" for i in SLOTS]
     counts = [cursor_count(f) for f in figures]
-    return figures + [caption(f) for f in figures] + classes + [{"key": key, "cursors": counts, "shifts": shifts}]
+    return list(sent) + captions + classes + [{"key": key, "cursors": counts, "shifts": shifts,
+                                               "prints": list(prints)}]
 
 
-def render_trajectory(store, selection, group):
-    """All compared paths projected into one PCA basis fitted on all their checkpoints."""
+def render_trajectory(store, selection, group, shown):
+    """All compared paths projected into one PCA basis fitted on all their checkpoints; sent as
+    what changed since the browser's copy (on an epoch step, the marker of the epoch)."""
     variants = compared(selection)
     if not variants:
-        return message_figure("No variant yet: run `workbench demo`"), ""
-    try:
-        data = compare.shared_trajectory(store, [VariantRef.parse(v) for v in variants], group)
-    except UserError as err:
-        return message_figure(str(err)), ""
-    figure = shared_trajectory_paths(data, (selection or {}).get("epoch"), labels=compare.short_labels(variants))
-    return figure, caption(figure)
+        figure = message_figure("No variant yet: run `workbench demo`")
+    else:
+        try:
+            data = compare.shared_trajectory(store, [VariantRef.parse(v) for v in variants], group)
+            figure = shared_trajectory_paths(data, (selection or {}).get("epoch"),
+                                             labels=compare.short_labels(variants))
+        except UserError as err:
+            figure = message_figure(str(err))
+    figure = for_browser(figure)
+    before = shown if isinstance(shown, dict) else {}
+    sent, prints = _patches.update(figure, before.get("figure"))
+    text = caption(figure)
+    return sent, (dash.no_update if sent is not figure and before.get("caption") == text else text), \
+        {"figure": prints, "caption": text}
 
 
-def render_differences(store, selection):
+def render_differences(store, selection, shown):
+    """The table of differences and the note, sent again only when the compared variants change."""
     variants = compared(selection)
+    if shown == variants:
+        return dash.no_update, dash.no_update, dash.no_update
     note = "" if len(variants) >= 2 else (f"Pick 1 to {MAX_COMPARED - 1} variants under “compare with” in the "
                                           "sidebar (or tick rows in the Variants table and press compare) to see "
                                           "them side by side.")
-    return differences(store, variants), note
+    return differences(store, variants), note, variants
 
 
 def register(app, store) -> None:
@@ -174,7 +193,8 @@ def register(app, store) -> None:
                  Input("selection", "data"), Input("compare-side-kind", "value"), Input("compare-side-cursor", "value"),
                  State("compare-side-rendered", "data"))(lambda *args: render_side_by_side(store, *args))
     app.callback(Output(graph_id("compare-trajectory"), "figure"), Output(caption_id("compare-trajectory"), "children"),
-                 Input("selection", "data"), Input("compare-group", "value"))(
-        lambda *args: render_trajectory(store, *args))
+                 Output("compare-details", "data"), Input("selection", "data"), Input("compare-group", "value"),
+                 State("compare-details", "data"))(lambda *args: render_trajectory(store, *args))
     app.callback(Output("compare-differences", "children"), Output("compare-note", "children"),
-                 Input("selection", "data"))(lambda selection: render_differences(store, selection))
+                 Output("compare-differences-shown", "data"), Input("selection", "data"),
+                 State("compare-differences-shown", "data"))(lambda *args: render_differences(store, *args))
