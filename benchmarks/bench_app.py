@@ -72,15 +72,19 @@ def epoch_step(page: str, patched: bool):
     epochs = store.checkpoint_epochs(ref)
     controls = {"overview": [], "neurons": [False, 1]}[page]
     select = _callback(client, "selection.data")
-    summaries, details = _callback(client, f"{page}-rendered.data"), _callback(client, f"{page}-details.data")
+    summaries = _callback(client, f"{page}-rendered.data")
+    details = [c for c in client.get("/_dash-dependencies").get_json()  # one callback per detail figure
+               if '"type":"wb-shown"' in c["output"] and f'"name":"{page}-' in c["output"]]
     first = len(epochs) * 2 // 5  # checkpoint 40 of 101
     selection = {"variant": str(ref), "epoch": epochs[first], "neuron": 3, "head": 0}
     rendered = json.loads(_post(client, summaries, [selection, *controls], [None], "selection.data"))
     rendered = rendered["response"][f"{page}-rendered"]["data"]
     shown = {}
     for epoch in epochs[first:first + 11]:  # warm the map cache for these epochs, as a first visit does
-        answer = _post(client, details, [{**selection, "epoch": epoch}, *controls], [None], "selection.data")
-        shown[epoch] = json.loads(answer)["response"][f"{page}-details"]["data"]
+        for i, callback in enumerate(details):
+            answer = json.loads(_post(client, callback, [{**selection, "epoch": epoch}, *controls], [None],
+                                      "selection.data"))["response"]
+            shown[epoch, i] = next(v["data"] for k, v in answer.items() if "wb-shown" in k)
     step = {"i": first + 1}
     n_inputs = len(select["inputs"])
 
@@ -94,8 +98,9 @@ def epoch_step(page: str, patched: bool):
         _post(client, select, inputs, [selection, [{"value": str(ref)}]], "epoch-slider.value")
         _post(client, summaries, [{**selection, "epoch": epoch}, *controls], [rendered if patched else None],
               "selection.data")
-        _post(client, details, [{**selection, "epoch": epoch}, *controls], [shown.get(previous) if patched else None],
-              "selection.data")
+        for i, callback in enumerate(details):
+            _post(client, callback, [{**selection, "epoch": epoch}, *controls],
+                  [shown.get((previous, i)) if patched else None], "selection.data")
     return run
 
 

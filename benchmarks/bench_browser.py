@@ -5,10 +5,10 @@ to the last figure drawn, and bytes of callback answers per step.
 
 The timer runs in the browser (`tests/browser.py` TIMING_SCRIPT): it starts when the ← / → key
 is dispatched and stops at the last callback answer or DOM change (Plotly drawing) before the
-page goes quiet for 400 ms. Each step is timed twice over, interleaved so machine load hits both
-alike: the baseline clears the page's record of what the browser already shows (its
-`<page>-details` store, through Dash's `set_props`), so that step re-sends every detail figure
-whole as the app did before figures were patched; the candidate is the app as it is. Summaries
+page goes quiet for 400 ms. Steps alternate between baseline and candidate, so machine load hits
+both alike: the baseline first clears the page's record of what the browser shows (the stores
+of its figures' prints, through Dash's `set_props`), so that step sends every detail figure
+whole, as the app did before figures were patched; the candidate is the app as it is. Summaries
 move only their cursors in both. Page switches and the first load (a new browser profile) are
 timed once per page. Without --data it serves a p = 113 variant trained and analyzed into
 benchmarks/.data on first use (200 epochs, a checkpoint every 10: 21 checkpoints; the figures
@@ -67,11 +67,22 @@ def wait_settled(driver, start: float, loaded: bool = False) -> float:
     raise TimeoutError(f"the page did not settle within {WAIT_S} s")
 
 
-def step(driver, page: str, baseline: bool = False) -> tuple[float, int]:
+def shown_stores(path: str) -> list:
+    """The ids of the stores holding what the browser shows of the page's per-epoch figures."""
+    if path == "/compare":
+        return ["compare-details"]
+    from workbench.app import PAGES as MODULES
+    from workbench.pages._common import shown_id
+    page = next(m for m in MODULES if m.PATH == path)
+    return [shown_id(f"{page.FIGURES.page}-{spec.name}") for spec in page.FIGURES.detail_specs]
+
+
+def step(driver, path: str, baseline: bool = False) -> tuple[float, int]:
     """Press → once: (ms until the last figure is drawn, bytes of callback answers)."""
     from browser import answers_since
     if baseline:  # forget what the browser shows: every detail figure is sent whole, as before patches
-        driver.execute_script("window.dash_clientside.set_props(arguments[0], {data: null});", f"{page}-details")
+        for store in shown_stores(path):
+            driver.execute_script("window.dash_clientside.set_props(arguments[0], {data: null});", store)
     start = driver.execute_script(
         "const t = performance.now();"
         "document.dispatchEvent(new KeyboardEvent('keydown', {key: 'ArrowRight', bubbles: true}));"
@@ -83,15 +94,14 @@ def step(driver, page: str, baseline: bool = False) -> tuple[float, int]:
 def epoch_steps(driver, url: str, path: str, ref, epochs: list[int], n: int) -> dict:
     """n steps forward from checkpoint 40% in (warmed once first: the server caches per-input maps
     per epoch); odd steps as baseline, even ones as candidate, so both see the same moments of load."""
-    page = PAGES[path]
     first = max(0, min(len(epochs) * 2 // 5, len(epochs) - 2 * n - 1))
     open_page(driver, url, path, ref, epochs[first])
     for _ in range(2 * n):
-        step(driver, page, False)
+        step(driver, path)
     open_page(driver, url, path, ref, epochs[first])
     results = {"baseline": [], "candidate": []}
     for i in range(2 * n):
-        results["baseline" if i % 2 == 0 else "candidate"].append(step(driver, page, i % 2 == 0))
+        results["baseline" if i % 2 == 0 else "candidate"].append(step(driver, path, i % 2 == 0))
     return results
 
 
@@ -156,6 +166,8 @@ def main(argv=None) -> None:
     p = store.info(ref)["spec"]["domain"]["p"]
     print(f"{ref}: p = {p}, {len(epochs)} checkpoints; headless Chromium; load average "
           f"{', '.join(f'{x:.1f}' for x in __import__('os').getloadavg())}", flush=True)
+    import logging
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
     app = ServedApp(store.root)
     paths = [path for path in args.pages.split(",") if path]
     extra = f"&compare={args.compare}" if args.compare else ""

@@ -10,7 +10,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
 from browser import ServedApp, answers_since, install_timing, settled
-from test_app_browser import graph_element, query, wait_for
+from test_app_browser import graph_element, query, severe_console_errors, wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -61,6 +61,8 @@ def test_an_epoch_step_moves_cursors_and_patches_only_what_changed(served, brows
     # Mark the loss figure's traces: a figure sent again would bring new ones.
     browser.execute_script("window.__lossData = arguments[0].data; window.__heatmapTheme = arguments[1].layout.template;",
                            graph_element(browser, "overview-loss"), graph_element(browser, "overview-neurons"))
+    drawn_z = "return Array.from(arguments[0]._fullData[0].z, row => Array.from(row).join()).join(';');"
+    z_before = browser.execute_script(drawn_z, graph_element(browser, "overview-neurons"))
     start = press(browser)
     assert query(browser)["epoch"] == str(epochs[6])
     assert cursor_x(browser, "overview-loss") == epochs[6]
@@ -70,12 +72,14 @@ def test_an_epoch_step_moves_cursors_and_patches_only_what_changed(served, brows
     assert sent(browser, start, "overview-neurons") == ["patch"]    # a per-epoch figure: its changed parts
     title = browser.execute_script("return arguments[0].layout.title.text;", graph_element(browser, "overview-neurons"))
     assert f"epoch {epochs[6]}" in title
+    assert browser.execute_script(drawn_z, graph_element(browser, "overview-neurons")) != z_before  # new data drawn
     assert browser.execute_script("return arguments[0].layout.template === window.__heatmapTheme;",
                                   graph_element(browser, "overview-neurons"))  # the theme was not sent again
-    start = press(browser, Keys.ARROW_LEFT)
+    press(browser, Keys.ARROW_LEFT)
     assert cursor_x(browser, "overview-loss") == epochs[5]
     assert f"epoch {epochs[5]}" in browser.execute_script("return arguments[0].layout.title.text;",
                                                           graph_element(browser, "overview-neurons"))
+    assert not severe_console_errors(browser)
 
 
 def test_a_new_neuron_rebuilds_only_the_figures_that_follow_it(served, browser):
@@ -90,3 +94,4 @@ def test_a_new_neuron_rebuilds_only_the_figures_that_follow_it(served, browser):
     assert sent(browser, start, "neurons-scale") == []
     assert browser.execute_script("return arguments[0].layout.title.text;",
                                   graph_element(browser, "neurons-heatmap")).startswith("neuron 4 ")
+    assert not severe_console_errors(browser)

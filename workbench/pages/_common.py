@@ -69,6 +69,11 @@ def caption_id(name: str) -> dict:
     return {"type": "wb-caption", "name": name}
 
 
+def shown_id(name: str) -> dict:
+    """The store of what the browser shows of figure `name` (its prints, `_patches.prints`)."""
+    return {"type": "wb-shown", "name": name}
+
+
 def _meta(figure) -> dict:
     meta = figure["layout"].get("meta") if isinstance(figure, dict) else figure.layout.meta
     return meta if isinstance(meta, dict) else {}
@@ -139,7 +144,7 @@ class FigurePage:
         cards = [card(self._name(s), s.title, config, s.click, s.height, s.width) for s in self.specs]
         return html.Div([html.P(intro, className="text-muted"), *controls, dbc.Row(cards),
                          dcc.Store(id=f"{self.page}-rendered", storage_type="memory"),
-                         dcc.Store(id=f"{self.page}-details", storage_type="memory")])
+                         *[dcc.Store(id=shown_id(self._name(s)), storage_type="memory") for s in self.detail_specs]])
 
     def _name(self, spec: FigureSpec) -> str:
         return f"{self.page}-{spec.name}"
@@ -173,24 +178,28 @@ class FigurePage:
             captions.append(caption(figure))
         return shown + captions + [{"keys": keys, "cursors": cursors, "epoch": epoch}]
 
-    def details(self, store: Store, selection, *values_and_shown) -> list:
-        """Per detail figure: what changed since the browser's copy (`_patches.update`), its caption
-        when that changed, and the prints of what the browser now shows."""
+    def detail(self, store: Store, spec: FigureSpec, selection, *values_and_shown) -> list:
+        """One detail figure: [what changed since the browser's copy (`_patches.update`), its caption
+        (no update when unchanged), the prints of what the browser now shows]."""
         *values, shown = values_and_shown
-        selection = self._selection(selection, values)
+        figure = self.figure(store, spec, self._selection(selection, values))
+        before = shown if isinstance(shown, dict) else {}
+        send, prints = _patches.update(figure, before.get("figure"))
+        text = caption(figure)
+        return [send, dash.no_update if send is not figure and before.get("caption") == text else text,
+                {"figure": prints, "caption": text}]
+
+    def details(self, store: Store, selection, *values_and_shown) -> list:
+        """Every detail figure as `detail` sends it: figures, captions, then {name: prints}
+        (`shown` is such a dict, or None)."""
+        *values, shown = values_and_shown
         shown = shown if isinstance(shown, dict) else {}
-        figures, captions, now = [], [], {}
-        for spec in self.detail_specs:
-            figure = self.figure(store, spec, selection)
-            before = shown.get(spec.name) if isinstance(shown.get(spec.name), dict) else {}
-            send, prints = _patches.update(figure, before.get("figure"))
-            text = caption(figure)
-            figures.append(send)
-            captions.append(dash.no_update if send is not figure and before.get("caption") == text else text)
-            now[spec.name] = {"figure": prints, "caption": text}
-        return figures + captions + [now]
+        out = [self.detail(store, spec, selection, *values, shown.get(spec.name)) for spec in self.detail_specs]
+        return [o[0] for o in out] + [o[1] for o in out] + [{s.name: o[2] for s, o in zip(self.detail_specs, out)}]
 
     def register(self, app: dash.Dash, store: Store) -> None:
+        """The summaries' callback, and one callback per detail figure: each answers as soon as its
+        figure is built, so the browser draws the first while the server builds the next."""
         control_inputs = [Input(cid, prop) for cid, prop in self.controls.values()]
         if self.summary_specs:
             app.callback([Output(graph_id(self._name(s), s.click), "figure") for s in self.summary_specs]
@@ -198,9 +207,9 @@ class FigurePage:
                          + [Output(f"{self.page}-rendered", "data")],
                          [Input("selection", "data"), *control_inputs], State(f"{self.page}-rendered", "data"),
                          )(lambda *args: self.summaries(store, *args))
-        if self.detail_specs:
-            app.callback([Output(graph_id(self._name(s), s.click), "figure") for s in self.detail_specs]
-                         + [Output(caption_id(self._name(s)), "children") for s in self.detail_specs]
-                         + [Output(f"{self.page}-details", "data")],
-                         [Input("selection", "data"), *control_inputs], State(f"{self.page}-details", "data"),
-                         )(lambda *args: self.details(store, *args))
+        for spec in self.detail_specs:
+            name = self._name(spec)
+            app.callback(Output(graph_id(name, spec.click), "figure"), Output(caption_id(name), "children"),
+                         Output(shown_id(name), "data"), Input("selection", "data"), *control_inputs,
+                         State(shown_id(name), "data"),
+                         )(lambda *args, spec=spec: self.detail(store, spec, *args))
