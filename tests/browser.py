@@ -47,7 +47,8 @@ def chromium_driver(tmp_path):
 # counts `/_dash-update-component` requests in flight, records each answer's size and outputs, and
 # stamps the last moment anything happened (an answer arrived or the DOM changed, as when Plotly
 # draws), in `performance.now()` milliseconds since navigation. With `window.__wb.parts = true`
-# each answer also says how every output it carries came: {"<id>.<prop>": "patch" or "value"}.
+# each answer also says how every output it carries came: {"<id>.<prop>": "value", or for a Dash
+# Patch the list of the locations it sets, e.g. ["layout.title.text", "data.0.z"]}.
 TIMING_SCRIPT = r"""
 (function () {
     const t = window.__wb = {inflight: 0, last: 0, answers: [], parts: false};
@@ -67,7 +68,8 @@ TIMING_SCRIPT = r"""
                     for (const id in body) {
                         for (const prop in body[id]) {
                             const value = body[id][prop];
-                            answer.parts[id + "." + prop] = value && value.__dash_patch_update ? "patch" : "value";
+                            answer.parts[id + "." + prop] = value && value.__dash_patch_update
+                                ? value.operations.map(function (o) { return o.location.join("."); }) : "value";
                         }
                     }
                 }
