@@ -72,19 +72,23 @@ def epoch_step(page: str, patched: bool):
     epochs = store.checkpoint_epochs(ref)
     controls = {"overview": [], "neurons": [False, 1]}[page]
     select = _callback(client, "selection.data")
-    summaries = _callback(client, f"{page}-rendered.data")
-    details = [c for c in client.get("/_dash-dependencies").get_json()  # one callback per detail figure
-               if '"type":"wb-shown"' in c["output"] and f'"name":"{page}-' in c["output"]]
+    dependencies = client.get("/_dash-dependencies").get_json()
+
+    def figure_callbacks(kind):  # one callback per figure, each with the store of what it shows
+        return [c for c in dependencies if f'"type":"{kind}"' in c["output"] and f'"name":"{page}-' in c["output"]]
+    summaries, details = figure_callbacks("wb-rendered"), figure_callbacks("wb-shown")
     first = len(epochs) * 2 // 5  # checkpoint 40 of 101
     selection = {"variant": str(ref), "epoch": epochs[first], "neuron": 3, "head": 0}
-    rendered = json.loads(_post(client, summaries, [selection, *controls], [None], "selection.data"))
-    rendered = rendered["response"][f"{page}-rendered"]["data"]
+
+    def answer(callback, epoch, state):
+        response = json.loads(_post(client, callback, [{**selection, "epoch": epoch}, *controls], [state],
+                                    "selection.data"))["response"]
+        return next(v["data"] for k, v in response.items() if "wb-rendered" in k or "wb-shown" in k)
+    rendered = [answer(callback, epochs[first], None) for callback in summaries]
     shown = {}
     for epoch in epochs[first:first + 11]:  # warm the map cache for these epochs, as a first visit does
         for i, callback in enumerate(details):
-            answer = json.loads(_post(client, callback, [{**selection, "epoch": epoch}, *controls], [None],
-                                      "selection.data"))["response"]
-            shown[epoch, i] = next(v["data"] for k, v in answer.items() if "wb-shown" in k)
+            shown[epoch, i] = answer(callback, epoch, None)
     step = {"i": first + 1}
     n_inputs = len(select["inputs"])
 
@@ -96,8 +100,9 @@ def epoch_step(page: str, patched: bool):
         inputs[names.index("variant.value")], inputs[names.index("epoch-slider.value")] = str(ref), epoch
         inputs[names.index("neuron.value")], inputs[names.index("head.value")] = 3, 0
         _post(client, select, inputs, [selection, [{"value": str(ref)}]], "epoch-slider.value")
-        _post(client, summaries, [{**selection, "epoch": epoch}, *controls], [rendered if patched else None],
-              "selection.data")
+        for callback, state in zip(summaries, rendered):  # the cursor moves from the first epoch
+            _post(client, callback, [{**selection, "epoch": epoch}, *controls], [state if patched else None],
+                  "selection.data")
         for i, callback in enumerate(details):
             _post(client, callback, [{**selection, "epoch": epoch}, *controls],
                   [shown.get((previous, i)) if patched else None], "selection.data")

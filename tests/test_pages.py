@@ -21,7 +21,7 @@ def test_an_epoch_change_moves_summary_cursors_by_patch(app_context):
     store, ref = app_context
     selection = {"variant": str(ref), "epoch": 100, "neuron": 0, "head": 0}
     *first, rendered = overview.FIGURES.summaries(store, selection, None)
-    assert all(not isinstance(f, Patch) for f in first[:4]) and rendered["keys"]["loss"] == [str(ref)]
+    assert all(not isinstance(f, Patch) for f in first[:4]) and rendered["loss"]["key"] == [str(ref)]
     *moved, rendered_again = overview.FIGURES.summaries(store, {**selection, "epoch": 250}, rendered)
     assert all(isinstance(f, Patch) for f in moved[:4])
     assert "250" in str(moved[0].to_plotly_json())

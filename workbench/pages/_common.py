@@ -69,6 +69,11 @@ def caption_id(name: str) -> dict:
     return {"type": "wb-caption", "name": name}
 
 
+def rendered_id(name: str) -> dict:
+    """The store of what summary `name` shows: {"key", "cursors", "epoch"} (see `FigurePage.summary`)."""
+    return {"type": "wb-rendered", "name": name}
+
+
 def shown_id(name: str) -> dict:
     """The store of what the browser shows of figure `name` (its prints, `_patches.prints`)."""
     return {"type": "wb-shown", "name": name}
@@ -128,10 +133,11 @@ def catalog_figure(name: str, **options) -> Build:
 
 
 class FigurePage:
-    """A page of figures around the selection, with its two callbacks. Summaries are rebuilt for a
+    """A page of figures around the selection, one callback per figure. Summaries are rebuilt for a
     new variant or a change of what each depends on; otherwise only their cursors move, by Patch,
     and not at all when the epoch stayed. Details are rebuilt for every selection and sent as what
-    changed (`_patches.update`: a heatmap's z, a title; nothing when they did not change).
+    changed (`_patches.update`: a heatmap's z, a title; nothing when they did not change). What
+    each figure shows is recorded in a store beside it (`rendered_id`, `shown_id`).
     `controls` maps a key to a page component's (id, property); its value joins the selection
     passed to the builders under that key."""
 
@@ -143,7 +149,7 @@ class FigurePage:
     def layout(self, intro: str, config: dict, controls=()) -> html.Div:
         cards = [card(self._name(s), s.title, config, s.click, s.height, s.width) for s in self.specs]
         return html.Div([html.P(intro, className="text-muted"), *controls, dbc.Row(cards),
-                         dcc.Store(id=f"{self.page}-rendered", storage_type="memory"),
+                         *[dcc.Store(id=rendered_id(self._name(s)), storage_type="memory") for s in self.summary_specs],
                          *[dcc.Store(id=shown_id(self._name(s)), storage_type="memory") for s in self.detail_specs]])
 
     def _name(self, spec: FigureSpec) -> str:
@@ -156,27 +162,31 @@ class FigurePage:
         ref = ref_of(selection)
         return for_browser(safe_figure(ref, lambda: spec.build(store, ref, selection)))
 
-    def summaries(self, store: Store, selection, *values_and_rendered) -> list:
-        """Per summary: the figure and caption when its key (variant and `depends`) changed, else
-        a cursor Patch (no update when the epoch stayed); and the record of what was rendered."""
+    def summary(self, store: Store, spec: FigureSpec, selection, *values_and_rendered) -> list:
+        """One summary: [the figure when its key (variant and `depends`) changed, else a Patch of
+        its cursor (no update when the epoch stayed); its caption; what is rendered now]."""
         *values, rendered = values_and_rendered
         selection = self._selection(selection, values)
         ref, epoch = ref_of(selection), selection.get("epoch")
         rendered = rendered if isinstance(rendered, dict) else {}
-        keys, cursors = dict(rendered.get("keys") or {}), dict(rendered.get("cursors") or {})
-        shown, captions = [], []
-        for spec in self.summary_specs:
-            key = [str(ref)] + [str(selection.get(k)) for k in spec.depends]
-            if ref is not None and epoch is not None and keys.get(spec.name) == key:
-                same = rendered.get("epoch") == epoch
-                shown.append(dash.no_update if same else move_cursor(dash.Patch(), epoch, cursors.get(spec.name, 0)))
-                captions.append(dash.no_update)
-                continue
-            figure = self.figure(store, spec, selection)
-            keys[spec.name], cursors[spec.name] = key, cursor_count(figure)
-            shown.append(figure)
-            captions.append(caption(figure))
-        return shown + captions + [{"keys": keys, "cursors": cursors, "epoch": epoch}]
+        key = [str(ref)] + [str(selection.get(k)) for k in spec.depends]
+        if ref is not None and epoch is not None and rendered.get("key") == key:
+            if rendered.get("epoch") == epoch:
+                return [dash.no_update] * 3
+            return [move_cursor(dash.Patch(), epoch, rendered.get("cursors", 0)), dash.no_update,
+                    {**rendered, "epoch": epoch}]
+        figure = self.figure(store, spec, selection)
+        return [figure, caption(figure), {"key": key, "cursors": cursor_count(figure), "epoch": epoch}]
+
+    def summaries(self, store: Store, selection, *values_and_rendered) -> list:
+        """Every summary as `summary` sends it: figures, captions, then {name: rendered}
+        (`rendered` is such a dict, or None)."""
+        *values, rendered = values_and_rendered
+        rendered = rendered if isinstance(rendered, dict) else {}
+        out = [self.summary(store, spec, selection, *values, rendered.get(spec.name)) for spec in self.summary_specs]
+        now = {s.name: (rendered.get(s.name) if o[2] is dash.no_update else o[2])
+               for s, o in zip(self.summary_specs, out)}
+        return [o[0] for o in out] + [o[1] for o in out] + [now]
 
     def detail(self, store: Store, spec: FigureSpec, selection, *values_and_shown) -> list:
         """One detail figure: [what changed since the browser's copy (`_patches.update`), its caption
@@ -198,15 +208,15 @@ class FigurePage:
         return [o[0] for o in out] + [o[1] for o in out] + [{s.name: o[2] for s, o in zip(self.detail_specs, out)}]
 
     def register(self, app: dash.Dash, store: Store) -> None:
-        """The summaries' callback, and one callback per detail figure: each answers as soon as its
-        figure is built, so the browser draws the first while the server builds the next."""
+        """One callback per figure: each answers as soon as its figure is built, so the browser draws
+        the first while the server builds the next."""
         control_inputs = [Input(cid, prop) for cid, prop in self.controls.values()]
-        if self.summary_specs:
-            app.callback([Output(graph_id(self._name(s), s.click), "figure") for s in self.summary_specs]
-                         + [Output(caption_id(self._name(s)), "children") for s in self.summary_specs]
-                         + [Output(f"{self.page}-rendered", "data")],
-                         [Input("selection", "data"), *control_inputs], State(f"{self.page}-rendered", "data"),
-                         )(lambda *args: self.summaries(store, *args))
+        for spec in self.summary_specs:
+            name = self._name(spec)
+            app.callback(Output(graph_id(name, spec.click), "figure"), Output(caption_id(name), "children"),
+                         Output(rendered_id(name), "data"), Input("selection", "data"), *control_inputs,
+                         State(rendered_id(name), "data"),
+                         )(lambda *args, spec=spec: self.summary(store, spec, *args))
         for spec in self.detail_specs:
             name = self._name(spec)
             app.callback(Output(graph_id(name, spec.click), "figure"), Output(caption_id(name), "children"),
