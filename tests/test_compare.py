@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from dash import Patch
+from dash import Patch, no_update
 
 from second_seed import second_seed
 from workbench import compare
@@ -164,9 +164,12 @@ def test_side_by_side_shows_one_column_per_variant_and_differences_highlight(com
     assert classes[:2] == ["col-12 col-lg-6"] * 2 and classes[2:] == ["d-none"] * 4
     assert figures[1]["layout"]["title"]["text"].startswith(seed1.split("/")[1])
     assert figures[1]["layout"]["shapes"][0]["x0"] == 250
-    table, note = render_differences(store, {"variant": seed0, "compare": [seed1]})
+    table, note, shown = render_differences(store, {"variant": seed0, "compare": [seed1]}, None)
     text = str(table)
     assert note == "" and "model seed" in text and "table-warning" in text
+    # an epoch step does not send the table again; another variant set does
+    assert render_differences(store, {"variant": seed0, "compare": [seed1], "epoch": 100}, shown) == (no_update,) * 3
+    assert render_differences(store, {"variant": seed0}, shown)[2] == [seed0]
 
 
 def test_per_variant_cursors_sit_at_the_same_point_relative_to_each_onset(compare_page, monkeypatch):

@@ -15,6 +15,7 @@ from workbench import compare
 from workbench.analyzers import OPTIONAL
 from workbench.errors import UserError
 from workbench.figures import load, message_figure, safe_figure
+from workbench.pages import _patches
 from workbench.pages._common import (caption, caption_id, card, catalog_figure, cursor_count, for_browser, graph_config,
                                      graph_id)
 from workbench.pages._differences import differences
@@ -89,7 +90,8 @@ def layout(store, config, **_variables):
         dbc.Row([card("compare-trajectory", "Parameter or output paths in one PCA frame", config, width=12)]),
         html.H5("Differences"),
         html.Div(id="compare-differences"),
-        dcc.Store(id="compare-overlays-rendered"), dcc.Store(id="compare-side-rendered")])
+        dcc.Store(id="compare-overlays-rendered"), dcc.Store(id="compare-side-rendered"),
+        dcc.Store(id="compare-details"), dcc.Store(id="compare-differences-shown")])
 
 
 def render_overlays(store, selection, rendered):
@@ -200,25 +202,36 @@ def modes_to_url(align, cursors, side, search):
     return query if query != (search or "") else dash.no_update
 
 
-def render_trajectory(store, selection, group):
-    """All compared paths projected into one PCA basis fitted on all their checkpoints."""
+def render_trajectory(store, selection, group, shown):
+    """All compared paths projected into one PCA basis fitted on all their checkpoints; sent as
+    what changed since the browser's copy (on an epoch step, the marker of the epoch)."""
     variants = compared(selection)
     if not variants:
-        return message_figure("No variant yet: run `workbench demo`"), ""
-    try:
-        data = compare.shared_trajectory(store, [VariantRef.parse(v) for v in variants], group)
-    except UserError as err:
-        return message_figure(str(err)), ""
-    figure = shared_trajectory_paths(data, (selection or {}).get("epoch"), labels=compare.short_labels(variants))
-    return figure, caption(figure)
+        figure = message_figure("No variant yet: run `workbench demo`")
+    else:
+        try:
+            data = compare.shared_trajectory(store, [VariantRef.parse(v) for v in variants], group)
+            figure = shared_trajectory_paths(data, (selection or {}).get("epoch"),
+                                             labels=compare.short_labels(variants))
+        except UserError as err:
+            figure = message_figure(str(err))
+    figure = for_browser(figure)
+    before = shown if isinstance(shown, dict) else {}
+    sent, prints = _patches.update(figure, before.get("figure"))
+    text = caption(figure)
+    return sent, (dash.no_update if sent is not figure and before.get("caption") == text else text), \
+        {"figure": prints, "caption": text}
 
 
-def render_differences(store, selection):
+def render_differences(store, selection, shown):
+    """The table of differences and the note, sent again only when the compared variants change."""
     variants = compared(selection)
+    if shown == variants:
+        return dash.no_update, dash.no_update, dash.no_update
     note = "" if len(variants) >= 2 else (f"Pick 1 to {MAX_COMPARED - 1} variants under “compare with” in the "
                                           "sidebar (or tick rows in the Variants table and press compare) to see "
                                           "them side by side.")
-    return differences(store, variants), note
+    return differences(store, variants), note, variants
 
 
 def register(app, store) -> None:
@@ -241,7 +254,8 @@ def register(app, store) -> None:
                  *[Input(control, "value") for control in MODE_CONTROLS.values()], State("url", "search"),
                  prevent_initial_call=True)(modes_to_url)
     app.callback(Output(graph_id("compare-trajectory"), "figure"), Output(caption_id("compare-trajectory"), "children"),
-                 Input("selection", "data"), Input("compare-group", "value"))(
-        lambda *args: render_trajectory(store, *args))
+                 Output("compare-details", "data"), Input("selection", "data"), Input("compare-group", "value"),
+                 State("compare-details", "data"))(lambda *args: render_trajectory(store, *args))
     app.callback(Output("compare-differences", "children"), Output("compare-note", "children"),
-                 Input("selection", "data"))(lambda selection: render_differences(store, selection))
+                 Output("compare-differences-shown", "data"), Input("selection", "data"),
+                 State("compare-differences-shown", "data"))(lambda *args: render_differences(store, *args))
