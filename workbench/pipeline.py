@@ -312,7 +312,7 @@ def _pool(workers: int, modules: tuple[str, ...]):
     context = multiprocessing.get_context("spawn")
     notes = context.Queue()
     saved = {k: os.environ.get(k) for k in THREAD_VARIABLES}
-    os.environ.update({k: "1" for k in THREAD_VARIABLES})
+    os.environ.update({k: str(threads.pinned() or 1) for k in THREAD_VARIABLES})
     try:
         pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(modules, notes))
         # Workers are spawned on demand, one per submit while none is idle: start them all now,

@@ -51,9 +51,11 @@ BLAS_VARIABLES = ("OPENBLAS_NUM_THREADS",)
 EVERY_SECONDS = 1.0   # a Governor's window: it re-measures the machine and its own speed this often
 FIRST_SECONDS = 0.25  # its first window, and the shortest start-up it decides on
 MIN_TICKS = 3         # ... and at least this many units of work per window
-PROBE_WINDOWS = 10    # every this many windows it tries the neighbouring thread count for one,
+PROBE_WINDOWS = 10    # every this many windows it tries the neighbouring thread count (FIRST_SECONDS),
 PROBE_MARGIN = 1.05   # keeps it when it ran this much faster,
 MAX_PROBE_WINDOWS = 80  # and else waits twice as long before the next try, up to this
+EARLY_PROBE_TICKS = 8  # the first try comes after the first window when that had this many units
+START_SECONDS = 0.1    # a Governor in a process that did not just start looks this long first
 _ENTRY: tuple[float, float, float] | None = None  # (wall, machine busy, own CPU) when workbench was imported
 _interop_set = False
 _limit: int | None = None  # this process's cap (`set_limit`)
@@ -200,16 +202,15 @@ class Governor:
     - the cores other processes used (/proc/stat minus this process's CPU time): when fewer are
       free than it has threads, or more are free and the other count's speed is unknown, it moves
       to the free count;
-    - its own speed (ticks per second) at each count: every PROBE_WINDOWS windows it tries the
-      neighbouring count for one window and keeps whichever ran faster (by PROBE_MARGIN); after a
-      failed try it waits twice as long. That catches what CPU time cannot tell: a core kept busy
+    - its own speed (ticks per second) at each count: every PROBE_WINDOWS windows (and after the
+      first one when its units of work are short, EARLY_PROBE_TICKS in it) it tries the
+      neighbouring count for a short window and keeps whichever ran faster (by PROBE_MARGIN);
+      after a failed try it waits twice as long. That catches what CPU time cannot tell: a core kept busy
       only by work that yields to this one, or one more thread that does not pay.
     With $WORKBENCH_THREADS set it applies that number; where results would depend on the count
     (`thread_invariant`) it leaves torch's count as it is; neither is re-measured.
 
     `limit`: at most this many threads (also capped by `set_limit` and the cores)."""
-
-    last: int | None = None  # the latest choice in this process: where the next Governor starts
 
     def __init__(self, limit: int | None = None, every: float = EVERY_SECONDS):
         import torch  # heavy: whoever makes a Governor computes with torch
@@ -217,7 +218,7 @@ class Governor:
         self.fixed, self.sample, self.adaptive = pinned(), _sample(), False
         self.rates: dict[int, float] = {}  # threads -> ticks per second, since others last changed
         self.windows, self.probe_from, self.ticks, self.start, self.last_free = 0, None, 0, None, None
-        self.since_probe, self.probe_every = 0, PROBE_WINDOWS
+        self.since_probe, self.probe_every = PROBE_WINDOWS - 1, PROBE_WINDOWS  # the first try comes early
         _set_blas(self.fixed or 1)
         if self.fixed:
             self.threads = self.fixed
@@ -225,16 +226,16 @@ class Governor:
             self.threads = torch.get_num_threads()  # left as it is: torch's default, or the caller's
         else:
             self.adaptive = True
-            recent = _ENTRY and FIRST_SECONDS <= self.sample[0] - _ENTRY[0] <= 30
-            # a process that has just started decides on what the machine did during its start-up
-            self.threads = (choose(free_cores(_ENTRY, self.sample), self.limit) if recent
-                            else min(Governor.last or self.limit, self.limit))
+            start = _ENTRY
+            if not (start and FIRST_SECONDS <= self.sample[0] - start[0] <= 30):
+                start = self.sample  # not a process that has just started (whose start-up tells): look now
+                time.sleep(START_SECONDS)
+                self.sample = _sample()
+            self.threads = choose(free_cores(start, self.sample), self.limit)
         self._apply()
 
     def _apply(self) -> None:
         _set_torch(self.threads)
-        if not self.fixed:
-            Governor.last = self.threads
 
     def tick(self) -> int:
         """The thread count to run the next unit of work with; cheap except at a window's end."""
@@ -245,7 +246,8 @@ class Governor:
             self.start, self.ticks = now, 0
             return self.threads
         self.ticks += 1
-        if now - self.start < (FIRST_SECONDS if not self.windows else self.every) or self.ticks < MIN_TICKS:
+        short = not self.windows or self.probe_from is not None  # the first window and tries are short
+        if now - self.start < (FIRST_SECONDS if short else self.every) or self.ticks < MIN_TICKS:
             return self.threads
         self._decide(now, self.ticks / (now - self.start))
         self.start, self.ticks, self.windows = now, 0, self.windows + 1
@@ -267,7 +269,7 @@ class Governor:
                 self.probe_every = PROBE_WINDOWS
         elif free < self.threads or (free > self.threads and free not in self.rates):
             self.threads = free  # others took cores, or left some and that count's speed is unknown
-        elif self.since_probe >= self.probe_every:
+        elif self.since_probe >= self.probe_every and (self.windows or self.ticks >= EARLY_PROBE_TICKS):
             neighbour = self.threads + 1 if self.threads < self.limit else self.threads - 1
             if neighbour >= 1 and neighbour != self.threads:
                 self.probe_from, self.threads, self.since_probe = (self.threads, rate), neighbour, 0
