@@ -4,7 +4,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import torch
+
+import workbench  # noqa: F401 - before torch: sets what torch reads when it loads (workbench.threads)
+import torch  # noqa: E402
 
 TEST_FAMILIES = Path(__file__).parent / "families"
 

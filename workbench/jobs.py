@@ -28,6 +28,7 @@ import sys
 import time
 from typing import Iterator
 
+from workbench import threads
 from workbench.analyzers import registry
 from workbench.errors import BadInputError, BusyError, ConflictError, UserError
 from workbench.families import VariantSpec, load_family
@@ -290,8 +291,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--slots", type=int, default=0)
     args = parser.parse_args(argv)
     if args.slots:
-        import torch  # heavy: the job runs here
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // args.slots))
+        threads.set_limit(threads.cores() // args.slots)
     job = execute(Store(args.data), args.job, slots=args.slots or None)
     return 0 if job["state"] in ("done", "cancelled") else 1
 

@@ -230,12 +230,15 @@ class Transformer(HookedRootModule):
         key_dir = torch.einsum("hmd,hd->mh", attn.W_K, q) / math.sqrt(cfg.d_head)  # [d_model, head]
         v_tok = torch.einsum("tpm,hmd->tphd", resid_tok, attn.W_V)  # [p, 2, head, d_head]
         v_eq = torch.einsum("m,hmd->hd", resid_eq, attn.W_V)  # [head, d_head]
-        # Gather per-token tables with one-hot matmuls: on CPU they (and their backward) are far
-        # cheaper than indexing, whose backward is a serial scatter-add.
         table_a = torch.cat([resid_tok[:, 0] @ key_dir, v_tok[:, 0].flatten(1)], dim=1)
         table_b = torch.cat([resid_tok[:, 1] @ key_dir, v_tok[:, 1].flatten(1)], dim=1)
-        rows_a = F.one_hot(a, cfg.p).to(W_E.dtype) @ table_a  # [batch, head + head*d_head]
-        rows_b = F.one_hot(b, cfg.p).to(W_E.dtype) @ table_b
+        if torch.is_grad_enabled():
+            # Gather per-token tables with one-hot matmuls: on CPU they (and their backward) are far
+            # cheaper than indexing, whose backward is a serial scatter-add.
+            rows_a = F.one_hot(a, cfg.p).to(W_E.dtype) @ table_a  # [batch, head + head*d_head]
+            rows_b = F.one_hot(b, cfg.p).to(W_E.dtype) @ table_b
+        else:  # no backward (the test forward): indexing, the same values bit for bit
+            rows_a, rows_b = table_a[a], table_b[b]
         h = cfg.n_heads
         scores = torch.stack([rows_a[:, :h], rows_b[:, :h], (resid_eq @ key_dir).expand(len(a), h)], dim=-1)
         pattern = scores.softmax(dim=-1)  # [batch, head, 3 key positions]
@@ -243,7 +246,10 @@ class Transformer(HookedRootModule):
              + pattern[..., 1, None] * rows_b[:, h:].view(-1, h, cfg.d_head)
              + pattern[..., 2, None] * v_eq)  # [batch, head, d_head]
         resid = resid_eq + z.flatten(1) @ attn.W_O.flatten(0, 1)
-        resid = resid + mlp.act(resid @ mlp.W_in + mlp.b_in) @ mlp.W_out + mlp.b_out
+        # in place: the same values and gradients, without two [batch, d_mlp] temporaries
+        hidden = (resid @ mlp.W_in).add_(mlp.b_in)
+        hidden = hidden.relu_() if mlp.act is F.relu else mlp.act(hidden)
+        resid = resid + hidden @ mlp.W_out + mlp.b_out
         return resid @ self.unembed.W_U
 
 
