@@ -145,3 +145,13 @@ def test_bad_requests_are_explained(short_run, store):
         analyze(ref, store_, progress=False)
     with pytest.raises(MissingError, match="no variant tiny_addition/nope"):
         analyze(VariantRef("tiny_addition", "nope"), store_)
+
+
+def test_a_handful_of_checkpoints_is_analyzed_without_a_worker_pool(monkeypatch):
+    """Worker processes cost seconds each to start (a fresh Python importing torch): an imported
+    checkpoint or a few are analyzed in this process, a long run's hundred in one worker per core."""
+    from workbench import pipeline
+    monkeypatch.setattr(pipeline.os, "cpu_count", lambda: 2)
+    p113 = pipeline.SECONDS_PER_P113_CHECKPOINT
+    assert all(pipeline._worker_count(None, n * p113, ["neuron_frequencies"]) == 1 for n in range(1, 9))
+    assert pipeline._worker_count(None, 101 * p113, ["neuron_frequencies"]) == 2

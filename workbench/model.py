@@ -1,4 +1,4 @@
-"""The one-layer transformer of Nanda et al. (2023), hooked the TransformerLens way.
+"""The one-layer transformer of Nanda et al. (2023), with TransformerLens's names and hooks.
 
 Parameter names and shapes follow TransformerLens, so users' TL habits carry over:
     embed.W_E [d_vocab, d_model]          pos_embed.W_pos [n_ctx, d_model]
@@ -8,12 +8,20 @@ Parameter names and shapes follow TransformerLens, so users' TL habits carry ove
     unembed.W_U [d_model, d_vocab_out]
 No LayerNorm, untied embed/unembed, biases only in the MLP, d_vocab = p + 1 (`=` is token p),
 d_vocab_out = p. Hook names are TL's (`hook_embed`, `blocks.0.attn.hook_pattern`,
-`blocks.0.mlp.hook_post`, `blocks.0.hook_resid_post`, ...), so `run_with_cache` works as usual;
-as in TL, each head's own output (`blocks.0.attn.hook_result`) is computed only after
-`set_use_attn_result(True)`, since it costs n_heads times the memory of the summed output.
+`blocks.0.mlp.hook_post`, `blocks.0.hook_resid_post`, ...), and `run_with_cache(tokens,
+names_filter=...)` returns (logits, {hook name: activation}) as TL's does; as in TL, each head's own
+output (`blocks.0.attn.hook_result`) is computed only after `set_use_attn_result(True)`, since it
+costs n_heads times the memory of the summed output.
 
-Two forward paths share the weights: `forward` (every position, every hook) for analysis, and
-`last_logits` (only the `=` position, which is all the loss reads) for training.
+This module needs torch only: its hook points are `Tap`s, identities that record what passes
+during `run_with_cache`. Importing TransformerLens takes seconds (it loads transformers, datasets
+and pandas), so training, analysis and the app never do; `workbench.hooked.HookedTransformer` is
+the same model as a TransformerLens `HookedRootModule` (hooks, `run_with_hooks`, ...) for notebooks.
+
+Three forward paths share the weights: `forward` (every position, every hook) for analysis,
+`last_logits` (only the `=` position, which is all the loss reads) for training, and
+`last_position` (the same path, with the `=` row's attention pattern and MLP activations) for
+the per-input maps the app shows.
 """
 from __future__ import annotations
 
@@ -23,8 +31,6 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import nn
-from transformer_lens import HookedRootModule
-from transformer_lens.hook_points import HookPoint
 
 from workbench.errors import BadInputError
 
@@ -111,6 +117,21 @@ def _param(*shape: int) -> nn.Parameter:
     return nn.Parameter(torch.zeros(*shape))
 
 
+class Tap(nn.Module):
+    """An identity at a TransformerLens hook's place (TL's `HookPoint` without TL): while
+    `Transformer.run_with_cache` runs, what passes is recorded under the hook's name."""
+
+    def __init__(self):
+        super().__init__()
+        self.name: str | None = None  # set by the model: its path, e.g. "blocks.0.mlp.hook_post"
+        self.sink: dict | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.sink is not None:
+            self.sink[self.name] = x.detach()
+        return x
+
+
 class Embed(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
@@ -130,7 +151,7 @@ class Unembed(nn.Module):
 
 
 class Attention(nn.Module):
-    def __init__(self, cfg: ModelConfig):
+    def __init__(self, cfg: ModelConfig, HookPoint: type[nn.Module] = Tap):
         super().__init__()
         self.cfg = cfg
         self.W_Q = _param(cfg.n_heads, cfg.d_model, cfg.d_head)
@@ -160,7 +181,7 @@ class Attention(nn.Module):
 
 
 class MLP(nn.Module):
-    def __init__(self, cfg: ModelConfig):
+    def __init__(self, cfg: ModelConfig, HookPoint: type[nn.Module] = Tap):
         super().__init__()
         self.W_in = _param(cfg.d_model, cfg.d_mlp)
         self.b_in = _param(cfg.d_mlp)
@@ -175,9 +196,9 @@ class MLP(nn.Module):
 
 
 class Block(nn.Module):
-    def __init__(self, cfg: ModelConfig):
+    def __init__(self, cfg: ModelConfig, HookPoint: type[nn.Module] = Tap):
         super().__init__()
-        self.attn, self.mlp = Attention(cfg), MLP(cfg)
+        self.attn, self.mlp = Attention(cfg, HookPoint), MLP(cfg, HookPoint)
         self.hook_resid_pre, self.hook_attn_out = HookPoint(), HookPoint()
         self.hook_resid_mid, self.hook_mlp_out = HookPoint(), HookPoint()
         self.hook_resid_post = HookPoint()
@@ -188,19 +209,45 @@ class Block(nn.Module):
         return self.hook_resid_post(resid + self.hook_mlp_out(self.mlp(resid)))
 
 
-class Transformer(HookedRootModule):
+class Transformer(nn.Module):
     """`forward(tokens [batch, 3]) -> logits [batch, 3, p]`; `last_logits(a, b) -> [batch, p]`."""
+
+    HOOK_POINT: type[nn.Module] = Tap  # what stands at each hook (`workbench.hooked`: TL's HookPoint)
 
     def __init__(self, cfg: ModelConfig, weights: dict[str, torch.Tensor] | None = None):
         super().__init__()
         self.cfg = cfg
+        HookPoint = self.HOOK_POINT
         self.embed, self.pos_embed = Embed(cfg), PosEmbed(cfg)
-        self.blocks = nn.ModuleList([Block(cfg)])
+        self.blocks = nn.ModuleList([Block(cfg, HookPoint)])
         self.unembed = Unembed(cfg)
         self.hook_embed, self.hook_pos_embed = HookPoint(), HookPoint()  # [batch, pos, d_model]
-        self.setup()
+        for name, module in self.named_modules():
+            if isinstance(module, HookPoint):
+                module.name = name
         if weights is not None:
             self.load_state_dict(weights)
+
+    def run_with_cache(self, tokens: torch.Tensor, names_filter=None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """(logits, {hook name: activation}) of one forward, as TransformerLens's `run_with_cache`:
+        `names_filter` is None (every hook), a name, a list of names or a predicate on names."""
+        if names_filter is None:
+            wanted = None
+        elif isinstance(names_filter, str):
+            wanted = {names_filter}.__contains__
+        elif callable(names_filter):
+            wanted = names_filter
+        else:
+            wanted = set(names_filter).__contains__
+        cache: dict[str, torch.Tensor] = {}
+        taps = [m for m in self.modules() if isinstance(m, Tap) and (wanted is None or wanted(m.name))]
+        for tap in taps:
+            tap.sink = cache
+        try:
+            return self(tokens), cache
+        finally:
+            for tap in taps:
+                tap.sink = None
 
     def set_use_attn_result(self, use: bool) -> None:
         """Compute each head's output separately (`blocks.0.attn.hook_result`), as TransformerLens's
@@ -215,7 +262,14 @@ class Transformer(HookedRootModule):
         return resid @ self.unembed.W_U
 
     def last_logits(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-        """Logits at the `=` position for inputs `a b =`, computing only what they depend on.
+        """Logits at the `=` position for inputs `a b =` (`last_position`'s "logits")."""
+        return self.last_position(a, b)["logits"]
+
+    def last_position(self, a: torch.Tensor, b: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The `=` position for inputs `a b =`, computing only what its logits depend on:
+            "blocks.0.attn.hook_pattern"  [batch, head, 3 key positions]  the `=` row of the pattern
+            "blocks.0.mlp.hook_post"      [batch, d_mlp]
+            "logits"                      [batch, p]
 
         The `=` position's residual is the same for every input, so its query is one vector per
         head; keys and values of positions 0 and 1 depend only on (token, position), so they are
@@ -247,10 +301,11 @@ class Transformer(HookedRootModule):
              + pattern[..., 2, None] * v_eq)  # [batch, head, d_head]
         resid = resid_eq + z.flatten(1) @ attn.W_O.flatten(0, 1)
         # in place: the same values and gradients, without two [batch, d_mlp] temporaries
-        hidden = (resid @ mlp.W_in).add_(mlp.b_in)
-        hidden = hidden.relu_() if mlp.act is F.relu else mlp.act(hidden)
-        resid = resid + hidden @ mlp.W_out + mlp.b_out
-        return resid @ self.unembed.W_U
+        post = (resid @ mlp.W_in).add_(mlp.b_in)
+        post = post.relu_() if mlp.act is F.relu else mlp.act(post)
+        resid = resid + post @ mlp.W_out + mlp.b_out
+        return {"blocks.0.attn.hook_pattern": pattern, "blocks.0.mlp.hook_post": post,
+                "logits": resid @ self.unembed.W_U}
 
 
 class WeightsError(BadInputError):

@@ -33,7 +33,8 @@ from workbench.store import Store, VariantRef
 # running, e.g. (3.45, 24, "epoch 300: LLC chain 2/4, draw 90/200"); a stop then takes effect
 # when that checkpoint is done.
 ProgressCallback = Callable[[float, int, str], "bool | None"]
-# A worker process costs ~4 s to start (importing torch); one p=113 checkpoint ~1 s to analyze.
+# A worker process costs seconds to start (a fresh Python importing torch and the analyzers; measured
+# 1.2 s of CPU alone, more on a busy machine); one p=113 checkpoint ~1 s to analyze.
 WORKER_STARTUP_SECONDS, SECONDS_PER_P113_CHECKPOINT = 4.0, 1.0
 
 
@@ -177,8 +178,8 @@ def _analyze_epoch(job, progress=None) -> tuple[int, dict[str, dict[str, np.ndar
     if progress is None and _NOTES is not None:
         def progress(fraction, note):
             _NOTES.put((epoch, fraction, note))
-    ctx = EpochContext(spec, epoch, store.load_weights(ref, epoch), _final_weights(root, family, vid, final_epoch),
-                       progress=progress)
+    final = _final_weights(root, family, vid, final_epoch) if epoch != final_epoch else None  # None: these
+    ctx = EpochContext(spec, epoch, store.load_weights(ref, epoch), final, progress=progress)
     out = {}
     for name in names:
         arrays = registry.get(name).compute(ctx)

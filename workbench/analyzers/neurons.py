@@ -11,8 +11,7 @@ from workbench.vocabulary import FVE_THRESHOLD
 
 def neuron_maps(ctx) -> np.ndarray:
     """Each neuron's post-ReLU activation at `=` over the grid, [p (a), p (b), d_mlp]."""
-    post = ctx.activation("blocks.0.mlp.hook_post")[:, -1]
-    return post.reshape(ctx.p, ctx.p, -1)
+    return ctx.at_equals("blocks.0.mlp.hook_post").reshape(ctx.p, ctx.p, -1)
 
 
 def cluster_members(row: dict[str, np.ndarray], neuron: int) -> np.ndarray:
