@@ -52,7 +52,9 @@ def test_headline_metrics_of_the_tiny_run_come_from_its_history_and_artifacts(ti
     row = compare.variant_metrics(store, ref)
     history = store.load_history(ref)
     assert row["memorized_epoch"] == int(np.argmax(history["train_loss"] <= 0.05)) < 50
-    assert 300 < row["grokked_epoch"] == int(np.argmax(history["test_acc"] >= 0.99)) < 400
+    # it groks long after memorizing and well before its last epoch (500): ~230-270 on every CPU
+    # path measured, so a margin of ~90 epochs either side (tests/families/tiny_addition.toml)
+    assert 5 * row["memorized_epoch"] < row["grokked_epoch"] == int(np.argmax(history["test_acc"] >= 0.99)) < 400
     assert row["memorized_epoch"] < row["onset_epoch"] < row["grokked_epoch"]
     assert row["final_test_loss"] == pytest.approx(float(history["test_loss"][-1]))
     progress = store.load_artifact(ref, "progress_measures")

@@ -93,6 +93,21 @@ def test_init_depends_only_on_the_seed_and_follows_the_paper_scales():
     assert first["blocks.0.mlp.b_in"].abs().max() == 0
 
 
+def test_a_float64_model_starts_from_the_same_draws_and_runs_in_float64():
+    narrow = ModelConfig(p=7, d_model=16, n_heads=2, d_head=8, d_mlp=32)
+    wide = ModelConfig(p=7, d_model=16, n_heads=2, d_head=8, d_mlp=32, dtype="float64")
+    w32, w64 = init_weights(narrow, 0), init_weights(wide, 0)
+    assert all(w64[k].dtype == torch.float64 and torch.equal(w64[k].float(), w32[k]) for k in w32)
+    model = Transformer(wide, w64)
+    assert {p.dtype for p in model.parameters()} == {torch.float64}
+    tokens = torch.as_tensor(probe_inputs(7))
+    with torch.no_grad():
+        logits = model.last_logits(tokens[:, 0], tokens[:, 1])
+        assert logits.dtype == torch.float64
+        assert torch.allclose(logits.float(), Transformer(narrow, w32).last_logits(tokens[:, 0], tokens[:, 1]), atol=1e-5)
+    assert check_weights(wide, {k: v.numpy() for k, v in w32.items()}, "t")["embed.W_E"].dtype == torch.float64
+
+
 def test_paper_init_matches_drawing_with_the_global_generator_in_the_papers_layout():
     cfg = ModelConfig(p=113)
     torch.manual_seed(999)

@@ -26,13 +26,16 @@ the per-input maps the app shows.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from workbench.errors import BadInputError
+
+
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,11 @@ class ModelConfig:
     act_fn: str = "relu"
     n_layers: int = 1
     n_ctx: int = 3
+    dtype: str = "float32"  # of the weights and the forward pass: "float32" or "float64"
+
+    @property
+    def torch_dtype(self) -> torch.dtype:
+        return DTYPES[self.dtype]
 
     @property
     def d_vocab(self) -> int:
@@ -83,7 +91,8 @@ def init_weights(cfg: ModelConfig, seed: int) -> dict[str, torch.Tensor]:
     W_pos [n_ctx, d_model], W_K, W_Q, W_V [n_heads, d_head, d_model], W_O [d_model, n_heads*d_head],
     W_in [d_mlp, d_model], W_out [d_model, d_mlp] (each randn / sqrt(d_model)) and
     W_U [d_model, d_vocab] (randn / sqrt(d_vocab), with a column for `=` that we drop); MLP biases
-    start at zero. Drawing the same way makes seed 999 the paper's own starting point.
+    start at zero. Drawing the same way makes seed 999 the paper's own starting point. The draws
+    are float32 whatever `cfg.dtype`, so a float64 model starts from the same weights, widened.
     """
     gen = torch.Generator().manual_seed(seed)
     d, h, dh, m, v = cfg.d_model, cfg.n_heads, cfg.d_head, cfg.d_mlp, cfg.d_vocab
@@ -98,7 +107,7 @@ def init_weights(cfg: ModelConfig, seed: int) -> dict[str, torch.Tensor]:
     W_in = randn(m, d)
     W_out = randn(d, m)
     W_U = randn(d, v, scale=v)
-    return {
+    weights = {
         "embed.W_E": W_E.T.contiguous(),
         "pos_embed.W_pos": W_pos,
         "blocks.0.attn.W_Q": W_Q.transpose(1, 2).contiguous(),
@@ -111,6 +120,7 @@ def init_weights(cfg: ModelConfig, seed: int) -> dict[str, torch.Tensor]:
         "blocks.0.mlp.b_out": torch.zeros(d),
         "unembed.W_U": W_U[:, : cfg.d_vocab_out].contiguous(),
     }
+    return {name: w.to(cfg.torch_dtype) for name, w in weights.items()}
 
 
 def _param(*shape: int) -> nn.Parameter:
@@ -225,6 +235,7 @@ class Transformer(nn.Module):
         for name, module in self.named_modules():
             if isinstance(module, HookPoint):
                 module.name = name
+        self.to(cfg.torch_dtype)
         if weights is not None:
             self.load_state_dict(weights)
 
@@ -313,7 +324,8 @@ class WeightsError(BadInputError):
 
 
 def check_weights(cfg: ModelConfig, arrays: dict, source: str) -> dict[str, torch.Tensor]:
-    """Validate names, shapes and values of a state dict (NumPy or torch) against `cfg`."""
+    """Validate names, shapes and values of a state dict (NumPy or torch) against `cfg`; the
+    tensors come back in the model's dtype (`cfg.dtype`)."""
     expected = cfg.param_shapes()
     missing = [k for k in expected if k not in arrays]
     extra = [k for k in arrays if k not in expected]
@@ -331,10 +343,23 @@ def check_weights(cfg: ModelConfig, arrays: dict, source: str) -> dict[str, torc
             raise WeightsError(f"{source}: {name} has dtype {tensor.dtype}, expected floating point")
         if not torch.isfinite(tensor).all():
             raise WeightsError(f"{source}: {name} contains NaN or infinite values")
-        weights[name] = tensor.to(torch.float32)
+        weights[name] = tensor.to(cfg.torch_dtype)
     return weights
 
 
-def load_model(cfg: ModelConfig, arrays: dict, source: str = "checkpoint", device: str = "cpu") -> Transformer:
-    """A ready model (eval mode) from a state dict, validated first."""
+# Analysis runs checkpoints in float64 whatever precision they trained in. A float32 forward pass
+# rounds differently with each CPU's kernels (and could with thread counts), and a last-bit
+# difference tips near-ties: a neuron's dominant frequency, an input's prediction. In float64 the
+# artifacts, stored in float32 or less, come out the same in every process and worker (measured:
+# identical with 1 or 2 workers and threads, and all but the float64-stored losses identical
+# between AVX-512 and ATEN_CPU_CAPABILITY=default kernels).
+ANALYSIS_DTYPE = "float64"
+
+
+def load_model(cfg: ModelConfig, arrays: dict, source: str = "checkpoint", device: str = "cpu",
+               dtype: str | None = None) -> Transformer:
+    """A ready model (eval mode) from a state dict, validated first; in `dtype` ("float32" or
+    "float64") if given, else the precision it trained in (`cfg.dtype`)."""
+    if dtype is not None:
+        cfg = replace(cfg, dtype=dtype)
     return Transformer(cfg, check_weights(cfg, arrays, source)).to(device).eval()

@@ -361,8 +361,8 @@ def _initial_optimizer_arrays(model: Transformer) -> dict[str, np.ndarray]:
     """AdamW state before its first step (zeros), so epoch 0 is resumable like any other."""
     arrays = {}
     for name, param in model.named_parameters():
-        arrays[f"exp_avg.{name}"] = np.zeros(param.shape, np.float32)
-        arrays[f"exp_avg_sq.{name}"] = np.zeros(param.shape, np.float32)
+        arrays[f"exp_avg.{name}"] = np.zeros(param.shape, param.detach().cpu().numpy().dtype)
+        arrays[f"exp_avg_sq.{name}"] = np.zeros(param.shape, param.detach().cpu().numpy().dtype)
         arrays[f"step.{name}"] = np.zeros((), np.float32)
     return arrays
 

@@ -23,7 +23,7 @@ def attention_heads(ctx):
     fve = fve.reshape(-1, n_keys, n_heads).transpose(1, 0, 2)  # [2, n_freq, head]
     pattern = ctx.at_equals("blocks.0.attn.hook_pattern")  # [p*p, head, 3]
     return {"fve": fve.astype(np.float32),
-            "dominant_freq": (fve.argmax(axis=1) + 1).astype(np.int16),  # [2, head]
+            "dominant_freq": fourier.dominant_frequency(fve, axis=1).astype(np.int16),  # [2, head]
             "dominant_fve": fve.max(axis=1).astype(np.float32),
             "mean_attention": pattern.mean(axis=0).T.astype(np.float32),  # [3 keys a/b/=, head]
             **spatial_metrics(maps)}

@@ -46,34 +46,43 @@ class EpochContext:
 
     @cached_property
     def model(self):
+        """The checkpoint's model, in the precision it trained in (`cfg.dtype`)."""
         from workbench.model import load_model  # torch
         return load_model(self.cfg, self.weights, f"epoch {self.epoch}")
 
     def activation(self, hook: str) -> np.ndarray:
         """A TransformerLens hook's activation over the probe, e.g. 'blocks.0.mlp.hook_post'
-        -> [p*p, 3 positions, d_mlp]; rows are pairs in row-major (a, b) order. The first call
+        -> [p*p, 3 positions, d_mlp], float64; rows are pairs in row-major (a, b) order. The first call
         runs the model over the probe once, recording every hook (~390 MB at p = 113): what is
         read only at `=` is cheaper from `at_equals`."""
         if not self._activations:
             import torch  # heavy: only for a forward pass
             with torch.no_grad():
-                logits, cache = self.model.run_with_cache(torch.as_tensor(tasks.probe_inputs(self.p)))
+                logits, cache = self._forward_model.run_with_cache(torch.as_tensor(tasks.probe_inputs(self.p)))
             self._activations.update({"logits": logits, **cache})
         return self._activations[hook].numpy()
 
     def at_equals(self, name: str) -> np.ndarray:
         """At the `=` position over the probe, rows in row-major (a, b) order: 'logits' [p*p, p],
         'blocks.0.mlp.hook_post' [p*p, d_mlp] or 'blocks.0.attn.hook_pattern' [p*p, head, 3 key
-        positions] (float32). One run of the model's `=`-only path (`Transformer.last_position`,
+        positions] (float64, `_forward_model`). One run of the model's `=`-only path (`Transformer.last_position`,
         the one training uses) gives all three: a third of `activation`'s work and a tenth of its memory."""
         return self._at_equals[name]
+
+    @cached_property
+    def _forward_model(self):
+        """The checkpoint's model in float64 whatever precision it trained in
+        (`workbench.model.ANALYSIS_DTYPE`): so that the artifacts are the same whichever process,
+        worker count or CPU computed them."""
+        from workbench.model import ANALYSIS_DTYPE, load_model  # torch
+        return load_model(self.cfg, self.weights, f"epoch {self.epoch}", dtype=ANALYSIS_DTYPE)
 
     @cached_property
     def _at_equals(self) -> dict[str, np.ndarray]:
         import torch  # heavy: only for a forward pass
         grid = torch.as_tensor(tasks.probe_inputs(self.p))
         with torch.no_grad():
-            return {k: v.numpy() for k, v in self.model.last_position(grid[:, 0], grid[:, 1]).items()}
+            return {k: v.numpy() for k, v in self._forward_model.last_position(grid[:, 0], grid[:, 1]).items()}
 
     @cached_property
     def logits(self) -> np.ndarray:
