@@ -188,9 +188,11 @@ def sync_selection(store: Store, search, variant, slider_epoch, typed_epoch, _pr
         state["probe"] = None
     state = {k: v for k, v in state.items() if k in sel.FIELDS and not (k in sel.OPTIONAL_FIELDS and v is None)}
     readout = f"{epochs.index(state['epoch']) + 1} / {len(epochs)}" if epochs else "no checkpoints"
-    # A notice stays until the user changes something: the URL echoing the corrected selection
-    # back (a fresh page, the Location settling) must not wipe it before it is read.
-    notice = " ".join(errors) if errors else (dash.no_update if trigger in (None, "url") else "")
+    # A notice stays until the user changes something. Reruns that change nothing must not wipe it
+    # before it is read: the URL echoing the corrected selection back, and a page's figures
+    # mounting (each announces its empty clickData, which triggers this callback as a "click").
+    unchanged = trigger in (None, "url") or state == current
+    notice = " ".join(errors) if errors else (dash.no_update if unchanged else "")
     return (sel.to_query(state), state, state["variant"], epochs[0] if epochs else 0,
             epochs[-1] if epochs else 1, sel.slider_marks(epochs), state["epoch"], state["epoch"], readout,
             state["neuron"],
