@@ -11,7 +11,8 @@ from workbench.selection import snap
 
 pytestmark = pytest.mark.browser
 SELECTED = ("epoch", "frequency", "neuron", "head", "input")
-PAGES = ("/", "/fourier", "/neurons", "/attention", "/dimensionality", "/inputs")
+# The Inputs page's grid is clicked, and its selection checked, in test_inputs_browser.py.
+PAGES = ("/", "/fourier", "/neurons", "/attention", "/dimensionality")
 
 
 def clickable_graphs(driver) -> list[dict]:
