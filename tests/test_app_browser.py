@@ -50,37 +50,19 @@ def graph_element(driver, name):
 
 
 def click_data_point(driver, name, trace, index):
-    """Hover a drawn data point until plotly reports that very point (figures around it may still
-    be settling and move it), then click there, as a user would."""
+    """Move the mouse onto a drawn data point and click it, as a user would."""
     plot = graph_element(driver, name)
     wait_for(driver, lambda d: d.execute_script(
         "const c = arguments[0].calcdata; return c && c.length > arguments[1] && c[arguments[1]].length > arguments[2];",
         plot, trace, index), f"{name} has no trace {trace} drawn")
-
-    def hover_point(d):
-        x, y, cd = d.execute_script("""
-            const gd = arguments[0], t = gd._fullData[arguments[1]], pt = gd.calcdata[arguments[1]][arguments[2]];
-            const xa = gd._fullLayout[t.xaxis === 'x' ? 'xaxis' : 'xaxis' + t.xaxis.slice(1)];
-            const ya = gd._fullLayout[t.yaxis === 'y' ? 'yaxis' : 'yaxis' + t.yaxis.slice(1)];
-            const box = gd.getBoundingClientRect(), cd = gd.data[arguments[1]].customdata;
-            return [xa._offset + xa.c2p(pt.x) - box.width / 2, ya._offset + ya.c2p(pt.y) - box.height / 2,
-                    cd ? cd[arguments[2]] : null];
-        """, plot, trace, index)
-        # Leave the plot first: a move to the point the mouse is already on fires no new hover.
-        ActionChains(d).move_to_element_with_offset(plot, -plot.size["width"] // 2 + 1, -plot.size["height"] // 2 + 1) \
-            .move_to_element_with_offset(plot, round(x), round(y)).perform()
-        # Only plain fields: a hover point links back to the figure's data, which WebDriver cannot serialize.
-        hovered = d.execute_script("""
-            return (arguments[0]._hoverdata || []).map(
-                h => ({curve: h.curveNumber, point: h.pointNumber, customdata: h.customdata}));""", plot) or []
-        # The click sends the hovered points and the app reads the first id among them: that must be
-        # the point's own id (or, for a point without one, the point itself must be hovered).
-        if cd is None:
-            return any(h["curve"] == trace and h["point"] == index for h in hovered)
-        ids = [h["customdata"] for h in hovered if h["customdata"] is not None]
-        return bool(ids) and ids[0] == cd
-    wait_for(driver, hover_point, f"hovering {name} trace {trace} point {index}")
-    ActionChains(driver).click().perform()
+    x, y = driver.execute_script("""
+        const gd = arguments[0], t = gd._fullData[arguments[1]], pt = gd.calcdata[arguments[1]][arguments[2]];
+        const xa = gd._fullLayout[t.xaxis === 'x' ? 'xaxis' : 'xaxis' + t.xaxis.slice(1)];
+        const ya = gd._fullLayout[t.yaxis === 'y' ? 'yaxis' : 'yaxis' + t.yaxis.slice(1)];
+        const box = gd.getBoundingClientRect();
+        return [xa._offset + xa.c2p(pt.x) - box.width / 2, ya._offset + ya.c2p(pt.y) - box.height / 2];
+    """, plot, trace, index)
+    ActionChains(driver).move_to_element_with_offset(plot, int(x), int(y)).pause(0).click().perform()
 
 
 def severe_console_errors(driver):
@@ -123,7 +105,7 @@ def test_typing_an_epoch_snaps_to_the_nearest_checkpoint(served, browser):
     wait_for(browser, lambda d: query(d).get("epoch") == "250")
 
 
-def click_heatmap_cell(driver, name, column, row, trace=None):
+def click_heatmap_cell(driver, name, column, row):
     """Hover one cell of a heatmap until plotly reports that very cell (figures around it may
     still be settling and move it), then click there; returns the cell's id (its customdata)."""
     plot = graph_element(driver, name)
@@ -131,22 +113,19 @@ def click_heatmap_cell(driver, name, column, row, trace=None):
     def hover_cell(d):
         x, y, xv, yv = d.execute_script("""
             const gd = arguments[0], i = arguments[1], j = arguments[2];
-            const t = arguments[3] === null ? gd._fullData.find(d => d.type === 'heatmap') : gd._fullData[arguments[3]];
-            const xa = gd._fullLayout[t.xaxis === 'x' ? 'xaxis' : 'xaxis' + t.xaxis.slice(1)];
-            const ya = gd._fullLayout[t.yaxis === 'y' ? 'yaxis' : 'yaxis' + t.yaxis.slice(1)];
-            const box = gd.getBoundingClientRect();
+            const t = gd._fullData.find(d => d.type === 'heatmap');
+            const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis, box = gd.getBoundingClientRect();
             const xv = t.x ? t.x[i] : i, yv = t.y ? t.y[j] : j;
             return [xa._offset + xa.d2p(xv) - box.width / 2, ya._offset + ya.d2p(yv) - box.height / 2, xv, yv];
-        """, plot, column, row, trace)
+        """, plot, column, row)
         # Leave the plot first: a move to the point the mouse is already on fires no new hover.
         ActionChains(d).move_to_element_with_offset(plot, -plot.size["width"] // 2 + 1, -plot.size["height"] // 2 + 1) \
             .move_to_element_with_offset(plot, round(x), round(y)).perform()
         # Only plain fields: a hover point links back to the figure's data, which WebDriver cannot serialize.
         hovered = d.execute_script("""
             const h = arguments[0]._hoverdata;
-            return h && h.length ? {x: h[0].x, y: h[0].y, curve: h[0].curveNumber, customdata: h[0].customdata} : null;""", plot)
-        return hovered if hovered and hovered.get("x") == xv and hovered.get("y") == yv and (
-            trace is None or hovered.get("curve") == trace) else None
+            return h && h.length ? {x: h[0].x, y: h[0].y, customdata: h[0].customdata} : null;""", plot)
+        return hovered if hovered and hovered.get("x") == xv and hovered.get("y") == yv else None
     hovered = wait_for(driver, hover_cell, f"hovering {name} cell ({column}, {row})")
     ActionChains(driver).click().perform()
     return int(hovered["customdata"])
