@@ -146,7 +146,7 @@ def test_forged_selection_values_get_a_clean_answer_not_a_traceback(app):
         answer = response.get_json()["response"]
         assert answer["selection"]["data"] == {"variant": None, "epoch": None, "neuron": 0, "head": 0,
                                                "compare": []}, changed
-        assert "no variant '../../etc' in this data root" in answer["selection-error"]["children"]
+        assert "No run '../../etc' in this data root" in answer["selection-error"]["children"]
         assert "sideUpdate" not in response.get_json()  # answered, not failed
 
 
