@@ -81,9 +81,12 @@ def llc_chains(data: dict[str, np.ndarray], epoch: int | None = None) -> go.Figu
     per_chain = np.asarray(row["llc_per_chain"], np.float64)
     draws = np.arange(1, trace.shape[1] + 1)
     status = "all chains healthy" if not health.any() else _unhealthy(health[None])[0]
+    # The sampler's settings ride in the x title: an annotation below the axis collided with it.
+    settings = ", ".join(f"{k} {float(row[k]):g}" for k in ("lr", "nbeta", "localization", "batch_size")
+                         if k in row)
     fig = go.Figure(layout=base_layout(
         f"SGLD chains at epoch {shown}: λ̂ = {float(row['llc_mean']):.3g} ± {float(row['llc_std']):.2g} ({status})",
-        "draw (SGLD step)", "minibatch loss (nats)",
+        "draw (SGLD step)" + (f" · {settings}" if settings else ""), "minibatch loss (nats)",
         "Healthy chains rise from the checkpoint's loss and level off; a chain still climbing (or "
         "non-finite) diverged — lower lr or raise localization; a chain that never moves is flat — raise lr."))
     for c, losses in enumerate(trace):
@@ -94,11 +97,6 @@ def llc_chains(data: dict[str, np.ndarray], epoch: int | None = None) -> go.Figu
                                  hovertemplate=f"chain {c + 1} · draw %{{x}}: loss %{{y:.4g}}<extra></extra>"))
     fig.add_hline(y=float(row["train_loss"]), line=dict(color=COLORS["cursor"], dash="dash", width=1),
                   annotation_text="L_n(w*) at the checkpoint", annotation_position="bottom right")
-    settings = ", ".join(f"{k} {float(row[k]):.3g}" for k in ("lr", "nbeta", "localization", "batch_size")
-                         if k in row)
-    if settings:
-        fig.add_annotation(text=settings, xref="paper", yref="paper", x=0, y=-0.22, showarrow=False,
-                           xanchor="left", font=dict(size=11, color=COLORS["checkpoint"]))
     return finish(fig)
 
 
