@@ -1,5 +1,6 @@
 """What every page shares: graphs that navigate on click, figure cards, and `FigurePage` - a page
-of catalog figures around the selection, whose summaries move their cursors by Patch.
+of catalog figures around the selection, whose summaries move their cursors by Patch and, while
+a run trains, grow by Patch (`_extend`).
 
 A page module defines `PATH`, `NAME`, `layout(store, config, **path_variables)` and
 `register(app, store)`; `workbench.app` routes to the layout and calls `register` once per app,
@@ -19,11 +20,11 @@ import numpy as np
 import plotly.graph_objects as go
 from dash import Input, Output, State, dcc, html
 
-from workbench import figures
+from workbench import figures, live
+from workbench.pages import _extend, _patches
 from workbench.figures import is_missing, message_figure, safe_figure
-from workbench import live
 from workbench.renderers import CATALOG
-from workbench.renderers.cursor import move_cursor
+from workbench.renderers.cursor import graph_click, move_cursor
 from workbench.selection import sanitize
 from workbench.store import Store, VariantRef
 
@@ -46,16 +47,17 @@ def variant_options(store: Store) -> list[dict]:
             for row in store.listing()]
 
 
-def graph(name: str, config: dict, click: str = "epoch", height: int | None = None) -> dcc.Graph:
-    """A graph whose clicks the sidebar turns into a selection (`click`: epoch, neuron, head or input)."""
+def graph(name: str, config: dict, click: str | None = "epoch", height: int | None = None) -> dcc.Graph:
+    """A graph whose clicks the sidebar turns into a selection (`click`: what the figure declares,
+    `cursor.CLICK_KINDS`; None selects nothing)."""
     # Reserve the space while the figure loads; the figure's own height then decides (a fixed
     # height would clip a taller figure or shift the page when they disagree).
     style = {"minHeight": f"{height}px"} if height else None
-    return dcc.Graph(id={"type": "wb-graph", "click": click, "name": name}, config=config, style=style,
+    return dcc.Graph(id=graph_id(name, click), config=config, style=style,
                      figure=message_figure("loading…"))
 
 
-def card(name: str, title: str, config: dict, click: str = "epoch", height: int | None = None,
+def card(name: str, title: str, config: dict, click: str | None = "epoch", height: int | None = None,
          width: int = 6) -> dbc.Col:
     """A titled figure with its caption underneath (the caption comes from the figure's meta)."""
     return dbc.Col(width=12, lg=width, className="wb-card", children=[
@@ -63,12 +65,22 @@ def card(name: str, title: str, config: dict, click: str = "epoch", height: int 
         html.P(id={"type": "wb-caption", "name": name}, className="wb-caption")])
 
 
-def graph_id(name: str, click: str = "epoch") -> dict:
-    return {"type": "wb-graph", "click": click, "name": name}
+def graph_id(name: str, click: str | None = "epoch") -> dict:
+    return {"type": "wb-graph", "click": graph_click(click), "name": name}
 
 
 def caption_id(name: str) -> dict:
     return {"type": "wb-caption", "name": name}
+
+
+def rendered_id(name: str) -> dict:
+    """The store of what summary `name` shows: {"key", "cursors", "epoch"} (see `FigurePage.summary`)."""
+    return {"type": "wb-rendered", "name": name}
+
+
+def shown_id(name: str) -> dict:
+    """The store of what the browser shows of figure `name` (its prints, `_patches.prints`)."""
+    return {"type": "wb-shown", "name": name}
 
 
 def _meta(figure) -> dict:
@@ -100,19 +112,29 @@ def for_browser(figure) -> dict:
 Build = Callable[[Store, VariantRef, dict], go.Figure]
 
 
+FROM_BUILD = "from-build"
+
+
 @dataclass(frozen=True)
 class FigureSpec:
     """One figure on a page. `build(store, ref, selection) -> Figure`. Summary figures (x = epoch)
     are built once per variant and then only their cursor moves; detail figures are rebuilt on
-    every selection change (their data comes from small per-epoch files or the cache)."""
+    every selection change (their data comes from small per-epoch files or the cache). What a
+    click selects is the builder's `click` (a catalog figure's, as its entry declares), unless
+    `click` is given (builders of one's own)."""
     name: str
     title: str
     build: Build
     summary: bool = True
-    click: str = "epoch"
+    click: str | None = FROM_BUILD
     width: int = 6
     height: int | None = None
     depends: tuple[str, ...] = ()  # selection or control keys a summary is rebuilt for (besides the variant)
+
+    @property
+    def selects(self) -> str | None:
+        """What a click on this figure selects: `click`, or what its builder declares."""
+        return self.build.click if self.click == FROM_BUILD else self.click
 
 
 def catalog_figure(name: str, **options) -> Build:
@@ -122,60 +144,25 @@ def catalog_figure(name: str, **options) -> Build:
     def build(store: Store, ref: VariantRef, selection: dict) -> go.Figure:
         opts = {k: (v(store, ref, selection) if callable(v) else v) for k, v in options.items()}
         return figures.build(store, ref, name, selection, **opts)
+    build.click = CATALOG[name].click
     build.reads = CATALOG[name].reads
     return build
 
 
-MAX_APPENDED = 5000  # points appended to a live figure's lines at once; more: it is drawn again
-
-
-def extendable(figure: go.Figure) -> list | None:
-    """[[trace index, "series" | "checkpoints_on", series name, last x shown], ...] when every
-    trace of the figure draws a history series as it is (or its checkpoints), so a live run's new
-    points can be appended to it; None otherwise."""
-    traces = []
-    for i, trace in enumerate(figure.data):
-        meta = trace.meta
-        kind = next((k for k in ("series", "checkpoints_on") if isinstance(meta, dict) and meta.get(k)), None)
-        if kind is None:
-            return None
-        x = np.asarray(trace.x if trace.x is not None else [])
-        traces.append([i, kind, meta[kind], x[-1].item() if len(x) else None])
-    return traces or None
-
-
-def appended(store: Store, ref: VariantRef, traces: list) -> tuple[dash.Patch | None, list | None]:
-    """The Patch appending a live run's new points to the lines `extendable` listed, and the
-    list updated; (None, None) when there are too many to append (draw the figure again)."""
-    history, patch, updated, count = live.history(store, ref), dash.Patch(), [], 0
-    epochs = store.checkpoint_epochs(ref)
-    for index, kind, name, last in traces:
-        if kind == "series":
-            xs, ys = live.new_points(history, name, last)
-        else:
-            xs = [e for e in epochs if last is None or e > last]
-            xs = [e for e in xs if name in history and len(history.x(name)) and e <= history.x(name)[-1]]
-            ys = [history.value_at(name, e) for e in xs]
-            ys = [y if np.isfinite(y) else None for y in ys]
-        if xs:
-            for key, values in (("x", xs), ("y", ys), ("customdata", xs)):
-                patch["data"][index][key].extend(values)
-            count += len(xs)
-        updated.append([index, kind, name, xs[-1] if xs else last])
-    return (patch, updated) if count <= MAX_APPENDED else (None, None)
-
-
 class FigurePage:
-    """A page of figures around the selection, with its two callbacks: summaries (rebuilt for a
-    new variant or a change of what they depend on, else their cursors move by Patch) and details
-    (rebuilt for every selection). `controls` maps a key to a page component's (id, property); its
-    value joins the selection passed to the builders under that key.
+    """A page of figures around the selection, one callback per figure. Summaries are rebuilt for a
+    new variant or a change of what each depends on; otherwise only their cursors move, by Patch,
+    and not at all when the epoch stayed. Details are rebuilt for every selection and sent as what
+    changed (`_patches.update`: a heatmap's z, a title; nothing when they did not change). What
+    each figure shows is recorded in a store beside it (`rendered_id`, `shown_id`).
 
-    Pages are live: both callbacks also fire when the shell's `live` store says the variant
-    changed on disk (a run training, being analyzed or a log being written). A summary is then
-    drawn again only when what it reads changed (`live.data_stamp`), and a line figure of the
-    history whose only change is a longer history gets its new points appended by Patch; a
-    detail is drawn again when the analysis moved on."""
+    Pages are live: every figure's callback also fires when the shell's `live` store says the
+    variant changed on disk (a run training, being analyzed, a log being written). A summary is
+    then drawn again only when what it reads changed (`live.data_stamp`), and a line figure of the
+    history whose only change is a longer history gets its new points appended by Patch
+    (`_extend`); a detail is built again only when the analysis moved on (`live.analysis_stamp`).
+    `controls` maps a key to a page component's (id, property); its value joins the selection
+    passed to the builders under that key."""
 
     def __init__(self, page: str, specs: list[FigureSpec], controls: dict[str, tuple[str, str]] | None = None):
         self.page, self.specs, self.controls = page, specs, controls or {}
@@ -183,10 +170,10 @@ class FigurePage:
         self.detail_specs = [s for s in specs if not s.summary]
 
     def layout(self, intro: str, config: dict, controls=()) -> html.Div:
-        cards = [card(self._name(s), s.title, config, s.click, s.height, s.width) for s in self.specs]
+        cards = [card(self._name(s), s.title, config, s.selects, s.height, s.width) for s in self.specs]
         return html.Div([html.P(intro, className="text-muted"), *controls, dbc.Row(cards),
-                         dcc.Store(id=f"{self.page}-rendered", storage_type="memory"),
-                         dcc.Store(id=f"{self.page}-details-rendered", storage_type="memory")])
+                         *[dcc.Store(id=rendered_id(self._name(s)), storage_type="memory") for s in self.summary_specs],
+                         *[dcc.Store(id=shown_id(self._name(s)), storage_type="memory") for s in self.detail_specs]])
 
     def _name(self, spec: FigureSpec) -> str:
         return f"{self.page}-{spec.name}"
@@ -194,90 +181,85 @@ class FigurePage:
     def _selection(self, selection, values) -> dict:
         return {**sanitize(selection), **dict(zip(self.controls, values))}
 
-    def figures(self, store: Store, specs: list[FigureSpec], selection: dict, lines: dict | None = None) -> list[dict]:
-        """The figures as the browser gets them (and, into `lines`, what `extendable` says of each)."""
-        ref, out = ref_of(selection), []
-        for spec in specs:
-            figure = safe_figure(ref, lambda s=spec: s.build(store, ref, selection))
-            data = for_browser(figure)
-            if lines is not None:
-                lines[spec.name] = extendable(figure)
-                for index, *_ in lines[spec.name] or ():  # a Patch appends to plain lists, not packed arrays
-                    trace = data["data"][index]
-                    for key in ("x", "y", "customdata"):
-                        if isinstance(getattr(figure.data[index], key), np.ndarray):
-                            trace[key] = [None if isinstance(v, float) and v != v else v
-                                          for v in getattr(figure.data[index], key).tolist()]
-            out.append(data)
-        return out
+    def figure(self, store: Store, spec: FigureSpec, selection: dict) -> dict:
+        ref = ref_of(selection)
+        return for_browser(safe_figure(ref, lambda: spec.build(store, ref, selection)))
 
-    def _stamp(self, store: Store, ref: VariantRef | None, spec: FigureSpec) -> list[str] | None:
-        return live.data_stamp(store, ref, getattr(spec.build, "reads", None)) if ref is not None else None
-
-    def summaries(self, store: Store, selection, *values_and_rendered, live_data=None) -> list:
-        """Figures, captions and what was rendered; Patches where only the cursor moved or a live
-        run's lines grew; only what changed is sent."""
+    def summary(self, store: Store, spec: FigureSpec, selection, *values_and_rendered) -> list:
+        """One summary: [the figure when its key (variant and `depends`) or what it reads changed;
+        else a Patch of its cursor and of a live run's new points (no update when neither the
+        epoch nor the data moved); its caption; what is rendered now]."""
         *values, rendered = values_and_rendered
         selection = self._selection(selection, values)
         ref, epoch = ref_of(selection), selection.get("epoch")
-        key = [str(ref)] + [str(selection.get(k)) for s in self.summary_specs for k in s.depends]
-        if not (rendered and ref is not None and rendered.get("key") == key and epoch is not None):
-            lines = {}
-            shown = self.figures(store, self.summary_specs, selection, lines)
-            return shown + [caption(f) for f in shown] + [self._rendered(store, ref, key, shown, lines)]
-        rendered = {**rendered, "stamps": dict(rendered.get("stamps", {})), "cursors": dict(rendered.get("cursors", {})),
-                    "extend": dict(rendered.get("extend", {}))}
-        figures_out, captions, changed = [], [], False
-        for spec in self.summary_specs:
-            stamp, old = self._stamp(store, ref, spec), rendered["stamps"].get(spec.name)
-            patch, traces = None, rendered["extend"].get(spec.name)
-            if stamp != old and old and traces and stamp[1] == old[1]:
-                patch, traces = appended(store, ref, traces)
+        rendered = rendered if isinstance(rendered, dict) else {}
+        key = [str(ref)] + [str(selection.get(k)) for k in spec.depends]
+        stamp = live.data_stamp(store, ref, getattr(spec.build, "reads", None)) if ref is not None else None
+        if ref is not None and epoch is not None and rendered.get("key") == key:
+            old, patch, lines = rendered.get("stamp"), None, rendered.get("lines")
+            if stamp != old and old and lines and stamp[1] == old[1]:  # only the history grew
+                patch, lines = _extend.appended(store, ref, lines)
             if stamp == old or patch is not None:
-                figures_out.append(move_cursor(patch or dash.Patch(), epoch, rendered["cursors"].get(spec.name, 0)))
-                captions.append(dash.no_update)
-                changed |= stamp != old
-                rendered["stamps"][spec.name], rendered["extend"][spec.name] = stamp, traces
-                continue
-            figure = self.figures(store, [spec], selection, rendered["extend"])[0]
-            figures_out.append(figure)
-            captions.append(caption(figure))
-            rendered["stamps"][spec.name], rendered["cursors"][spec.name] = stamp, cursor_count(figure)
-            changed = True
-        return figures_out + captions + [rendered if changed else dash.no_update]
+                if stamp == old and rendered.get("epoch") == epoch:
+                    return [dash.no_update] * 3
+                return [move_cursor(patch or dash.Patch(), epoch, rendered.get("cursors", 0)), dash.no_update,
+                        {**rendered, "epoch": epoch, "stamp": stamp, "lines": lines}]
+        built = safe_figure(ref, lambda: spec.build(store, ref, selection))
+        lines = _extend.lines(built)
+        figure = _extend.as_plain_lists(built, for_browser(built), lines)
+        return [figure, caption(figure),
+                {"key": key, "cursors": cursor_count(figure), "epoch": epoch, "stamp": stamp, "lines": lines}]
 
-    def _rendered(self, store, ref, key, shown, lines) -> dict:
-        return {"key": key, "cursors": {s.name: cursor_count(f) for s, f in zip(self.summary_specs, shown)},
-                "stamps": {s.name: self._stamp(store, ref, s) for s in self.summary_specs}, "extend": lines}
+    def summaries(self, store: Store, selection, *values_and_rendered) -> list:
+        """Every summary as `summary` sends it: figures, captions, then {name: rendered}
+        (`rendered` is such a dict, or None)."""
+        *values, rendered = values_and_rendered
+        rendered = rendered if isinstance(rendered, dict) else {}
+        out = [self.summary(store, spec, selection, *values, rendered.get(spec.name)) for spec in self.summary_specs]
+        now = {s.name: (rendered.get(s.name) if o[2] is dash.no_update else o[2])
+               for s, o in zip(self.summary_specs, out)}
+        return [o[0] for o in out] + [o[1] for o in out] + [now]
 
-    def details(self, store: Store, selection, *values, rendered=None, live_data=None) -> list:
-        """The detail figures and their captions (and, when `rendered` is given - the app's
-        callback - what they were drawn for: a live update redraws them only when that changed)."""
+    def detail(self, store: Store, spec: FigureSpec, selection, *values_and_shown) -> list:
+        """One detail figure: [what changed since the browser's copy (`_patches.update`), its caption
+        (no update when unchanged), the prints of what the browser now shows]."""
+        *values, shown = values_and_shown
         selection = self._selection(selection, values)
         ref = ref_of(selection)
+        before = shown if isinstance(shown, dict) else {}
+        # What it is drawn for: a live update that moved neither leaves it (no rebuild, no prints).
         drawn_for = [json.dumps(selection, sort_keys=True, default=str),
                      live.analysis_stamp(store, ref) if ref is not None else None]
-        if rendered is not None and rendered == drawn_for:
-            return [dash.no_update] * (2 * len(self.detail_specs)) + [dash.no_update]
-        shown = self.figures(store, self.detail_specs, selection)
-        out = shown + [caption(f) for f in shown]
-        return out if rendered is None and live_data is None else out + [drawn_for]
+        if before.get("figure") and before.get("drawn_for") == drawn_for:
+            return [dash.no_update] * 3
+        figure = self.figure(store, spec, selection)
+        send, prints = _patches.update(figure, before.get("figure"))
+        text = caption(figure)
+        return [send, dash.no_update if send is not figure and before.get("caption") == text else text,
+                {"figure": prints, "caption": text, "drawn_for": drawn_for}]
+
+    def details(self, store: Store, selection, *values_and_shown) -> list:
+        """Every detail figure as `detail` sends it: figures, captions, then {name: prints}
+        (`shown` is such a dict, or None)."""
+        *values, shown = values_and_shown
+        shown = shown if isinstance(shown, dict) else {}
+        out = [self.detail(store, spec, selection, *values, shown.get(spec.name)) for spec in self.detail_specs]
+        return [o[0] for o in out] + [o[1] for o in out] + [{s.name: o[2] for s, o in zip(self.detail_specs, out)}]
 
     def register(self, app: dash.Dash, store: Store) -> None:
+        """One callback per figure: each answers as soon as its figure is built, so the browser draws
+        the first while the server builds the next. Each also listens to the shell's `live` store
+        (what changed is read from disk, not from it)."""
         control_inputs = [Input(cid, prop) for cid, prop in self.controls.values()]
-        if self.summary_specs:
-            app.callback([Output(graph_id(self._name(s), s.click), "figure") for s in self.summary_specs]
-                         + [Output(caption_id(self._name(s)), "children") for s in self.summary_specs]
-                         + [Output(f"{self.page}-rendered", "data")],
-                         [Input("selection", "data"), Input("live", "data"), *control_inputs],
-                         State(f"{self.page}-rendered", "data"),
-                         )(lambda selection, live_data, *rest: self.summaries(store, selection, *rest,
-                                                                              live_data=live_data))
-        if self.detail_specs:
-            app.callback([Output(graph_id(self._name(s), s.click), "figure") for s in self.detail_specs]
-                         + [Output(caption_id(self._name(s)), "children") for s in self.detail_specs]
-                         + [Output(f"{self.page}-details-rendered", "data")],
-                         [Input("selection", "data"), Input("live", "data"), *control_inputs],
-                         State(f"{self.page}-details-rendered", "data"),
-                         )(lambda selection, live_data, *rest: self.details(
-                             store, selection, *rest[:-1], rendered=rest[-1] or [], live_data=live_data))
+        for spec in self.summary_specs:
+            name = self._name(spec)
+            app.callback(Output(graph_id(name, spec.selects), "figure"), Output(caption_id(name), "children"),
+                         Output(rendered_id(name), "data"), Input("selection", "data"), Input("live", "data"),
+                         *control_inputs, State(rendered_id(name), "data"),
+                         )(lambda selection, _live, *rest, spec=spec: self.summary(store, spec, selection, *rest))
+        for spec in self.detail_specs:
+            name = self._name(spec)
+            app.callback(Output(graph_id(name, spec.selects), "figure"), Output(caption_id(name), "children"),
+                         Output(shown_id(name), "data"), Input("selection", "data"), Input("live", "data"),
+                         *control_inputs, State(shown_id(name), "data"),
+                         )(lambda selection, _live, *rest, spec=spec: self.detail(store, spec, selection, *rest))
