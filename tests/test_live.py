@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 
+import dash
 import numpy as np
 import pytest
 
@@ -73,21 +74,21 @@ def test_a_page_appends_a_live_runs_new_points_by_patch_and_redraws_only_what_ch
     selection = {"variant": str(ref), "epoch": 100}
     with store.lock(ref, "training"):
         log = live.LiveLog(store, ref, list(saved), start=101, epochs=500, every=1e9)
-        *first, rendered = overview.FIGURES.summaries(store, selection, None, live_data={})
+        *first, rendered = overview.FIGURES.summaries(store, selection, None)
         for epoch in range(101, 141):
             log.add(epoch, {k: saved.value_at(k, epoch) for k in saved})
         log.flush()
-        *update, rendered_again = overview.FIGURES.summaries(store, selection, rendered, live_data={})
+        *update, rendered_again = overview.FIGURES.summaries(store, selection, rendered)
         log.close()
     loss = update[0].to_plotly_json()["operations"]
     extended = {tuple(op["location"]): op["params"]["value"] for op in loss if op["operation"] == "Extend"}
     assert extended[("data", 0, "x")] == list(range(101, 141))           # train loss: the 40 new epochs
     assert extended[("data", 1, "x")] == list(range(101, 141))           # test loss, evaluated every epoch here
-    assert all(len(ops.to_plotly_json()["operations"]) == 0 for ops in update[1:4])  # unchanged: nothing sent
-    assert rendered_again["extend"]["loss"][0][3] == 140
+    assert all(figure is dash.no_update for figure in update[1:4])  # unchanged: nothing sent
+    assert rendered_again["loss"]["lines"][0][3] == 140
     # The analysis moving on redraws the figures it feeds, not the loss curve.
     analyze(ref, store, analyzers=["fourier_embedding"], progress=False, workers=1)
-    *after, _ = overview.FIGURES.summaries(store, selection, rendered_again, live_data={})
+    *after, _ = overview.FIGURES.summaries(store, selection, rendered_again)
     assert isinstance(after[1], dict) and after[1]["data"][0]["type"] == "heatmap"
     assert not isinstance(after[0], dict)
 
