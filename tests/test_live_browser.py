@@ -3,6 +3,8 @@ grows without a reload - the loss curve gains points, the Fourier heatmap gains 
 sidebar tells the run's state - and "follow the latest epoch" keeps the selection at the newest."""
 from __future__ import annotations
 
+import time
+
 import pytest
 from selenium.common.exceptions import (JavascriptException, NoSuchElementException, StaleElementReferenceException,
                                         TimeoutException)
@@ -21,8 +23,14 @@ TARGET = "tiny_addition/p31-s5-d598-every=50x20000-epochs=20000"
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     root = tmp_path_factory.mktemp("live") / "data"
-    app = ServedApp(root)
-    yield app, Store(root)
+    app, store = ServedApp(root), Store(root)
+    yield app, store
+    # Whatever happened above, no job outlives the test: each runs in a process of its own.
+    for job in jobs.listing(store):
+        jobs.cancel(store, job["id"])
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline and any(j["state"] not in jobs.FINAL for j in jobs.listing(store)):
+        time.sleep(0.5)
     app.close()
 
 
