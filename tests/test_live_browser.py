@@ -16,8 +16,13 @@ from workbench import jobs
 from workbench.store import Store, VariantRef
 
 pytestmark = pytest.mark.browser
-WAIT = 180  # seconds at most for a condition (a job starts a Python process, training takes a while)
-TARGET = "tiny_addition/p31-s5-d598-every=50x20000-epochs=20000"
+# Seconds at most for one condition, polled every 0.2 s: generous, because on a loaded machine a
+# job's process starts slowly and training, analysis and the browser share two cores.
+WAIT = 300
+# The tiny test family, long enough to be still training when the test stops it: the test needs
+# ~1,000 epochs (about 45 a second on the shared 2-core machine); a run left alone ends in minutes.
+EPOCHS = 6000
+TARGET = f"tiny_addition/p31-s5-d598-every=50x{EPOCHS}-epochs={EPOCHS}"
 
 
 @pytest.fixture(scope="module")
@@ -73,8 +78,7 @@ def test_a_training_job_grows_its_pages_without_a_reload(served, browser):
     browser.find_element(By.ID, "train-family").click()
     wait_for(browser, lambda d: d.find_element(By.XPATH, "//*[@role='option'][.//input[@value='tiny_addition']]")).click()
     wait_for(browser, lambda d: d.find_element(By.ID, "train-p").get_attribute("value") == "31", "tiny defaults")
-    # Long enough to be still training when the test stops it (about 100 epochs a second on CI).
-    for field, value in (("seed", "5"), ("epochs", "20000"), ("every", "50:20000")):
+    for field, value in (("seed", "5"), ("epochs", str(EPOCHS)), ("every", f"50:{EPOCHS}")):
         box = browser.find_element(By.ID, f"train-{field}")
         box.clear()
         box.send_keys(value, "\t")
@@ -105,6 +109,7 @@ def test_a_training_job_grows_its_pages_without_a_reload(served, browser):
 
     # Stopping the run from the app leaves it resumable; its follower finishes what it had.
     train_job = next(j for j in jobs.listing(store) if j["kind"] == "train" and j["target"] == TARGET)
+    assert train_job["state"] == "running", f"the run ended before the test stopped it (raise EPOCHS): {train_job}"
     jobs.cancel(store, train_job["id"])
     wait_for(browser, lambda d: all(j["state"] in jobs.FINAL for j in jobs.listing(store)), "both jobs end")
     assert store.status(ref) == "interrupted"
