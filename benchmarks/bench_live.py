@@ -3,8 +3,8 @@
 As a ratio benchmark (`benchmarks/run.py live`): one second of a p = 59 run's training (about
 30 new epochs) reaching an open Overview, through the app's own request handling. Baseline: the
 page's summaries drawn again (what a page without live patches would send); candidate: the
-summaries callback as it answers now (the loss curve's new points appended by Patch, the other
-figures left alone). The notes give the bytes each sends, and the once-a-second poll's answer
+summary figures' callbacks as they answer now (the loss curve's new points appended by Patch,
+the other figures left alone). The notes give the bytes each sends, and the once-a-second poll's answer
 while nothing changed.
 
     .venv/bin/python -m benchmarks.bench_live [--runs 10] [--seconds 30]
@@ -77,14 +77,26 @@ class LiveRun:
 def _client(app):
     from benchmarks.bench_app import _callback
     client = app.server.test_client()
-    return client, _callback(client, "overview-rendered"), _callback(client, "live-stamp")
+    return client, summary_callbacks(client), _callback(client, "live-stamp")
 
 
-def _summaries(client, callback, selection, rendered) -> tuple[bytes, dict]:
+def summary_callbacks(client) -> list[dict]:
+    """The Overview's summary figures' callbacks (one per figure, each with its rendered store)."""
+    return [c for c in client.get("/_dash-dependencies").get_json()
+            if '"type":"wb-rendered"' in c["output"] and '"name":"overview-' in c["output"]]
+
+
+def _rendered(body: bytes, before):
+    answer = json.loads(body)["response"] if body else {}
+    return next((v["data"] for k, v in answer.items() if "wb-rendered" in k), before)
+
+
+def _summaries(client, callbacks, selection, rendered) -> tuple[int, list]:
+    """Every summary callback's answer to a live update: (bytes in all, what each renders now)."""
     from benchmarks.bench_app import _post
-    body = _post(client, callback, [selection, {}], [rendered], "live.data")
-    answer = json.loads(body)["response"]
-    return body, answer.get("overview-rendered", {}).get("data", rendered)
+    rendered = rendered or [None] * len(callbacks)
+    bodies = [_post(client, c, [selection, {}], [r], "live.data") for c, r in zip(callbacks, rendered)]
+    return sum(len(b) for b in bodies), [_rendered(b, r) for b, r in zip(bodies, rendered)]
 
 
 def _setup():
@@ -107,11 +119,11 @@ def _one_second(patched: bool) -> int:
         _state.pop("live")
         run, client, summaries, _poll, selection, rendered = _setup()
     run.advance(EPOCHS_PER_SECOND)
-    body, new = _summaries(client, summaries, selection, rendered if patched else None)
+    size, new = _summaries(client, summaries, selection, rendered if patched else None)
     if patched:
         _state["live"] = (run, client, summaries, _poll, selection, new)
-    _state["bytes", patched] = len(body)
-    return len(body)
+    _state["bytes", patched] = size
+    return size
 
 
 def _notes(_seconds: float) -> str:
@@ -162,9 +174,9 @@ def main(argv: list[str] | None = None) -> int:
     def browse(run):
         from benchmarks.bench_app import _callback
         client = app.server.test_client()
-        poll, summaries = _callback(client, "live-stamp"), _callback(client, "overview-rendered")
+        poll, summaries = _callback(client, "live-stamp"), summary_callbacks(client)
         url = f"http://127.0.0.1:{server.server_port}/_dash-update-component"
-        selection, token, rendered, n = {"variant": str(run.ref), "epoch": 300}, None, None, 0
+        selection, token, rendered, n = {"variant": str(run.ref), "epoch": 300}, None, [None] * len(summaries), 0
         while time.monotonic() < stop:
             n += 1
             began = time.perf_counter()
@@ -173,10 +185,11 @@ def main(argv: list[str] | None = None) -> int:
             if answer:
                 token = answer["response"]["live-stamp"]["data"]
                 began = time.perf_counter()
-                body = _http(url, summaries, [selection, answer["response"]["live"]["data"]], [rendered], raw=True)
+                live_data = answer["response"]["live"]["data"]
+                bodies = [_http(url, c, [selection, live_data], [r], raw=True) for c, r in zip(summaries, rendered)]
                 latencies["update"].append(time.perf_counter() - began)
-                sizes.append(len(body))
-                rendered = json.loads(body)["response"].get("overview-rendered", {}).get("data", rendered)
+                sizes.append(sum(len(b) for b in bodies))
+                rendered = [_rendered(b, r) for b, r in zip(bodies, rendered)]
             time.sleep(max(0.0, 1.0 - (time.perf_counter() - began)))
 
     threads = [threading.Thread(target=f, args=(r,)) for r in runs for f in (write, browse)]
