@@ -65,34 +65,47 @@ def _post(client, callback: dict, inputs: list, state: list, changed: str) -> by
 def epoch_step(page: str, patched: bool):
     """One epoch step as the server answers it, through the app's own request handling: the
     selection callback, then the page's summaries and details, serialized to JSON.
-    `patched=False` is the baseline: re-render every figure, as a page without cursors would."""
+    `patched=False` is the baseline: re-render every figure and send it whole, as a page that
+    neither moves cursors nor patches figures would."""
     store, ref = variant_ref()
     client = app_context().server.test_client()
     epochs = store.checkpoint_epochs(ref)
     controls = {"overview": [], "neurons": [False, 1]}[page]
     select = _callback(client, "selection.data")
-    detail = {"overview": "overview-fourier-at", "neurons": "neurons-clusters"}[page]  # a detail figure's name
-    summaries, details = _callback(client, f"{page}-rendered.data"), _callback(client, detail)
+    dependencies = client.get("/_dash-dependencies").get_json()
+
+    def figure_callbacks(kind):  # one callback per figure, each with the store of what it shows
+        return [c for c in dependencies if f'"type":"{kind}"' in c["output"] and f'"name":"{page}-' in c["output"]]
+    summaries, details = figure_callbacks("wb-rendered"), figure_callbacks("wb-shown")
     first = len(epochs) * 2 // 5  # checkpoint 40 of 101
     selection = {"variant": str(ref), "epoch": epochs[first], "neuron": 3, "head": 0}
-    rendered = json.loads(_post(client, summaries, [selection, *controls], [None], "selection.data"))
-    rendered = rendered["response"][f"{page}-rendered"]["data"]
-    for epoch in epochs[first + 1:first + 11]:  # warm the map cache for these epochs, as a first visit does
-        _post(client, details, [{**selection, "epoch": epoch}, *controls], [], "selection.data")
+
+    def answer(callback, epoch, state):
+        response = json.loads(_post(client, callback, [{**selection, "epoch": epoch}, *controls], [state],
+                                    "selection.data"))["response"]
+        return next(v["data"] for k, v in response.items() if "wb-rendered" in k or "wb-shown" in k)
+    rendered = [answer(callback, epochs[first], None) for callback in summaries]
+    shown = {}
+    for epoch in epochs[first:first + 11]:  # warm the map cache for these epochs, as a first visit does
+        for i, callback in enumerate(details):
+            shown[epoch, i] = answer(callback, epoch, None)
     step = {"i": first + 1}
     n_inputs = len(select["inputs"])
 
     def run():
-        epoch = epochs[step["i"]]
+        epoch, previous = epochs[step["i"]], epochs[step["i"] - 1]
         step["i"] = first + 1 + (step["i"] - first) % 10
         inputs = [""] + [None] * (n_inputs - 1)
         names = [f"{i['id']}.{i['property']}" for i in select["inputs"]]
         inputs[names.index("variant.value")], inputs[names.index("epoch-slider.value")] = str(ref), epoch
         inputs[names.index("neuron.value")], inputs[names.index("head.value")] = 3, 0
         _post(client, select, inputs, [selection, [{"value": str(ref)}]], "epoch-slider.value")
-        _post(client, summaries, [{**selection, "epoch": epoch}, *controls], [rendered if patched else None],
-              "selection.data")
-        _post(client, details, [{**selection, "epoch": epoch}, *controls], [], "selection.data")
+        for callback, state in zip(summaries, rendered):  # the cursor moves from the first epoch
+            _post(client, callback, [{**selection, "epoch": epoch}, *controls], [state if patched else None],
+                  "selection.data")
+        for i, callback in enumerate(details):
+            _post(client, callback, [{**selection, "epoch": epoch}, *controls],
+                  [shown.get((previous, i)) if patched else None], "selection.data")
     return run
 
 
@@ -177,11 +190,11 @@ def lazy(factory):
 BENCHMARKS = [
     Benchmark("app: epoch step on Overview (p=113, 101 checkpoints, server time)",
               ("re-render every figure", lazy(lambda: epoch_step("overview", False))),
-              ("cursors by Patch, details rebuilt", lazy(lambda: epoch_step("overview", True))),
+              ("cursors and details by Patch", lazy(lambda: epoch_step("overview", True))),
               unit="s", repeats=10, notes=_step_notes),
     Benchmark("app: epoch step on Neurons (p=113, 101 checkpoints, server time)",
               ("re-render every figure", lazy(lambda: epoch_step("neurons", False))),
-              ("cursors by Patch, details rebuilt", lazy(lambda: epoch_step("neurons", True))),
+              ("cursors and details by Patch", lazy(lambda: epoch_step("neurons", True))),
               unit="s", repeats=10, notes=_step_notes),
     Benchmark("app: start-up",
               ("import torch + transformer_lens (what a UI that loads the model pays)", import_torch),

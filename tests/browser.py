@@ -41,3 +41,67 @@ def chromium_driver(tmp_path):
     options.add_argument(f"--user-data-dir={tmp_path}")
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     return webdriver.Chrome(service=Service(driver_path), options=options)
+
+
+# Installed in every document before the app's own scripts (Chrome DevTools `Page.addScriptToEvaluateOnNewDocument`):
+# counts `/_dash-update-component` requests in flight, records each answer's size and outputs, and
+# stamps the last moment anything happened (an answer arrived or the DOM changed, as when Plotly
+# draws), in `performance.now()` milliseconds since navigation. With `window.__wb.parts = true`
+# each answer also says how every output it carries came: {"<id>.<prop>": "value", or for a Dash
+# Patch the list of the locations it sets, e.g. ["layout.title.text", "data.0.z"]}.
+TIMING_SCRIPT = r"""
+(function () {
+    const t = window.__wb = {inflight: 0, last: 0, answers: [], parts: false};
+    const fetch0 = window.fetch;
+    window.fetch = function (resource, init) {
+        const url = String((resource && resource.url) || resource);
+        if (!url.includes("_dash-update-component")) { return fetch0.apply(this, arguments); }
+        t.inflight++;
+        let output = "", sent = 0;
+        try { const body = JSON.parse(init.body); output = body.output; sent = init.body.length; } catch (e) {}
+        return fetch0.apply(this, arguments).then(function (response) {
+            return response.clone().arrayBuffer().then(function (buffer) {
+                const answer = {output: output, bytes: buffer.byteLength, sent: sent, at: performance.now()};
+                if (t.parts && buffer.byteLength) {
+                    answer.parts = {};
+                    const body = JSON.parse(new TextDecoder().decode(buffer)).response || {};
+                    for (const id in body) {
+                        for (const prop in body[id]) {
+                            const value = body[id][prop];
+                            answer.parts[id + "." + prop] = value && value.__dash_patch_update
+                                ? value.operations.map(function (o) { return o.location.join("."); }) : "value";
+                        }
+                    }
+                }
+                t.answers.push(answer);
+                t.inflight--; t.last = performance.now();
+                return response;
+            });
+        }, function (error) { t.inflight--; t.last = performance.now(); throw error; });
+    };
+    const watch = function () {
+        new MutationObserver(function () { t.last = performance.now(); }).observe(
+            document.documentElement, {subtree: true, childList: true, attributes: true, characterData: true});
+    };
+    if (document.documentElement) { watch(); } else { document.addEventListener("DOMContentLoaded", watch); }
+})();
+"""
+
+
+def install_timing(driver) -> None:
+    """Run TIMING_SCRIPT in every page `driver` opens from now on (Chromium only)."""
+    driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": TIMING_SCRIPT})
+
+
+def answers_since(driver, start: float) -> list[dict]:
+    """The callback answers ({output, bytes, sent, at}) that arrived after `start` (ms since navigation)."""
+    return driver.execute_script("return window.__wb.answers.filter(a => a.at > arguments[0]);", start)
+
+
+def settled(driver, start: float, quiet_ms: float = 400) -> float | None:
+    """Milliseconds from `start` to the last answer or DOM change once the page is quiet (no callback
+    in flight, nothing changed for `quiet_ms`, at least one answer since `start`); None until then."""
+    return driver.execute_script("""
+        const t = window.__wb, start = arguments[0], now = performance.now();
+        if (t.inflight || !t.answers.some(a => a.at > start) || now - t.last < arguments[1]) { return null; }
+        return t.last - start;""", start, quiet_ms)

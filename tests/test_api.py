@@ -58,7 +58,7 @@ def test_the_model_is_hooked_and_gives_the_training_paths_logits(tiny_analyzed):
 def test_a_figure_is_the_one_the_app_shows(tiny_analyzed):
     store, ref = tiny_analyzed
     from workbench.pages import overview
-    shown = overview.FIGURES.details(store, {"variant": str(ref), "epoch": 250, "neuron": 0, "head": 0})[1]
+    shown = overview.FIGURES.details(store, {"variant": str(ref), "epoch": 250, "neuron": 0, "head": 0}, None)[1]
     ours = wb.figure("neuron_clusters", str(ref), epoch=260, data=store.root)  # snapped to 250, as the app does
     assert json.loads(ours.to_json())["data"][0]["z"] == shown["data"][0]["z"]
     assert ours.layout.meta["caption"] == shown["layout"]["meta"]["caption"]

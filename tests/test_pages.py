@@ -5,7 +5,7 @@ import subprocess
 import sys
 
 import pytest
-from dash import Patch
+from dash import Patch, no_update
 
 from workbench.app import create_app
 from workbench.pages import fourier, neurons, overview
@@ -21,10 +21,12 @@ def test_an_epoch_change_moves_summary_cursors_by_patch(app_context):
     store, ref = app_context
     selection = {"variant": str(ref), "epoch": 100, "neuron": 0, "head": 0}
     *first, rendered = overview.FIGURES.summaries(store, selection, None)
-    assert all(not isinstance(f, Patch) for f in first[:4]) and rendered["key"] == [str(ref)]
+    assert all(not isinstance(f, Patch) for f in first[:4]) and rendered["loss"]["key"] == [str(ref)]
     *moved, rendered_again = overview.FIGURES.summaries(store, {**selection, "epoch": 250}, rendered)
     assert all(isinstance(f, Patch) for f in moved[:4])
     assert "250" in str(moved[0].to_plotly_json())
+    *same, _ = overview.FIGURES.summaries(store, {**selection, "epoch": 250}, rendered_again)
+    assert all(f is no_update for f in same[:8])  # nothing moved: nothing sent
 
 
 def test_a_summary_that_follows_the_neuron_is_rebuilt_when_the_neuron_changes(app_context):
@@ -32,12 +34,15 @@ def test_a_summary_that_follows_the_neuron_is_rebuilt_when_the_neuron_changes(ap
     selection = {"variant": str(ref), "epoch": 100, "neuron": 3}
     *_, rendered = neurons.FIGURES.summaries(store, selection, False, 1, None)
     *figures, _ = neurons.FIGURES.summaries(store, {**selection, "neuron": 4}, False, 1, rendered)
-    assert not any(isinstance(f, Patch) for f in figures[:3])
+    names = [spec.name for spec in neurons.FIGURES.summary_specs]
+    shown = dict(zip(names, figures))
+    assert shown["fve"]["layout"]["title"]["text"].startswith("Neuron 4")
+    assert all(shown[name] is no_update for name in names if name != "fve")  # they do not follow the neuron
 
 
 def test_details_show_the_selected_epoch_and_neuron(app_context):
     store, ref = app_context
-    figures = neurons.FIGURES.details(store, {"variant": str(ref), "epoch": 250, "neuron": 5}, True, 1)
+    figures = neurons.FIGURES.details(store, {"variant": str(ref), "epoch": 250, "neuron": 5}, True, 1, None)
     clusters, heatmap, grid = figures[:3]  # as sent to the browser: plain dicts
     assert "250" in clusters["layout"]["title"]["text"]
     assert heatmap["layout"]["title"]["text"].startswith("neuron 5 ")
@@ -50,7 +55,7 @@ def test_missing_artifacts_name_the_command_to_run(app_context):
     from workbench.training import train
     variant = load_family("tiny_addition").variant(epochs=10, every=[[10, 10]])
     train(variant, store, progress=False)
-    figures = fourier.FIGURES.details(store, {"variant": f"tiny_addition/{variant.id}", "epoch": 10})
+    figures = fourier.FIGURES.details(store, {"variant": f"tiny_addition/{variant.id}", "epoch": 10}, None)
     assert f"workbench analyze tiny_addition/{variant.id}" in figures[0]["layout"]["annotations"][0]["text"]
 
 
@@ -80,3 +85,42 @@ def test_every_app_in_one_process_gets_every_callback(tmp_path):
     first, second = outputs(tmp_path / "one"), outputs(tmp_path / "two")
     assert any("jobs-list.children" in output for output in first)
     assert first == second
+
+
+def test_a_figure_is_sent_as_what_changed_since_the_browsers_copy():
+    import numpy as np
+    import plotly.graph_objects as go
+    from workbench.pages import _patches
+    from workbench.pages._common import for_browser
+
+    def heatmap(z, title, ticks=None):
+        fig = go.Figure(go.Heatmap(z=np.asarray(z, np.float32), colorscale="Viridis"),
+                        layout=dict(template="plotly_white", title=dict(text=title),
+                                   xaxis=dict(title=dict(text="neuron"), tickvals=ticks)))
+        return for_browser(fig)
+
+    first = heatmap([[0, 1], [2, 3]], "at epoch 10", [0, 1])
+    sent, prints = _patches.update(first, None)
+    assert sent is first                                          # nothing in the browser yet: all of it
+    assert _patches.update(first, prints)[0] is no_update         # nothing changed: nothing sent
+    second = heatmap([[0, 1], [2, 4]], "at epoch 20")
+    patch, _ = _patches.update(second, prints)
+    operations = {tuple(op["location"]): op for op in patch.to_plotly_json()["operations"]}
+    assert set(operations) == {("data", 0, "z"), ("layout", "title", "text"), ("layout", "xaxis", "tickvals")}
+    assert operations[("layout", "xaxis", "tickvals")]["operation"] == "Delete"  # the ticks went away
+    assert operations[("data", 0, "z")]["params"]["value"] == second["data"][0]["z"]  # packed, as plotly sends it
+    two = for_browser(go.Figure([go.Heatmap(z=[[1]]), go.Scatter(y=[1])]))
+    assert _patches.update(two, prints)[0] is two                 # other traces: the whole figure
+
+
+def test_an_epoch_step_sends_the_details_changed_parts_and_captions_only_when_they_change(app_context):
+    store, ref = app_context
+    selection = {"variant": str(ref), "epoch": 100, "neuron": 3, "head": 0}
+    *first, shown = overview.FIGURES.details(store, selection, None)
+    assert all(isinstance(f, dict) and "template" in f["layout"] for f in first[:2])
+    *moved, shown = overview.FIGURES.details(store, {**selection, "epoch": 250}, shown)
+    for patch in moved[:2]:
+        locations = [op["location"] for op in patch.to_plotly_json()["operations"]]
+        assert ["layout", "title", "text"] in locations and ["layout", "template"] not in locations
+    *again, _ = overview.FIGURES.details(store, {**selection, "epoch": 250, "head": 1}, shown)
+    assert all(f is no_update for f in again[:4])                 # the head is not on these figures

@@ -10,6 +10,8 @@
 - A callback that fails answers with a short message in the page (and the traceback goes to the
   server's log, not the browser: `workbench.app.callback_error`). Flask/Dash debug mode stays off
   unless `debug=True`.
+- The app is served by waitress, a production WSGI server (`THREADS` request threads), not Flask's
+  development server; only `debug=True` uses the development server, for its reloader and error pages.
 - `run_worker` starts a Celery worker that runs the app's jobs (see `workbench.worker`).
 """
 from __future__ import annotations
@@ -17,19 +19,25 @@ from __future__ import annotations
 import contextlib
 import errno
 import hmac
+import logging
 import os
 import socket
 import sys
 from urllib.parse import parse_qsl, urlencode
 
+import waitress
 from flask import redirect, request
 
+from workbench import derived
 from workbench.app import create_app
 from workbench.errors import BadInputError
 from workbench.store import Store
 from workbench.worker import celery_app
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+# Request threads. A request that computes (maps, traces, figures) holds one; 8 lets the quick
+# ones (selection, routing, small figures) pass beside those on 2 cores (benchmarks/bench_load.py).
+THREADS = 8
 COOKIE = "workbench_token"
 MIN_TOKEN = 16
 
@@ -102,6 +110,7 @@ def serve(root, *, host: str = "127.0.0.1", port: int = 8050, query: str = "", b
     check_binding(host, allow_remote, token, debug)
     check_port(port)
     _import_shared_modules()
+    derived.set_compute_threads(1)  # requests compute side by side, one torch thread each
     app = create_app(root, broker=broker)
     if token:
         protect(app.server, token)
@@ -116,7 +125,13 @@ def serve(root, *, host: str = "127.0.0.1", port: int = 8050, query: str = "", b
         link += ("&" if query else "?") + "token=<the token>"
     print(f"serving {root} at {link}  (Ctrl-C stops)", flush=True)
     try:
-        app.run(host=host, port=port, debug=debug)
+        if debug:
+            app.run(host=host, port=port, debug=True)  # Flask's development server: reloader, error pages
+        else:
+            # waitress warns "Task queue depth is N" whenever a request waits for a thread: routine
+            # when many users step epochs at once, and no use in the terminal.
+            logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+            waitress.serve(app.server, host=host, port=port, threads=THREADS)
     except OSError as err:  # a port below 1024 without root, an address this machine does not have
         reason = {errno.EADDRINUSE: "another program is using it", errno.EACCES: "ports below 1024 need root"}.get(
             err.errno, err.strerror or str(err))

@@ -19,8 +19,10 @@ import plotly.graph_objects as go
 from dash import Input, Output, State, dcc, html
 
 from workbench import figures
+from workbench.pages import _patches
 from workbench.figures import is_missing, message_figure, safe_figure
-from workbench.renderers.cursor import move_cursor
+from workbench.renderers import CATALOG
+from workbench.renderers.cursor import graph_click, move_cursor
 from workbench.selection import sanitize
 from workbench.store import Store, VariantRef
 
@@ -43,16 +45,17 @@ def variant_options(store: Store) -> list[dict]:
             for row in store.listing()]
 
 
-def graph(name: str, config: dict, click: str = "epoch", height: int | None = None) -> dcc.Graph:
-    """A graph whose clicks the sidebar turns into a selection (`click`: epoch, neuron, head or input)."""
+def graph(name: str, config: dict, click: str | None = "epoch", height: int | None = None) -> dcc.Graph:
+    """A graph whose clicks the sidebar turns into a selection (`click`: what the figure declares,
+    `cursor.CLICK_KINDS`; None selects nothing)."""
     # Reserve the space while the figure loads; the figure's own height then decides (a fixed
     # height would clip a taller figure or shift the page when they disagree).
     style = {"minHeight": f"{height}px"} if height else None
-    return dcc.Graph(id={"type": "wb-graph", "click": click, "name": name}, config=config, style=style,
+    return dcc.Graph(id=graph_id(name, click), config=config, style=style,
                      figure=message_figure("loading…"))
 
 
-def card(name: str, title: str, config: dict, click: str = "epoch", height: int | None = None,
+def card(name: str, title: str, config: dict, click: str | None = "epoch", height: int | None = None,
          width: int = 6) -> dbc.Col:
     """A titled figure with its caption underneath (the caption comes from the figure's meta)."""
     return dbc.Col(width=12, lg=width, className="wb-card", children=[
@@ -60,12 +63,22 @@ def card(name: str, title: str, config: dict, click: str = "epoch", height: int 
         html.P(id={"type": "wb-caption", "name": name}, className="wb-caption")])
 
 
-def graph_id(name: str, click: str = "epoch") -> dict:
-    return {"type": "wb-graph", "click": click, "name": name}
+def graph_id(name: str, click: str | None = "epoch") -> dict:
+    return {"type": "wb-graph", "click": graph_click(click), "name": name}
 
 
 def caption_id(name: str) -> dict:
     return {"type": "wb-caption", "name": name}
+
+
+def rendered_id(name: str) -> dict:
+    """The store of what summary `name` shows: {"key", "cursors", "epoch"} (see `FigurePage.summary`)."""
+    return {"type": "wb-rendered", "name": name}
+
+
+def shown_id(name: str) -> dict:
+    """The store of what the browser shows of figure `name` (its prints, `_patches.prints`)."""
+    return {"type": "wb-shown", "name": name}
 
 
 def _meta(figure) -> dict:
@@ -97,19 +110,29 @@ def for_browser(figure) -> dict:
 Build = Callable[[Store, VariantRef, dict], go.Figure]
 
 
+FROM_BUILD = "from-build"
+
+
 @dataclass(frozen=True)
 class FigureSpec:
     """One figure on a page. `build(store, ref, selection) -> Figure`. Summary figures (x = epoch)
     are built once per variant and then only their cursor moves; detail figures are rebuilt on
-    every selection change (their data comes from small per-epoch files or the cache)."""
+    every selection change (their data comes from small per-epoch files or the cache). What a
+    click selects is the builder's `click` (a catalog figure's, as its entry declares), unless
+    `click` is given (builders of one's own)."""
     name: str
     title: str
     build: Build
     summary: bool = True
-    click: str = "epoch"
+    click: str | None = FROM_BUILD
     width: int = 6
     height: int | None = None
     depends: tuple[str, ...] = ()  # selection or control keys a summary is rebuilt for (besides the variant)
+
+    @property
+    def selects(self) -> str | None:
+        """What a click on this figure selects: `click`, or what its builder declares."""
+        return self.build.click if self.click == FROM_BUILD else self.click
 
 
 def catalog_figure(name: str, **options) -> Build:
@@ -118,14 +141,18 @@ def catalog_figure(name: str, **options) -> Build:
     def build(store: Store, ref: VariantRef, selection: dict) -> go.Figure:
         opts = {k: (v(store, ref, selection) if callable(v) else v) for k, v in options.items()}
         return figures.build(store, ref, name, selection, **opts)
+    build.click = CATALOG[name].click
     return build
 
 
 class FigurePage:
-    """A page of figures around the selection, with its two callbacks: summaries (rebuilt for a
-    new variant or a change of what they depend on, else their cursors move by Patch) and details
-    (rebuilt for every selection). `controls` maps a key to a page component's (id, property); its
-    value joins the selection passed to the builders under that key."""
+    """A page of figures around the selection, one callback per figure. Summaries are rebuilt for a
+    new variant or a change of what each depends on; otherwise only their cursors move, by Patch,
+    and not at all when the epoch stayed. Details are rebuilt for every selection and sent as what
+    changed (`_patches.update`: a heatmap's z, a title; nothing when they did not change). What
+    each figure shows is recorded in a store beside it (`rendered_id`, `shown_id`).
+    `controls` maps a key to a page component's (id, property); its value joins the selection
+    passed to the builders under that key."""
 
     def __init__(self, page: str, specs: list[FigureSpec], controls: dict[str, tuple[str, str]] | None = None):
         self.page, self.specs, self.controls = page, specs, controls or {}
@@ -133,9 +160,10 @@ class FigurePage:
         self.detail_specs = [s for s in specs if not s.summary]
 
     def layout(self, intro: str, config: dict, controls=()) -> html.Div:
-        cards = [card(self._name(s), s.title, config, s.click, s.height, s.width) for s in self.specs]
+        cards = [card(self._name(s), s.title, config, s.selects, s.height, s.width) for s in self.specs]
         return html.Div([html.P(intro, className="text-muted"), *controls, dbc.Row(cards),
-                         dcc.Store(id=f"{self.page}-rendered", storage_type="memory")])
+                         *[dcc.Store(id=rendered_id(self._name(s)), storage_type="memory") for s in self.summary_specs],
+                         *[dcc.Store(id=shown_id(self._name(s)), storage_type="memory") for s in self.detail_specs]])
 
     def _name(self, spec: FigureSpec) -> str:
         return f"{self.page}-{spec.name}"
@@ -143,38 +171,68 @@ class FigurePage:
     def _selection(self, selection, values) -> dict:
         return {**sanitize(selection), **dict(zip(self.controls, values))}
 
-    def figures(self, store: Store, specs: list[FigureSpec], selection: dict) -> list[dict]:
+    def figure(self, store: Store, spec: FigureSpec, selection: dict) -> dict:
         ref = ref_of(selection)
-        return [for_browser(safe_figure(ref, lambda s=s: s.build(store, ref, selection))) for s in specs]
+        return for_browser(safe_figure(ref, lambda: spec.build(store, ref, selection)))
 
-    def summaries(self, store: Store, selection, *values_and_rendered) -> list:
-        """Figures, captions and what was rendered; or cursor Patches when only the epoch moved."""
+    def summary(self, store: Store, spec: FigureSpec, selection, *values_and_rendered) -> list:
+        """One summary: [the figure when its key (variant and `depends`) changed, else a Patch of
+        its cursor (no update when the epoch stayed); its caption; what is rendered now]."""
         *values, rendered = values_and_rendered
         selection = self._selection(selection, values)
         ref, epoch = ref_of(selection), selection.get("epoch")
-        key = [str(ref)] + [str(selection.get(k)) for s in self.summary_specs for k in s.depends]
-        n = len(self.summary_specs)
-        if rendered and ref is not None and rendered.get("key") == key and epoch is not None:
-            cursors = rendered.get("cursors", {})
-            return ([move_cursor(dash.Patch(), epoch, cursors.get(s.name, 0)) for s in self.summary_specs]
-                    + [dash.no_update] * n + [dash.no_update])
-        shown = self.figures(store, self.summary_specs, selection)
-        cursors = {s.name: cursor_count(f) for s, f in zip(self.summary_specs, shown)}
-        return shown + [caption(f) for f in shown] + [{"key": key, "cursors": cursors}]
+        rendered = rendered if isinstance(rendered, dict) else {}
+        key = [str(ref)] + [str(selection.get(k)) for k in spec.depends]
+        if ref is not None and epoch is not None and rendered.get("key") == key:
+            if rendered.get("epoch") == epoch:
+                return [dash.no_update] * 3
+            return [move_cursor(dash.Patch(), epoch, rendered.get("cursors", 0)), dash.no_update,
+                    {**rendered, "epoch": epoch}]
+        figure = self.figure(store, spec, selection)
+        return [figure, caption(figure), {"key": key, "cursors": cursor_count(figure), "epoch": epoch}]
 
-    def details(self, store: Store, selection, *values) -> list:
-        shown = self.figures(store, self.detail_specs, self._selection(selection, values))
-        return shown + [caption(f) for f in shown]
+    def summaries(self, store: Store, selection, *values_and_rendered) -> list:
+        """Every summary as `summary` sends it: figures, captions, then {name: rendered}
+        (`rendered` is such a dict, or None)."""
+        *values, rendered = values_and_rendered
+        rendered = rendered if isinstance(rendered, dict) else {}
+        out = [self.summary(store, spec, selection, *values, rendered.get(spec.name)) for spec in self.summary_specs]
+        now = {s.name: (rendered.get(s.name) if o[2] is dash.no_update else o[2])
+               for s, o in zip(self.summary_specs, out)}
+        return [o[0] for o in out] + [o[1] for o in out] + [now]
+
+    def detail(self, store: Store, spec: FigureSpec, selection, *values_and_shown) -> list:
+        """One detail figure: [what changed since the browser's copy (`_patches.update`), its caption
+        (no update when unchanged), the prints of what the browser now shows]."""
+        *values, shown = values_and_shown
+        figure = self.figure(store, spec, self._selection(selection, values))
+        before = shown if isinstance(shown, dict) else {}
+        send, prints = _patches.update(figure, before.get("figure"))
+        text = caption(figure)
+        return [send, dash.no_update if send is not figure and before.get("caption") == text else text,
+                {"figure": prints, "caption": text}]
+
+    def details(self, store: Store, selection, *values_and_shown) -> list:
+        """Every detail figure as `detail` sends it: figures, captions, then {name: prints}
+        (`shown` is such a dict, or None)."""
+        *values, shown = values_and_shown
+        shown = shown if isinstance(shown, dict) else {}
+        out = [self.detail(store, spec, selection, *values, shown.get(spec.name)) for spec in self.detail_specs]
+        return [o[0] for o in out] + [o[1] for o in out] + [{s.name: o[2] for s, o in zip(self.detail_specs, out)}]
 
     def register(self, app: dash.Dash, store: Store) -> None:
+        """One callback per figure: each answers as soon as its figure is built, so the browser draws
+        the first while the server builds the next."""
         control_inputs = [Input(cid, prop) for cid, prop in self.controls.values()]
-        if self.summary_specs:
-            app.callback([Output(graph_id(self._name(s), s.click), "figure") for s in self.summary_specs]
-                         + [Output(caption_id(self._name(s)), "children") for s in self.summary_specs]
-                         + [Output(f"{self.page}-rendered", "data")],
-                         [Input("selection", "data"), *control_inputs], State(f"{self.page}-rendered", "data"),
-                         )(lambda *args: self.summaries(store, *args))
-        if self.detail_specs:
-            app.callback([Output(graph_id(self._name(s), s.click), "figure") for s in self.detail_specs]
-                         + [Output(caption_id(self._name(s)), "children") for s in self.detail_specs],
-                         [Input("selection", "data"), *control_inputs])(lambda *args: self.details(store, *args))
+        for spec in self.summary_specs:
+            name = self._name(spec)
+            app.callback(Output(graph_id(name, spec.selects), "figure"), Output(caption_id(name), "children"),
+                         Output(rendered_id(name), "data"), Input("selection", "data"), *control_inputs,
+                         State(rendered_id(name), "data"),
+                         )(lambda *args, spec=spec: self.summary(store, spec, *args))
+        for spec in self.detail_specs:
+            name = self._name(spec)
+            app.callback(Output(graph_id(name, spec.selects), "figure"), Output(caption_id(name), "children"),
+                         Output(shown_id(name), "data"), Input("selection", "data"), *control_inputs,
+                         State(shown_id(name), "data"),
+                         )(lambda *args, spec=spec: self.detail(store, spec, *args))

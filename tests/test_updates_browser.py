@@ -1,0 +1,97 @@
+"""What an epoch step sends, in headless Chromium: summaries move only their cursor (a Patch),
+figures that do not follow what changed are not sent again, per-epoch figures get their changed
+parts patched. Behaviour only: nothing here times anything."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+
+from browser import ServedApp, answers_since, install_timing, settled
+from test_app_browser import graph_element, query, severe_console_errors, wait_for
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def served(tiny_analyzed, browser):
+    store, ref = tiny_analyzed
+    install_timing(browser)
+    app = ServedApp(store.root)
+    yield app, store, ref
+    app.close()
+
+
+def open_settled(driver, url):
+    driver.get(url)
+    driver.execute_script("window.__wb.parts = true;")
+    wait_for(driver, lambda d: d.execute_script(
+        "const g = document.querySelectorAll('.js-plotly-plot');"
+        "return g.length > 0 && Array.from(g).every(x => x._fullLayout &&"
+        " !(x.layout.annotations || []).some(a => a.text === 'loading…'));"), "the figures were not drawn")
+    wait_for(driver, lambda d: settled(d, 0) is not None, "the page did not settle")
+
+
+def press(driver, key=Keys.ARROW_RIGHT) -> float:
+    start = driver.execute_script("return performance.now();")
+    driver.find_element(By.TAG_NAME, "body").send_keys(key)
+    wait_for(driver, lambda d: settled(d, start) is not None, "the step did not settle")
+    return start
+
+
+def sent(driver, start, name) -> list:
+    """How figure `name` came in the answers since `start`, one item per answer: "value" (the whole
+    figure) or the list of locations a Patch set; an empty list when it was not sent."""
+    graph = next(i for i in driver.execute_script("return Array.from(document.querySelectorAll('[id]'), e => e.id);")
+                 if i.startswith("{") and json.loads(i).get("name") == name)
+    return [kind for answer in answers_since(driver, start) for part, kind in (answer.get("parts") or {}).items()
+            if part.startswith("{") and json.loads(part.rsplit(".", 1)[0]) == json.loads(graph)]
+
+
+def cursor_x(driver, name):
+    return driver.execute_script("const s = arguments[0].layout.shapes; return s && s.length ? s[0].x0 : null;",
+                                 graph_element(driver, name))
+
+
+def test_an_epoch_step_moves_cursors_and_patches_only_what_changed(served, browser):
+    app, store, ref = served
+    epochs = store.checkpoint_epochs(ref)
+    open_settled(browser, f"{app.url}/?variant={ref}&epoch={epochs[5]}")
+    # Mark the loss figure's traces: a figure sent again would bring new ones.
+    browser.execute_script("window.__lossData = arguments[0].data;", graph_element(browser, "overview-loss"))
+    drawn_z = "return Array.from(arguments[0]._fullData[0].z, row => Array.from(row).join()).join(';');"
+    z_before = browser.execute_script(drawn_z, graph_element(browser, "overview-neurons"))
+    start = press(browser)
+    assert query(browser)["epoch"] == str(epochs[6])
+    assert cursor_x(browser, "overview-loss") == epochs[6]
+    [moved] = sent(browser, start, "overview-loss")                 # a Patch of its cursor, nothing else
+    assert moved and all(location.startswith("layout.shapes.") for location in moved)
+    assert browser.execute_script("return arguments[0].data === window.__lossData;",
+                                  graph_element(browser, "overview-loss"))
+    [changed] = sent(browser, start, "overview-neurons")            # a per-epoch figure: its changed parts,
+    assert "data.0.z" in changed and not any(c.startswith("layout.template") for c in changed)  # not the theme
+    title = browser.execute_script("return arguments[0].layout.title.text;", graph_element(browser, "overview-neurons"))
+    assert f"epoch {epochs[6]}" in title
+    assert browser.execute_script(drawn_z, graph_element(browser, "overview-neurons")) != z_before  # new data drawn
+    press(browser, Keys.ARROW_LEFT)
+    assert cursor_x(browser, "overview-loss") == epochs[5]
+    assert f"epoch {epochs[5]}" in browser.execute_script("return arguments[0].layout.title.text;",
+                                                          graph_element(browser, "overview-neurons"))
+    assert not severe_console_errors(browser)
+
+
+def test_a_new_neuron_rebuilds_only_the_figures_that_follow_it(served, browser):
+    app, store, ref = served
+    epochs = store.checkpoint_epochs(ref)
+    open_settled(browser, f"{app.url}/neurons?variant={ref}&epoch={epochs[-1]}&neuron=3")
+    start = browser.execute_script("return performance.now();")
+    browser.find_element(By.ID, "neuron-next").click()
+    wait_for(browser, lambda d: query(d).get("neuron") == "4" and settled(d, start) is not None, "no new neuron")
+    assert sent(browser, start, "neurons-fve") == ["value"]         # follows the neuron: rebuilt
+    assert sent(browser, start, "neurons-sizes") == []              # does not: not sent at all
+    assert sent(browser, start, "neurons-scale") == []
+    assert browser.execute_script("return arguments[0].layout.title.text;",
+                                  graph_element(browser, "neurons-heatmap")).startswith("neuron 4 ")
+    assert not severe_console_errors(browser)
