@@ -97,7 +97,7 @@ LAYERS = [
     {"families", "tasks", "fourier", "spectra", "spatial", "trajectory", "phases", "alerts", "gates", "oscillation",
      "probes", "selection", "model", "hooked"},
     {"training", "importers", "paperrun", "logimport", "analyzers", "pipeline", "derived", "llc", "jobs", "worker",
-     "compare", "live", "watch"},
+     "compare", "live", "watch", "following"},
     {"renderers", "figures"},
     {"api", "export", "reports", "pages", "app", "serving", "cli", "cli_runs"},
 ]
@@ -141,7 +141,7 @@ def test_functions_import_only_heavy_libraries_and_the_modules_that_load_them():
     assert not light, f"imports inside functions of modules that are cheap to load: {light}"
     assert {"workbench.model", "workbench.hooked", "workbench.training", "workbench.importers", "workbench.serving"} <= heavy
     assert not {"workbench.store", "workbench.cli", "workbench.jobs", "workbench.pipeline", "workbench.compare",
-                "workbench.live", "workbench.watch"} & heavy
+                "workbench.live", "workbench.watch", "workbench.following"} & heavy
 
 
 def test_two_apps_in_one_process_each_serve_every_callback_from_their_own_data(tmp_path):

@@ -13,7 +13,8 @@ from workbench.analyzers import registry
 from workbench.errors import BusyError
 from workbench.families import load_family
 from workbench.pages import overview
-from workbench.pipeline import analyze, follow
+from workbench.following import follow
+from workbench.pipeline import analyze
 from workbench.store import Store
 from workbench.training import train
 

@@ -18,7 +18,8 @@ from workbench.errors import BadInputError, MissingError, UserError
 from workbench.families import family_names, load_family, parse_sets
 from workbench.gates import evaluate_all
 from workbench.logimport import import_log
-from workbench.pipeline import analyze, check_workers, follow
+from workbench.following import follow
+from workbench.pipeline import analyze, check_workers
 from workbench.store import Store
 from workbench.watch import GATE_FAILED, Watcher
 from workbench.watch import run as run_watch

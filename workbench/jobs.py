@@ -32,7 +32,8 @@ from workbench import threads
 from workbench.analyzers import registry
 from workbench.errors import BadInputError, BusyError, ConflictError, UserError
 from workbench.families import VariantSpec, load_family
-from workbench.pipeline import analyze, follow
+from workbench.following import follow
+from workbench.pipeline import analyze
 from workbench.store import Store, VariantRef, timestamp
 
 KINDS = ("train", "extend", "analyze")
@@ -98,7 +99,7 @@ def submit_extend(store: Store, ref: VariantRef, epochs: int | None = None,
 
 def submit_analyze(store: Store, ref: VariantRef, analyzers: list[str] | None = None, force: bool = False,
                    follow: bool = False) -> dict:
-    """An analysis job; with `follow` it analyzes the run as it trains (`pipeline.follow`), and
+    """An analysis job; with `follow` it analyzes the run as it trains (`following.follow`), and
     may be submitted beside the job that trains it, before the variant exists."""
     for name in analyzers or []:
         registry.get(name)  # an unknown analyzer is refused now, with the known names

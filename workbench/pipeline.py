@@ -6,11 +6,7 @@ use it), so a rerun computes only what is missing or stale, and an interrupted r
 where it stopped. Checkpoints are analyzed in worker processes (one per core) when there are
 enough of them to pay for the workers' start-up. A stacked series grows by appending the rows of
 new checkpoints to it; it is rebuilt from every per-epoch file only when an earlier row changed.
-
-`follow` analyzes a run while it trains (`workbench analyze VARIANT --follow`): it holds only the
-variant's analysis lock, analyzes each new checkpoint once as it lands, refreshes the series
-analyzers at a bounded rate, and ends with an ordinary pass when the run stops, so what it leaves
-is what `analyze` would have computed afterwards.
+`workbench.following` makes the same passes over a run while it trains.
 """
 from __future__ import annotations
 
@@ -48,8 +44,6 @@ ProgressCallback = Callable[[float, int, str], "bool | None"]
 # A worker process costs seconds to start (a fresh Python importing torch and the analyzers; measured
 # 1.2 s of CPU alone, more on a busy machine); one p=113 checkpoint ~1 s to analyze.
 WORKER_STARTUP_SECONDS, SECONDS_PER_P113_CHECKPOINT = 4.0, 1.0
-FOLLOW_POLL_SECONDS = 0.5      # how often `follow` looks for a new checkpoint
-SERIES_REFRESH_SECONDS = 10.0  # series analyzers of a run being followed: at most this often
 
 
 def default_analyzers(ref: VariantRef) -> list[str]:
@@ -76,13 +70,13 @@ def analyze(ref: VariantRef, store: Store | None = None, *, analyzers: list[str]
             epochs: list[int] | None = None, force: bool = False, progress: bool = True,
             workers: int | None = None, callback: ProgressCallback | None = None) -> dict:
     """Bring the variant's artifacts up to date; returns counts of what was computed. A variant
-    being trained is refused (BusyError): `follow` analyzes it as it trains."""
+    being trained is refused (BusyError): `following.follow` analyzes it as it trains."""
     check_workers(workers)
     store = store or Store()
     info = store.info(ref)
     spec = analysis_spec(ref, info["spec"])
-    selected = _with_inputs([registry.get(name) for name in (analyzers or default_analyzers(ref))])
-    checkpoint_epochs = _checkpoints(store, ref)
+    selected = selected_analyzers(ref, analyzers)
+    checkpoint_epochs = analyzable_epochs(store, ref)
     wanted = checkpoint_epochs if epochs is None else [e for e in checkpoint_epochs if e in set(epochs)]
     if epochs is not None and len(wanted) < len(set(epochs)):
         missing = sorted(set(epochs) - set(checkpoint_epochs))
@@ -94,11 +88,17 @@ def analyze(ref: VariantRef, store: Store | None = None, *, analyzers: list[str]
         except BusyError as err:
             raise BusyError(f"{err}; `workbench analyze {ref} --follow` analyzes a run while it trains") from None
         held.enter_context(store.lock(ref, "analyzing", "analysis"))
-        return _update(store, ref, spec, selected, checkpoint_epochs, wanted, force=force, progress=progress,
-                       workers=workers, callback=callback)
+        return update_pass(store, ref, spec, selected, checkpoint_epochs, wanted, force=force, progress=progress,
+                           workers=workers, callback=callback)
 
 
-def _checkpoints(store: Store, ref: VariantRef) -> list[int]:
+def selected_analyzers(ref: VariantRef, analyzers: list[str] | None) -> list:
+    """The analyzers to run (the family's or every built-in by default), with those they read."""
+    return _with_inputs([registry.get(name) for name in (analyzers or default_analyzers(ref))])
+
+
+def analyzable_epochs(store: Store, ref: VariantRef) -> list[int]:
+    """The variant's checkpoint epochs; NotTrainedError when it has none."""
     epochs = store.checkpoint_epochs(ref)
     if not epochs:
         raise NotTrainedError(f"variant {ref} has no checkpoints to analyze; train it first "
@@ -106,13 +106,13 @@ def _checkpoints(store: Store, ref: VariantRef) -> list[int]:
     return epochs
 
 
-def _update(store, ref, spec, selected, checkpoint_epochs, wanted, *, force=False, progress=False, workers=None,
-            callback=None, live=False, memo=None, series=True) -> dict:
+def update_pass(store, ref, spec, selected, checkpoint_epochs, wanted, *, force=False, progress=False,
+                workers=None, callback=None, live=False, memo=None, series=True) -> dict:
     """One pass over the checkpoints, with the locks held: per-epoch artifacts of `wanted`, their
     stacked series, then (when `series`) the series analyzers. `live`: the run is still
     training, so analyzers that read the final checkpoint wait, series are marked provisional
     and the variant's status is left alone. `memo` keeps fingerprints and stacked series between
-    passes (`follow`)."""
+    passes (`following.follow`)."""
     memo = memo if memo is not None else {}
     manifest = store.read_manifest(ref)
     manifest.setdefault("epoch", {})
@@ -154,52 +154,6 @@ def _fingerprints(store: Store, ref: VariantRef, epochs: list[int], memo: dict) 
             kept[epoch] = (when, store.checkpoint_fingerprint(ref, epoch))
         out[epoch] = kept[epoch][1]
     return out
-
-
-def follow(ref: VariantRef, store: Store | None = None, *, analyzers: list[str] | None = None,
-           progress: bool = True, callback: ProgressCallback | None = None, poll: float = FOLLOW_POLL_SECONDS,
-           series_every: float = SERIES_REFRESH_SECONDS) -> dict:
-    """Analyze a run while it trains: each checkpoint once, as it appears (one process, so the
-    cost of a new checkpoint is its own analysis); its row appended to each stacked series; the
-    series analyzers refreshed at most every `series_every` seconds (and never more often than
-    four times what they take); analyzers that read the final checkpoint (progress measures)
-    wait for the end. When the run stops, finishes or fails - or was not training - one last
-    `analyze` pass brings everything up to date, and that pass's counts are returned (plus
-    "followed": checkpoints analyzed while it trained). Holds only the analysis lock, so the
-    training goes on; a stop asked by `callback` leaves what was done, resumable."""
-    store = store or Store()
-    info = store.info(ref)
-    spec = analysis_spec(ref, info["spec"])
-    selected = _with_inputs([registry.get(name) for name in (analyzers or default_analyzers(ref))])
-    memo, followed, seen, series_due = {}, 0, None, 0.0
-    with store.lock(ref, "following training", "analysis"):
-        while True:
-            if not store.is_locked(ref):
-                with contextlib.ExitStack() as held:
-                    try:
-                        held.enter_context(store.lock(ref, "analyzing"))
-                    except BusyError:
-                        continue  # a training run took it this instant: follow that one
-                    checkpoint_epochs = _checkpoints(store, ref)
-                    result = _update(store, ref, spec, selected, checkpoint_epochs, checkpoint_epochs,
-                                     progress=progress, callback=callback, memo=memo)
-                    return {**result, "followed": followed}
-            checkpoint_epochs = store.checkpoint_epochs(ref)
-            if checkpoint_epochs and checkpoint_epochs != seen:
-                seen = checkpoint_epochs
-                now = time.monotonic()
-                refresh = now >= series_due
-                result = _update(store, ref, spec, selected, checkpoint_epochs, checkpoint_epochs, progress=False,
-                                 callback=callback, live=True, memo=memo, series=refresh)
-                followed += result["epochs_analyzed"]
-                if refresh:
-                    series_due = time.monotonic() + max(series_every, 4 * (time.monotonic() - now))
-                if result["epochs_pending"]:  # the callback asked to stop
-                    return {**result, "followed": followed}
-            elif callback and callback(len(seen or ()), len(seen or ()), "waiting for the next checkpoint"):
-                return {"variant": ref, "epochs_analyzed": 0, "epochs_pending": 0, "series_analyzed": 0,
-                        "analyzers": [a.name for a in selected], "followed": followed}
-            time.sleep(poll)
 
 
 def _run_epochs(store, ref, spec, todo, manifest, fingerprints, final_fp, final_epoch,
