@@ -95,3 +95,28 @@ def test_a_new_neuron_rebuilds_only_the_figures_that_follow_it(served, browser):
     assert browser.execute_script("return arguments[0].layout.title.text;",
                                   graph_element(browser, "neurons-heatmap")).startswith("neuron 4 ")
     assert not severe_console_errors(browser)
+
+
+def test_the_cluster_grid_follows_the_epoch_only_once_it_is_on_screen(served, browser):
+    app, store, ref = served
+    epochs = store.checkpoint_epochs(ref)
+    size = browser.get_window_size()
+    browser.set_window_size(1400, 700)                              # the grid starts below the fold
+    try:
+        open_settled(browser, f"{app.url}/neurons?variant={ref}&epoch={epochs[5]}&neuron=3")
+        grid = graph_element(browser, "neurons-grid")
+        title = "return arguments[0].layout.title.text;"
+        assert f"epoch {epochs[5]}" in browser.execute_script(title, grid)   # drawn once, even off screen
+        assert browser.execute_script("return arguments[0].getBoundingClientRect().top > window.innerHeight + 100;",
+                                      grid)
+        start = press(browser)
+        assert sent(browser, start, "neurons-grid") == []            # off screen: not sent
+        assert sent(browser, start, "neurons-heatmap")               # the others follow
+        start = browser.execute_script("arguments[0].scrollIntoView(); return performance.now();", grid)
+        wait_for(browser, lambda d: f"epoch {epochs[6]}" in d.execute_script(title, grid), "the grid did not catch up")
+        assert sent(browser, start, "neurons-grid")
+        press(browser)                                              # on screen: it follows every step
+        assert f"epoch {epochs[7]}" in browser.execute_script(title, grid)
+        assert not severe_console_errors(browser)
+    finally:
+        browser.set_window_size(size["width"], size["height"])

@@ -54,10 +54,11 @@ def graph(name: str, config: dict, click: str = "epoch", height: int | None = No
 
 
 def card(name: str, title: str, config: dict, click: str = "epoch", height: int | None = None,
-         width: int = 6) -> dbc.Col:
-    """A titled figure with its caption underneath (the caption comes from the figure's meta)."""
+         width: int = 6, lazy: bool = False) -> dbc.Col:
+    """A titled figure with its caption underneath (the caption comes from the figure's meta).
+    A `lazy` one reports whether it is on screen (assets/lazy.js) into the store `visible_id(name)`."""
     return dbc.Col(width=12, lg=width, className="wb-card", children=[
-        html.Div(graph(name, config, click, height), title=title),
+        html.Div(graph(name, config, click, height), title=title, **({"data-wb-lazy": name} if lazy else {})),
         html.P(id={"type": "wb-caption", "name": name}, className="wb-caption")])
 
 
@@ -72,6 +73,11 @@ def caption_id(name: str) -> dict:
 def rendered_id(name: str) -> dict:
     """The store of what summary `name` shows: {"key", "cursors", "epoch"} (see `FigurePage.summary`)."""
     return {"type": "wb-rendered", "name": name}
+
+
+def visible_id(name: str) -> dict:
+    """The store saying whether lazy figure `name` is on screen (set by assets/lazy.js; true at first)."""
+    return {"type": "wb-visible", "name": name}
 
 
 def shown_id(name: str) -> dict:
@@ -121,6 +127,7 @@ class FigureSpec:
     width: int = 6
     height: int | None = None
     depends: tuple[str, ...] = ()  # selection or control keys a summary is rebuilt for (besides the variant)
+    lazy: bool = False  # a heavy detail figure updated only while on screen (it catches up when scrolled to)
 
 
 def catalog_figure(name: str, **options) -> Build:
@@ -147,10 +154,12 @@ class FigurePage:
         self.detail_specs = [s for s in specs if not s.summary]
 
     def layout(self, intro: str, config: dict, controls=()) -> html.Div:
-        cards = [card(self._name(s), s.title, config, s.click, s.height, s.width) for s in self.specs]
+        cards = [card(self._name(s), s.title, config, s.click, s.height, s.width, s.lazy and not s.summary)
+                 for s in self.specs]
         return html.Div([html.P(intro, className="text-muted"), *controls, dbc.Row(cards),
                          *[dcc.Store(id=rendered_id(self._name(s)), storage_type="memory") for s in self.summary_specs],
-                         *[dcc.Store(id=shown_id(self._name(s)), storage_type="memory") for s in self.detail_specs]])
+                         *[dcc.Store(id=shown_id(self._name(s)), storage_type="memory") for s in self.detail_specs],
+                         *[dcc.Store(id=visible_id(self._name(s)), data=True) for s in self.detail_specs if s.lazy]])
 
     def _name(self, spec: FigureSpec) -> str:
         return f"{self.page}-{spec.name}"
@@ -188,10 +197,13 @@ class FigurePage:
                for s, o in zip(self.summary_specs, out)}
         return [o[0] for o in out] + [o[1] for o in out] + [now]
 
-    def detail(self, store: Store, spec: FigureSpec, selection, *values_and_shown) -> list:
+    def detail(self, store: Store, spec: FigureSpec, selection, *values_and_shown, visible=True) -> list:
         """One detail figure: [what changed since the browser's copy (`_patches.update`), its caption
-        (no update when unchanged), the prints of what the browser now shows]."""
+        (no update when unchanged), the prints of what the browser now shows]. Nothing while a lazy
+        figure is off screen, once the browser has one (its prints then stay those of what it shows)."""
         *values, shown = values_and_shown
+        if visible is False and isinstance(shown, dict):
+            return [dash.no_update] * 3
         figure = self.figure(store, spec, self._selection(selection, values))
         before = shown if isinstance(shown, dict) else {}
         send, prints = _patches.update(figure, before.get("figure"))
@@ -219,7 +231,12 @@ class FigurePage:
                          )(lambda *args, spec=spec: self.summary(store, spec, *args))
         for spec in self.detail_specs:
             name = self._name(spec)
-            app.callback(Output(graph_id(name, spec.click), "figure"), Output(caption_id(name), "children"),
-                         Output(shown_id(name), "data"), Input("selection", "data"), *control_inputs,
-                         State(shown_id(name), "data"),
-                         )(lambda *args, spec=spec: self.detail(store, spec, *args))
+            outputs = [Output(graph_id(name, spec.click), "figure"), Output(caption_id(name), "children"),
+                       Output(shown_id(name), "data")]
+            if spec.lazy:
+                app.callback(*outputs, Input("selection", "data"), *control_inputs, Input(visible_id(name), "data"),
+                             State(shown_id(name), "data"))(
+                    lambda *args, spec=spec: self.detail(store, spec, *args[:-2], args[-1], visible=args[-2]))
+            else:
+                app.callback(*outputs, Input("selection", "data"), *control_inputs, State(shown_id(name), "data"),
+                             )(lambda *args, spec=spec: self.detail(store, spec, *args))
