@@ -5,7 +5,7 @@ to the last figure drawn, and bytes of callback answers per step.
 
 The timer runs in the browser (`tests/browser.py` TIMING_SCRIPT): it starts when the ← / → key
 is dispatched and stops at the last callback answer or DOM change (Plotly drawing) before the
-page goes quiet for 400 ms. Steps alternate between baseline and candidate, so machine load hits
+page goes quiet for 800 ms. Steps alternate between baseline and candidate, so machine load hits
 both alike: the baseline first clears the page's record of what the browser shows (the stores
 of its figures' prints, through Dash's `set_props`), so that step sends every detail figure
 whole, as the app did before figures were patched; the candidate is the app as it is. Summaries
@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parent / ".data"
 BENCHMARKS: list = []  # not a ratio benchmark of `benchmarks/run.py`; run this module directly
 PAGES = {"/": "overview", "/neurons": "neurons", "/compare": "compare"}
 WAIT_S = 120
+QUIET_MS = 800  # the page is done when nothing happened for this long (longer than a busy machine's pauses)
 
 
 def variant_ref(p: int = 113, epochs: int = 200):
@@ -57,7 +58,7 @@ def wait_settled(driver, start: float, loaded: bool = False) -> float:
     from browser import settled
     deadline = time.monotonic() + WAIT_S
     while time.monotonic() < deadline:
-        ms = settled(driver, start)
+        ms = settled(driver, start, QUIET_MS)
         if ms is not None and (not loaded or driver.execute_script(
                 "const g = document.querySelectorAll('.js-plotly-plot');"
                 "return g.length > 0 && Array.from(g).every(x => x._fullLayout &&"
