@@ -92,10 +92,10 @@ def test_the_import_graph_has_no_circle():
 
 # The layers of docs/architecture.md: a module imports only from its own layer or those before it.
 LAYERS = [
-    {"errors", "vocabulary", "config"},
+    {"errors", "vocabulary", "config", "threads"},
     {"files", "caching", "history", "store"},
     {"families", "tasks", "fourier", "spectra", "spatial", "trajectory", "phases", "alerts", "gates", "oscillation",
-     "probes", "selection", "model"},
+     "probes", "selection", "model", "hooked"},
     {"training", "importers", "paperrun", "logimport", "analyzers", "pipeline", "derived", "llc", "jobs", "worker",
      "compare"},
     {"renderers", "figures"},
@@ -139,7 +139,7 @@ def test_functions_import_only_heavy_libraries_and_the_modules_that_load_them():
                 if not ok:
                     light.append((module, node.lineno, names))
     assert not light, f"imports inside functions of modules that are cheap to load: {light}"
-    assert {"workbench.model", "workbench.training", "workbench.importers", "workbench.serving"} <= heavy
+    assert {"workbench.model", "workbench.hooked", "workbench.training", "workbench.importers", "workbench.serving"} <= heavy
     assert not {"workbench.store", "workbench.cli", "workbench.jobs", "workbench.pipeline", "workbench.compare"} & heavy
 
 

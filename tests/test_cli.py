@@ -86,3 +86,50 @@ def test_demo_trains_and_analyzes_two_seeds_and_a_second_run_redoes_nothing(caps
     before = {r: (store.info(r)["train_seconds"], store.read_manifest(r)) for r in refs}
     assert main(["demo", "--no-serve", "--quiet"]) == 0
     assert {r: (store.info(r)["train_seconds"], store.read_manifest(r)) for r in refs} == before
+
+
+# Run `workbench` commands in a fresh interpreter and name the heavy libraries they loaded.
+LOADED = """
+import sys
+from workbench.cli import main
+for command in sys.argv[1].split(";"):
+    assert main(command.split()) == 0, command
+print(" ".join(m for m in ("torch", "transformer_lens", "dash", "plotly", "pandas") if m in sys.modules))
+"""
+
+
+def _loaded(commands: list[str], data) -> list[str]:
+    result = subprocess.run([sys.executable, "-c", LOADED, ";".join(f"{c} --data {data}" for c in commands)],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout.splitlines()[-1].split()
+
+
+def _copy(tiny_analyzed, tmp_path):
+    """The tiny analyzed variant copied into a data root of this test's own: (store, ref)."""
+    import shutil
+
+    from workbench.store import Store
+    store, ref = tiny_analyzed
+    copy = Store(tmp_path / "data")
+    shutil.copytree(store.variant_dir(ref), copy.variant_dir(ref))
+    return copy, ref
+
+
+def test_commands_that_read_records_import_neither_torch_nor_dash(tiny_analyzed, tmp_path):
+    """`list`, `alerts`, `probe list`, `jobs` and `import-log` start in a fraction of a second:
+    they read files, so they must not pay seconds for torch, TransformerLens or Dash."""
+    store, ref = _copy(tiny_analyzed, tmp_path)
+    log = tmp_path / "run.csv"
+    log.write_text("epoch,train_loss,test_loss\n1,3.0,3.1\n2,2.0,3.2\n3,1.0,3.0\n")
+    commands = ["list", f"alerts {ref}", f"probe list {ref}", "jobs", f"import-log {log}"]
+    assert _loaded(commands, store.root) == []
+
+
+def test_analyze_of_one_checkpoint_loads_torch_but_not_transformer_lens(tiny_analyzed, tmp_path):
+    """TransformerLens (seconds to import: transformers, datasets, pandas) is only for the hooked
+    model of notebooks (`workbench.hooked`); analysis runs the model with torch alone, in this
+    process (no worker pool for one checkpoint)."""
+    store, ref = _copy(tiny_analyzed, tmp_path)
+    last = store.checkpoint_epochs(ref)[-1]
+    assert _loaded([f"analyze {ref} --epochs {last} --force --quiet"], store.root) == ["torch"]

@@ -52,7 +52,9 @@ def test_headline_metrics_of_the_tiny_run_come_from_its_history_and_artifacts(ti
     row = compare.variant_metrics(store, ref)
     history = store.load_history(ref)
     assert row["memorized_epoch"] == int(np.argmax(history["train_loss"] <= 0.05)) < 50
-    assert 300 < row["grokked_epoch"] == int(np.argmax(history["test_acc"] >= 0.99)) < 400
+    # it groks long after memorizing and well before its last epoch (500): ~230-270 on every CPU
+    # path measured, so a margin of ~90 epochs either side (tests/families/tiny_addition.toml)
+    assert 5 * row["memorized_epoch"] < row["grokked_epoch"] == int(np.argmax(history["test_acc"] >= 0.99)) < 400
     assert row["memorized_epoch"] < row["onset_epoch"] < row["grokked_epoch"]
     assert row["final_test_loss"] == pytest.approx(float(history["test_loss"][-1]))
     progress = store.load_artifact(ref, "progress_measures")
@@ -132,6 +134,11 @@ def test_variants_of_different_primes_share_a_frame_only_where_shapes_agree(tiny
     assert [len(p) for p in mlp["projection"]] == [24, 3]
 
 
+def slot_figure(card):
+    """The figure in a side-by-side slot's card."""
+    return card.children[0].children.figure
+
+
 @pytest.fixture
 def compare_page(two_seeds):
     store, seed0, seed1 = two_seeds
@@ -141,11 +148,11 @@ def compare_page(two_seeds):
 def test_an_epoch_change_shifts_each_aligned_cursor_by_its_variants_onset(compare_page):
     from workbench.pages.compare import render_overlays
     store, seed0, seed1 = compare_page
-    selection = {"variant": seed0, "compare": [seed1], "epoch": 250}
-    *figures, rendered = render_overlays(store, selection, "onset", None)
+    selection = {"variant": seed0, "compare": [seed1], "epoch": 250, "align": "onset"}
+    *figures, rendered = render_overlays(store, selection, None)
     offsets = rendered["offsets"]["loss"]
     assert len(offsets) == 2 and figures[0].layout.shapes[0].x0 == 250 - offsets[0]
-    *moved, _ = render_overlays(store, {**selection, "epoch": 300}, "onset", rendered)
+    *moved, _ = render_overlays(store, {**selection, "epoch": 300}, rendered)
     assert isinstance(moved[0], Patch)
     shapes = moved[0].to_plotly_json()["operations"]
     assert {op["params"]["value"] for op in shapes} == {300 - offsets[0], 300 - offsets[1]}
@@ -154,9 +161,8 @@ def test_an_epoch_change_shifts_each_aligned_cursor_by_its_variants_onset(compar
 def test_side_by_side_shows_one_column_per_variant_and_differences_highlight(compare_page):
     from workbench.pages.compare import render_differences, render_side_by_side
     store, seed0, seed1 = compare_page
-    out = render_side_by_side(store, {"variant": seed0, "compare": [seed1], "epoch": 250}, "loss_curves", "shared",
-                              None)
-    figures, classes = out[:6], out[12:18]
+    out = render_side_by_side(store, {"variant": seed0, "compare": [seed1], "epoch": 250}, "png", None)
+    figures, classes = [slot_figure(card) for card in out[:6]], out[6:12]
     assert classes[:2] == ["col-12 col-lg-6"] * 2 and classes[2:] == ["d-none"] * 4
     assert figures[1]["layout"]["title"]["text"].startswith(seed1.split("/")[1])
     assert figures[1]["layout"]["shapes"][0]["x0"] == 250
@@ -174,11 +180,45 @@ def test_per_variant_cursors_sit_at_the_same_point_relative_to_each_onset(compar
     store, seed0, seed1 = compare_page
     onsets = [36, 56]  # both tiny seeds turn at epoch 36; give them different onsets to see the shift
     monkeypatch.setattr(compare_module, "grokking_onsets", lambda _store, variants: dict(zip((seed0, seed1), onsets)))
-    selection = {"variant": seed0, "compare": [seed1], "epoch": 300}
-    *out, rendered = render_side_by_side(store, selection, "loss_curves", "onset", None)
+    selection = {"variant": seed0, "compare": [seed1], "epoch": 300, "cursors": "onset"}
+    out = render_side_by_side(store, selection, "png", None)
+    rendered, out = out[12], [slot_figure(card) for card in out[:6]]
     shift = onsets[1] - onsets[0]
     assert out[0]["layout"]["shapes"][0]["x0"] == 300 and out[1]["layout"]["shapes"][0]["x0"] == 300 + shift
     clicked = [t for t in out[1]["data"] if isinstance(t.get("customdata"), list)][0]  # a click picks seed 0's epoch
     assert clicked["customdata"][0] == -shift  # epoch 0 of seed 1 = epoch -shift of seed 0
-    *moved, _ = render_side_by_side(store, {**selection, "epoch": 350}, "loss_curves", "onset", rendered)
-    assert moved[1].to_plotly_json()["operations"][0]["params"]["value"] == 350 + shift
+    moved = render_side_by_side(store, {**selection, "epoch": 350}, "png", rendered)[13:]
+    assert moved[1][0].to_plotly_json()["operations"][0]["params"]["value"] == 350 + shift
+
+
+def test_switching_the_side_by_side_figure_redraws_its_slots_with_their_own_axes_and_clicks(compare_page):
+    from workbench.pages.compare import render_side_by_side
+    store, seed0, seed1 = compare_page
+    selection = {"variant": seed0, "compare": [seed1], "epoch": 250}
+    first = render_side_by_side(store, {**selection, "side": "embedding_fourier_norms"}, "png", None)
+    then = render_side_by_side(store, {**selection, "side": "cluster_sizes"}, "png", first[12])
+    bars, sizes = slot_figure(first[0]), slot_figure(then[0])
+    assert bars["layout"]["uirevision"] != sizes["layout"]["uirevision"], "a new figure starts from its own axes"
+    assert first[0].children[0].children.id["click"] == "frequency" and then[0].children[0].children.id["click"] == "epoch"
+
+
+def test_the_compare_modes_live_in_the_url_and_defaults_are_left_out():
+    from workbench.pages.compare import mode, modes_to_url
+    search = "?variant=f/a&epoch=10"
+    query = modes_to_url("onset", "shared", "cluster_sizes", search)
+    assert "align=onset" in query and "side=cluster_sizes" in query and "cursors" not in query
+    from workbench.selection import parse_query
+    state = parse_query(query)
+    assert mode(state, "align") == "onset" and mode(state, "cursors") == "shared" and mode(state, "side") == "cluster_sizes"
+    assert mode({"side": "no_such_figure"}, "side") == "loss_curves"
+    import dash
+    assert modes_to_url("epoch", "shared", "loss_curves", search) is dash.no_update  # nothing changed
+
+
+def test_differences_are_highlighted_by_how_large_they_are():
+    from workbench.pages._differences import highlight
+    rows = [{"a": 100, "b": 100, "c": 100, "k": [1, 2]}, {"a": 103, "b": 130, "c": 1000, "k": [1, 3]}]
+    assert highlight(rows, "a", True) is None                      # 3%: shown as Δ only
+    assert highlight(rows, "b", True) == "wb-differs-some"         # 23%
+    assert highlight(rows, "c", True) == "table-warning"           # 10×
+    assert highlight(rows, "k", True) == "table-warning"           # different in kind

@@ -88,3 +88,19 @@ def test_extensions_that_cannot_be_done_say_why(store):
     with pytest.raises(UserError, match="cosine schedule"):
         extend(ref(cosine), store, epochs=80, progress=False)
     assert math.isfinite(store.info(ref(cosine))["final"]["train_loss"])
+
+
+def test_extending_a_run_with_eval_every_keeps_its_cadence(store, tmp_path):
+    family = load_family("tiny_addition")
+    variant = family.variant(epochs=60, every=[[20, 200]], eval_every=7)
+    train(variant, store, progress=False)
+    extend(ref(variant), store, epochs=100, progress=False)
+    longer = family.variant(epochs=100, every=[[20, 200]], eval_every=7)
+    other = Store(tmp_path / "straight")
+    train(longer, other, progress=False)
+    extended, straight = store.load_history(ref(variant)), other.load_history(ref(longer))
+    tested = sorted({*range(0, 101, 7), 20, 40, 60, 80, 100})  # the cadence, every checkpoint, the last epoch
+    for key in ("test_loss", "test_acc"):
+        np.testing.assert_array_equal(extended.x(key), tested)
+        np.testing.assert_array_equal(extended[key], straight[key])
+    assert all(np.array_equal(extended[k], straight[k], equal_nan=True) for k in straight)

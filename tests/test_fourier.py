@@ -138,6 +138,20 @@ def test_planted_neuron_clusters_are_counted_exactly():
     assert list(clusters["dominant_freq"][:5]) == [3] * 5
 
 
+def test_near_ties_go_to_the_lowest_frequency_whichever_way_the_last_bits_fall():
+    # Neuron 0: k = 2 and 3 equal up to rounding, either way round; neuron 1: k = 3 really larger.
+    # Rows are frequencies k = 1..3, columns neurons.
+    for bits in (+1e-12, -1e-12):
+        fve = np.array([[0.1, 0.2], [0.4, 0.4], [0.4 + bits, 0.4 + 1e-6]])
+        assert fourier.neuron_clusters(fve)["dominant_freq"].tolist() == [2, 3]
+        norms = np.ones(15)
+        norms[[2, 3]] = 5.0, 5.0 + bits                                   # k = 3 and 4 tie
+        assert fourier.key_frequencies(norms).tolist() == [3, 4]          # strongest first, the tie by k
+        assert fourier.key_frequencies(norms, max_count=1).tolist() == [3]
+    assert fourier.key_frequencies(np.r_[1.0, 1.0, 5.0, 5.001, np.ones(11)], max_count=1).tolist() == [4]
+    assert fourier.TIE == 1e-9
+
+
 def test_white_noise_neurons_spread_their_variance_evenly_over_frequencies():
     acts = np.random.default_rng(0).standard_normal((113, 113, 512)).astype(np.float32)
     fve = fourier.neuron_frequency_fve(acts)

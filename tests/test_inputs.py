@@ -194,16 +194,18 @@ def test_the_sidebar_reads_a_typed_input_and_keeps_it_on_the_grid():
 
 def test_the_grid_fills_in_as_the_epoch_advances_and_a_probe_hides_the_rest(graduation):
     from workbench.renderers import CATALOG
-    epochs = graduation["epochs"]
-    mid = int(epochs[len(epochs) // 2])
+    g, test = graduation["graduation_epoch"], ~graduation["train_mask"]
+    solved = np.sort(g[test & (g != NEVER)])
+    mid = int(solved[len(solved) // 2])                          # the checkpoint by which half of them graduated
     below = probes.evaluate_rule("a < b", 31, graduation["answers"].astype(int), graduation["train_mask"])
     fig = CATALOG["graduation_grid"](graduation, mid, probe=below, selected=5)
     train_z, test_z, pending = (np.asarray(t.z, np.float64).ravel() for t in fig.data[:3])
     shown = ~np.isnan(train_z) | ~np.isnan(test_z) | ~np.isnan(pending)
     assert np.array_equal(shown, below)                          # exactly the probe's cells are drawn
-    g = graduation["graduation_epoch"]
-    assert np.array_equal(~np.isnan(train_z), below & graduation["train_mask"] & (g <= mid))
-    assert np.array_equal(~np.isnan(test_z), below & ~graduation["train_mask"] & (g <= mid))
+    done = (g != NEVER) & (g <= mid)                             # graduated by `mid`; NEVER is never done
+    assert np.array_equal(~np.isnan(train_z), below & graduation["train_mask"] & done)
+    assert np.array_equal(~np.isnan(test_z), below & ~graduation["train_mask"] & done)
+    assert (below & ~done).any() and (below & done).any()        # mid-run: some cells drawn, some pending
     assert fig.layout.meta["click"] == "input" and fig.data[0].customdata[4][17] == 4 * 31 + 17
     hardest = CATALOG["hardest_inputs"](graduation, mid, probe=below, count=10)
     ids = np.asarray(hardest.data[0].customdata)

@@ -22,6 +22,41 @@ def test_fast_training_path_gives_the_full_forwards_last_position_logits():
     assert (full - fast).abs().max() < 1e-5
 
 
+def test_the_equals_path_gives_the_full_forwards_pattern_and_mlp_activations_at_equals():
+    cfg = ModelConfig(p=31, d_model=32, n_heads=4, d_head=8, d_mlp=64)
+    model = Transformer(cfg, init_weights(cfg, 2))
+    grid = torch.as_tensor(probe_inputs(31))
+    with torch.no_grad():
+        logits, cache = model.run_with_cache(grid, names_filter=["blocks.0.attn.hook_pattern", "blocks.0.mlp.hook_post"])
+        last = model.last_position(grid[:, 0], grid[:, 1])
+    assert sorted(cache) == ["blocks.0.attn.hook_pattern", "blocks.0.mlp.hook_post"]  # only what was asked
+    assert torch.allclose(last["logits"], logits[:, -1], atol=1e-5)
+    assert torch.allclose(last["blocks.0.attn.hook_pattern"], cache["blocks.0.attn.hook_pattern"][:, :, -1], atol=1e-6)
+    assert torch.allclose(last["blocks.0.mlp.hook_post"], cache["blocks.0.mlp.hook_post"][:, -1], atol=1e-5)
+
+
+def test_the_hooked_model_is_the_same_model_with_transformer_lens_hooks():
+    """`workbench.hooked` (what `wb.Variant.model` returns) is a TL HookedRootModule with the same
+    weights, names, activations and logits; the plain model needs only torch."""
+    import subprocess
+    import sys
+    from transformer_lens import HookedRootModule
+
+    from workbench.hooked import HookedTransformer
+    cfg = ModelConfig(p=7, d_model=16, n_heads=2, d_head=8, d_mlp=32)
+    plain, hooked = Transformer(cfg, init_weights(cfg, 0)), HookedTransformer(cfg, init_weights(cfg, 0))
+    assert isinstance(hooked, HookedRootModule) and plain.state_dict().keys() == hooked.state_dict().keys()
+    tokens = torch.as_tensor(probe_inputs(7))
+    with torch.no_grad():
+        (logits, cache), (tl_logits, tl_cache) = plain.run_with_cache(tokens), hooked.run_with_cache(tokens)
+        zeroed = hooked.run_with_hooks(tokens, fwd_hooks=[("blocks.0.hook_mlp_out", lambda x, hook: x * 0)])
+    assert torch.equal(logits, tl_logits) and list(cache) == list(tl_cache)
+    assert all(torch.equal(cache[k], tl_cache[k]) for k in cache)
+    assert not torch.allclose(zeroed, tl_logits) and not hooked.blocks[0].hook_mlp_out.fwd_hooks  # hooks removed
+    code = "import sys, workbench.model; print('transformer_lens' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "False\n"
+
+
 def test_run_with_cache_exposes_transformer_lens_hooks_with_their_shapes():
     cfg = ModelConfig(p=7, d_model=16, n_heads=2, d_head=8, d_mlp=32)
     model = Transformer(cfg, init_weights(cfg, 0))
@@ -56,6 +91,21 @@ def test_init_depends_only_on_the_seed_and_follows_the_paper_scales():
     assert first["embed.W_E"].std().item() == pytest.approx(1 / np.sqrt(128), rel=0.05)
     assert first["unembed.W_U"].std().item() == pytest.approx(1 / np.sqrt(114), rel=0.05)
     assert first["blocks.0.mlp.b_in"].abs().max() == 0
+
+
+def test_a_float64_model_starts_from_the_same_draws_and_runs_in_float64():
+    narrow = ModelConfig(p=7, d_model=16, n_heads=2, d_head=8, d_mlp=32)
+    wide = ModelConfig(p=7, d_model=16, n_heads=2, d_head=8, d_mlp=32, dtype="float64")
+    w32, w64 = init_weights(narrow, 0), init_weights(wide, 0)
+    assert all(w64[k].dtype == torch.float64 and torch.equal(w64[k].float(), w32[k]) for k in w32)
+    model = Transformer(wide, w64)
+    assert {p.dtype for p in model.parameters()} == {torch.float64}
+    tokens = torch.as_tensor(probe_inputs(7))
+    with torch.no_grad():
+        logits = model.last_logits(tokens[:, 0], tokens[:, 1])
+        assert logits.dtype == torch.float64
+        assert torch.allclose(logits.float(), Transformer(narrow, w32).last_logits(tokens[:, 0], tokens[:, 1]), atol=1e-5)
+    assert check_weights(wide, {k: v.numpy() for k, v in w32.items()}, "t")["embed.W_E"].dtype == torch.float64
 
 
 def test_paper_init_matches_drawing_with_the_global_generator_in_the_papers_layout():

@@ -126,13 +126,19 @@ def test_a_user_analyzer_registers_in_a_few_lines_and_a_version_bump_recomputes_
         registry.REGISTRY.pop("mlp_sparsity_test")
 
 
-def test_parallel_workers_give_the_same_artifacts(short_run):
+def test_parallel_workers_give_exactly_the_same_artifacts(short_run):
+    # The workers are other processes with one thread each, this one has its own BLAS threads:
+    # every per-checkpoint artifact must come out bit for bit the same (float64 analysis, ties by k).
     store, ref = short_run
-    analyze(ref, store, progress=False, workers=1, analyzers=["attention_heads"])
-    serial = store.load_artifact(ref, "attention_heads")
-    analyze(ref, store, progress=False, workers=2, analyzers=["attention_heads"], force=True)
-    parallel = store.load_artifact(ref, "attention_heads")
-    assert all(np.allclose(serial[k], parallel[k], atol=1e-5, equal_nan=True) for k in serial)
+    per_epoch = [n for n in registry.BUILTINS if registry.get(n).kind == "epoch"]
+    analyze(ref, store, progress=False, workers=1, analyzers=per_epoch)
+    serial = {name: store.load_artifact(ref, name) for name in per_epoch}
+    analyze(ref, store, progress=False, workers=2, analyzers=per_epoch, force=True)
+    for name in per_epoch:
+        parallel = store.load_artifact(ref, name)
+        assert sorted(parallel) == sorted(serial[name])
+        for key in serial[name]:
+            np.testing.assert_array_equal(parallel[key], serial[name][key], err_msg=f"{name}: {key}")
 
 
 def test_bad_requests_are_explained(short_run, store):
@@ -145,3 +151,13 @@ def test_bad_requests_are_explained(short_run, store):
         analyze(ref, store_, progress=False)
     with pytest.raises(MissingError, match="no variant tiny_addition/nope"):
         analyze(VariantRef("tiny_addition", "nope"), store_)
+
+
+def test_a_handful_of_checkpoints_is_analyzed_without_a_worker_pool(monkeypatch):
+    """Worker processes cost seconds each to start (a fresh Python importing torch): an imported
+    checkpoint or a few are analyzed in this process, a long run's hundred in one worker per core."""
+    from workbench import pipeline
+    monkeypatch.setattr(pipeline.threads, "available", lambda: 2)  # two free cores, whatever the machine is doing
+    p113 = pipeline.SECONDS_PER_P113_CHECKPOINT
+    assert all(pipeline._worker_count(None, n * p113, ["neuron_frequencies"]) == 1 for n in range(1, 9))
+    assert pipeline._worker_count(None, 101 * p113, ["neuron_frequencies"]) == 2

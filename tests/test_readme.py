@@ -1,4 +1,5 @@
-"""CI proves the README: the test command it runs is the README's, character for character; and
+"""CI proves the README: the test command it runs is the README's, character for character (then
+the `numerics` tests again on torch's generic CPU kernels); and
 the README and docs/ link only to files (and headings) that exist in a clone."""
 from __future__ import annotations
 
@@ -19,6 +20,13 @@ def test_ci_runs_the_readme_test_command():
     ci_lines = [line for line in (ROOT / ".ci/run").read_text().splitlines() if line.startswith("./setup.sh")]
     assert ci_lines == [commands[1]]
     assert "workbench demo" in commands[0]
+
+
+def test_ci_reruns_the_numerics_tests_on_torchs_generic_kernels():
+    ci = (ROOT / ".ci/run").read_text()
+    second = [line.strip() for line in ci.splitlines() if "ATEN_CPU_CAPABILITY=default" in line and "pytest" in line]
+    assert second == ['ATEN_CPU_CAPABILITY=default .venv/bin/python -m pytest -q -m "numerics and not browser"']
+    assert '"numerics:' in (ROOT / "pyproject.toml").read_text()       # a registered marker, not a typo
 
 
 def test_the_readme_is_a_front_page():

@@ -333,7 +333,7 @@ def test_neuron_grid_pages_through_the_given_order_with_readable_titles():
     assert [int(t.customdata[0, 0]) for t in fig.data] == shown
     assert fig.data[0].z.shape == (5, 5)
     n = shown[0]
-    assert fig.layout.annotations[0].text == f"neuron {n} · k={DOMINANT[n]} · FVE {0.5 + n / 40:.2f}"
+    assert fig.layout.annotations[0].text == f"neuron {n}<br>k={DOMINANT[n]} · FVE {0.5 + n / 40:.2f}"  # two lines: no run-ins
 
 
 def test_neuron_spatial_scale_tolerates_epochs_of_flat_maps():

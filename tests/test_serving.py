@@ -3,9 +3,15 @@ carry, forged callback inputs answered with a message instead of a traceback."""
 from __future__ import annotations
 
 import json
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 
 import dash
 import pytest
+import waitress
 
 from workbench.cli import main
 from workbench.serving import ServeError, check_binding, protect
@@ -50,14 +56,46 @@ def test_serve_command_refuses_a_public_interface_and_a_short_token(capsys, monk
 
 def test_serve_binds_loopback_by_default_and_warns_when_remote(capsys, monkeypatch):
     bound = []
-    monkeypatch.setattr(dash.Dash, "run", lambda self, host, port, debug: bound.append((host, port, debug)))
+    monkeypatch.setattr(waitress, "serve", lambda app, host, port, threads: bound.append((host, port, "waitress")))
+    monkeypatch.setattr(dash.Dash, "run", lambda self, host, port, debug: bound.append((host, port, "dev", debug)))
     assert main(["serve", "--port", "8123"]) == 0
-    assert bound[-1] == ("127.0.0.1", 8123, False) and "WARNING" not in capsys.readouterr().err
+    assert bound[-1] == ("127.0.0.1", 8123, "waitress") and "WARNING" not in capsys.readouterr().err
     monkeypatch.setenv("WORKBENCH_TOKEN", TOKEN)
     assert main(["serve", "--host", "0.0.0.0", "--allow-remote"]) == 0
     out = capsys.readouterr()
-    assert bound[-1] == ("0.0.0.0", 8050, False) and "WARNING: serving on 0.0.0.0" in out.err
+    assert bound[-1] == ("0.0.0.0", 8050, "waitress") and "WARNING: serving on 0.0.0.0" in out.err
     assert TOKEN not in out.out + out.err  # the token is not printed to logs
+    assert main(["serve", "--debug"]) == 0  # only --debug runs Flask's development server
+    assert bound[-1] == ("127.0.0.1", 8050, "dev", True)
+
+
+def test_serve_answers_from_a_production_server_without_the_development_server_warning(tmp_path):
+    """`workbench serve` for real: pages and callbacks come from waitress, and Flask's "This is a
+    development server" warning is not printed."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    log = tmp_path / "serve.log"
+    with open(log, "w") as out:
+        server = subprocess.Popen([sys.executable, "-m", "workbench.cli", "serve", "--data", str(tmp_path / "data"),
+                                   "--port", str(port)], stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_dash-layout", timeout=10) as response:
+                    assert response.status == 200 and response.headers["Server"] == "waitress"
+                    break
+            except OSError:
+                assert server.poll() is None and time.monotonic() < deadline, log.read_text()
+                time.sleep(0.2)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/fourier", timeout=30) as response:
+            assert response.status == 200 and b"workbench" in response.read()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    text = log.read_text()
+    assert f"at http://127.0.0.1:{port}/" in text and "development server" not in text.lower(), text
 
 
 def test_every_page_asset_and_callback_needs_the_token(app):
@@ -108,7 +146,7 @@ def test_forged_selection_values_get_a_clean_answer_not_a_traceback(app):
         answer = response.get_json()["response"]
         assert answer["selection"]["data"] == {"variant": None, "epoch": None, "neuron": 0, "head": 0,
                                                "compare": []}, changed
-        assert "no variant '../../etc' in this data root" in answer["selection-error"]["children"]
+        assert "No run '../../etc' in this data root" in answer["selection-error"]["children"]
         assert "sideUpdate" not in response.get_json()  # answered, not failed
 
 

@@ -8,6 +8,10 @@ How the modules depend on each other, layer by layer, is docs/architecture.md.
 """
 import importlib
 
+from workbench import threads as _threads
+
+_threads.prepare_environment()  # before torch or NumPy load: OpenMP's spin, NumPy's BLAS threads
+
 __version__ = "0.1.0"
 
 _LAZY = {

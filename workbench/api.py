@@ -132,12 +132,14 @@ class Variant:
 
     @_in_api_words
     def model(self, epoch: int | None = None):
-        """The hooked model at the checkpoint nearest `epoch` (default: the last), in eval mode:
-        `logits, cache = model.run_with_cache(v.tokens())`."""
-        from workbench.model import ModelConfig, load_model  # torch
+        """The model at the checkpoint nearest `epoch` (default: the last), in eval mode, as a
+        TransformerLens `HookedRootModule` (`workbench.hooked`; importing TransformerLens takes a few
+        seconds): `logits, cache = model.run_with_cache(v.tokens())`, `run_with_hooks`, ..."""
+        from workbench.hooked import load_hooked_model  # torch and TransformerLens
+        from workbench.model import ModelConfig  # torch
         epoch = self.snap(epoch)
-        return load_model(ModelConfig.from_spec(self.spec), self.store.load_weights(self.ref, epoch),
-                          f"{self.ref} epoch {epoch}")
+        return load_hooked_model(ModelConfig.from_spec(self.spec), self.store.load_weights(self.ref, epoch),
+                                 f"{self.ref} epoch {epoch}")
 
     def tokens(self):
         """The full p×p grid as model input, [p*p, 3] token ids `a b =` (row a * p + b)."""

@@ -21,15 +21,16 @@ from dash import MATCH, CeleryManager, DiskcacheManager, Input, Output, html
 from workbench import jobs
 from workbench.config import load_plugins
 from workbench.errors import UserError
-from workbench.pages import (_jobs, _shell, analyze, attention, compare, dimensionality, dynamics, fourier, inputs,
-                             jobs as jobs_page, neurons, overview, progress, reports, train, trajectories, variants)
+from workbench.pages import (_jobs, _run, _shell, analyze, attention, compare, dimensionality, dynamics, fourier,
+                             imports, inputs, jobs as jobs_page, neurons, overview, progress, reports, train,
+                             trajectories, variants)
 from workbench.pages._common import graph_config
 from workbench.store import Store
 from workbench.worker import celery_app
 
 PACKAGE = Path(__file__).resolve().parent
 PAGES = (variants, overview, fourier, neurons, attention, trajectories, dimensionality, progress, dynamics, inputs,
-         compare, reports, train, analyze, jobs_page)  # in the sidebar's order
+         compare, reports, train, imports, analyze, jobs_page)  # in the sidebar's order
 log = logging.getLogger("workbench.app")
 
 
@@ -51,6 +52,7 @@ def create_app(data_root: str | Path | None = None, *, broker: str | None = None
         on_error=callback_error)  # a failing callback shows a message, never a traceback
     app.layout = lambda: _shell.layout(store, PAGES)
     _shell.register(app, store)
+    _run.register(app, store, PAGES)
     _jobs.register(app, store)
     for page in PAGES:
         page.register(app, store)

@@ -9,12 +9,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from workbench import jobs, paperrun, probes
+from workbench import jobs, paperrun, probes, threads
 from workbench.analyzers.dynamics import run_dynamics, run_series, stored_alerts, stored_phases
-from workbench.cli_runs import cmd_extend, cmd_jobs, cmd_train, cmd_worker, enqueue, parse_sets
+from workbench.cli_runs import cmd_extend, cmd_jobs, cmd_train, cmd_worker, enqueue
 from workbench.config import load_plugins
 from workbench.errors import BadInputError, MissingError, UserError
-from workbench.families import family_names, load_family
+from workbench.families import family_names, load_family, parse_sets
 from workbench.gates import evaluate_all
 from workbench.logimport import import_log
 from workbench.pipeline import analyze
@@ -247,6 +247,9 @@ def build_parser() -> argparse.ArgumentParser:
     def command(name, func, help_text):
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.add_argument("--data", metavar="DIR", help="data root (default $WORKBENCH_DATA or ./workbench-data)")
+        p.add_argument("--threads", metavar="N", help="CPU threads for each process that computes, here and in the "
+                       "processes this command starts (default $WORKBENCH_THREADS, else auto: the cores nobody "
+                       "else is using, re-measured as it runs)")
         p.set_defaults(func=func)
         return p
 
@@ -370,6 +373,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        threads.set_override(args.threads)
         load_plugins()  # users' own analyzers and renderers
         return args.func(args)
     except KeyboardInterrupt:

@@ -5,20 +5,9 @@ from __future__ import annotations
 
 from workbench import jobs
 from workbench.errors import BadInputError, ConflictError
-from workbench.families import load_family, parse_value
+from workbench.families import load_family, parse_sets
 from workbench.store import Store
 from workbench.worker import BROKER_VARIABLE, broker_url, enqueue_jobs
-
-
-def parse_sets(items: list[str] | None) -> dict:
-    """`--set key=value` options as {key: value} (values in TOML syntax, see `parse_value`)."""
-    overrides = {}
-    for item in items or []:
-        if "=" not in item:
-            raise BadInputError(f"--set expects key=value, got {item!r} (e.g. --set train_fraction=0.5)")
-        key, value = item.split("=", 1)
-        overrides[key.strip()] = parse_value(value.strip())
-    return overrides
 
 
 def _variants(args) -> list:

@@ -213,6 +213,16 @@ def overview_numbers(store: Store, ref: VariantRef, epoch: int | None) -> dict:
             "fraction_explained": float(neurons["fraction_explained"][i]), "neurons_epoch": int(neurons["epochs"][i])}
 
 
+def relative_spread(rows: list[dict], key) -> float | None:
+    """How far apart the rows' numbers under `key` are: (max − min) / max |v|, 0 when equal; None
+    when some row has no number there (then only equal / different can be said)."""
+    values = [row.get(key) for row in rows]
+    if not values or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        return None
+    scale = max(abs(v) for v in values)
+    return 0.0 if scale == 0 else (max(values) - min(values)) / scale
+
+
 def metric_differences(rows: list[dict], keys, rel_tol: float = 1e-3) -> dict[str, bool]:
     """For each key: do the rows disagree? Numbers within rel_tol of each other count as equal."""
     differs = {}
@@ -242,32 +252,32 @@ class OverlayMetric:
 
 
 OVERLAY_METRICS = {
-    "loss": OverlayMetric("Loss", "loss (nats, log scale)", "Train loss falls together; where test loss drops "
-                          "is where each variant groks.", (("train loss", "history", "train_loss"),
+    "loss": OverlayMetric("Loss", "loss (nats, log scale)", "Look for where each variant's test loss drops: "
+                          "that is where it groks (dotted: each variant's grokking onset).", (("train loss", "history", "train_loss"),
                                                            ("test loss", "history", "test_loss")), log_y=True),
-    "accuracy": OverlayMetric("Accuracy", "accuracy (fraction of pairs)", "Test accuracy rises late, at a "
-                              "different epoch for each variant.", (("train acc.", "history", "train_acc"),
+    "accuracy": OverlayMetric("Accuracy", "accuracy (fraction of pairs)", "Look for the epoch at which each "
+                              "variant's test accuracy rises (dotted: its grokking onset).", (("train acc.", "history", "train_acc"),
                                                                    ("test acc.", "history", "test_acc")), fmt=".1%"),
-    "progress": OverlayMetric("Restricted and excluded loss", "loss (nats, log scale)", "Restricted loss falls "
-                              "before test loss; excluded loss rises as memorization is abandoned.",
+    "progress": OverlayMetric("Restricted and excluded loss", "loss (nats, log scale)", "Look for restricted "
+                              "loss falling before each variant's test loss, and excluded loss rising.",
                               (("restricted loss", "progress_measures", "restricted_loss"),
                                ("excluded loss", "progress_measures", "excluded_loss")), log_y=True),
     "gini": OverlayMetric("Fourier sparsity (Gini)", "Gini coefficient (0 = uniform, 1 = one frequency)",
-                          "Gini climbs as each variant concentrates on its key frequencies.",
+                          "Look for when each variant's Gini climbs: its norms concentrating on its key frequencies.",
                           (("Gini W_E", "progress_measures", "gini_W_E"),
                            ("Gini W_L", "progress_measures", "gini_W_L")), fmt=".3f"),
     "participation_ratio": OverlayMetric("Participation ratio of W_E", "participation ratio (dimensions)",
-                                         "W_E compresses into few dimensions after grokking.",
+                                         "Look for when each variant's W_E falls into few dimensions, against its onset.",
                                          (("PR W_E", "dimensionality", "participation_ratio.W_E"),), fmt=".2f"),
     "velocity": OverlayMetric("Speed through parameter space", "‖Δθ‖ per epoch (L2 norm, log scale)",
-                              "Fast while memorizing, a bump at grokking, a slow drift during cleanup.",
+                              "Look for where each variant slows down, and whether it speeds up again near its onset.",
                               (("speed (all parameters)", "parameter_trajectory", "all.velocity"),),
                               log_y=True, fmt=".3g"),
     "llc": OverlayMetric("Local learning coefficient", "λ̂ (mean of SGLD chains)",
-                         "λ̂ rises through memorization and falls when each variant groks (optional analyzer: "
+                         "Look for λ̂ rising and falling against each variant's onset (optional analyzer: "
                          "`workbench analyze VARIANT --analyzers llc`).", (("LLC", "llc", "llc_mean"),), fmt=".3g"),
     "clusters": OverlayMetric("Neuron frequency clusters", "clusters (frequencies, count)",
-                              "Clusters with ≥ 2% of the neurons; grokked runs settle on their key frequencies.",
+                              "Clusters with ≥ 2% of the neurons: look for when each variant's count settles.",
                               (("clusters", "neuron_frequencies", "cluster_count"),), fmt="d"),
 }
 

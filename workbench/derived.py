@@ -2,8 +2,9 @@
 
 Neuron heatmaps (d_mlp maps of p x p) and attention maps are far larger than the per-epoch
 artifacts (13 MB vs 80 kB per p=113 checkpoint), and the app shows them one epoch at a time, so
-they are not stored for every epoch: one forward pass recomputes them, and a size-capped
-disk cache under `<data root>/.cache/derived` (`Store.disk_cache`) keeps the recent ones. Entries are keyed by the
+they are not stored for every epoch: one run of the model's `=`-only path (`EpochContext.at_equals`,
+~0.1 s at p = 113) recomputes them, and a size-capped disk cache under `<data root>/.cache/derived`
+(`Store.disk_cache`) keeps the recent ones, neurons and attention apart. Entries are keyed by the
 checkpoint's checksum, so a retrained checkpoint never serves stale maps. One input's direct
 logit attribution across every checkpoint (`input_trace`) is cached the same way.
 """
@@ -30,6 +31,19 @@ CACHE_BYTES = 2 * 1024**3
 _COMPUTE_SLOTS = threading.BoundedSemaphore(2)
 
 
+# Torch threads for these computations (None: torch's own setting). `workbench serve` sets 1: its
+# requests compute side by side in the slots above, and two OpenMP threads per computation on 2
+# busy cores spin at each other's barriers - one input's trace over 101 p = 113 checkpoints took
+# 11.5 s of CPU with two threads and 0.47 s with one.
+_threads: int | None = None
+
+
+def set_compute_threads(n: int | None) -> None:
+    """Run the forward passes of maps and traces on `n` torch threads in this process (the server)."""
+    global _threads
+    _threads = n
+
+
 def cache_for(store: Store):
     return store.disk_cache("derived", CACHE_BYTES)
 
@@ -42,27 +56,39 @@ def _cached(store: Store, key: tuple, compute: Callable[[], dict]) -> dict:
         with _COMPUTE_SLOTS:
             value = cache.get(key)  # computed by another request while this one waited?
             if value is None:
+                if _threads is not None:
+                    import torch  # heavy: the computation runs the model anyway
+                    torch.set_num_threads(_threads)
                 value = compute()
                 cache.set(key, value)
     return value
 
 
-def _maps(store: Store, ref: VariantRef, epoch: int) -> dict[str, np.ndarray]:
+def _maps(store: Store, ref: VariantRef, epoch: int, kind: str) -> np.ndarray:
+    """One kind of map ("neuron_maps" or "attention_maps") at a checkpoint. Each kind is its own cache
+    entry, so the Attention page never reads the neurons' 13 MB; one run of the model's `=`-only
+    path makes both, and the kind not asked for is stored too."""
+    fingerprint = store.checkpoint_fingerprint(ref, epoch)
+    keys = {k: (k, ref.family, ref.id, epoch, fingerprint) for k in ("neuron_maps", "attention_maps")}
+
     def compute():
         ctx = EpochContext(store.info(ref)["spec"], epoch, store.load_weights(ref, epoch))
-        return {"neurons": np.ascontiguousarray(np.moveaxis(neuron_maps(ctx), -1, 0)).astype(np.float16),
-                "attention": head_maps(ctx).astype(np.float16)}
-    return _cached(store, ("maps", ref.family, ref.id, epoch, store.checkpoint_fingerprint(ref, epoch)), compute)
+        maps = {"neuron_maps": np.ascontiguousarray(np.moveaxis(neuron_maps(ctx), -1, 0)).astype(np.float16),
+                "attention_maps": head_maps(ctx).astype(np.float16)}
+        for other in (k for k in maps if k != kind):
+            cache_for(store).set(keys[other], maps[other])
+        return maps[kind]
+    return _cached(store, keys[kind], compute)
 
 
 def neuron_heatmaps(store: Store, ref: VariantRef, epoch: int) -> np.ndarray:
     """Every MLP neuron's activation at `=` over the grid, [d_mlp, p (a), p (b)], float16."""
-    return _maps(store, ref, epoch)["neurons"]
+    return _maps(store, ref, epoch, "neuron_maps")
 
 
 def attention_maps(store: Store, ref: VariantRef, epoch: int) -> np.ndarray:
     """Attention from `=` to `a` and to `b` per head over the grid, [2, n_heads, p (a), p (b)], float16."""
-    return _maps(store, ref, epoch)["attention"]
+    return _maps(store, ref, epoch, "attention_maps")
 
 
 def input_trace(store: Store, ref: VariantRef, pair: int) -> dict[str, np.ndarray]:

@@ -7,6 +7,7 @@ A family is a TOML file in `families/` (or a directory on $WORKBENCH_FAMILIES):
     task = "modular_arithmetic"
     [domain]      operation, p, seed, data_seed
     [model]       n_layers, d_model, n_heads, d_head, d_mlp, act_fn
+                  optional: dtype (float32 | float64, default float32: the weights' precision)
     [training]    lr, weight_decay, betas, warmup_epochs, train_fraction, epochs
                   optional: lr_schedule (constant | cosine | step) and its lr_final_fraction,
                   lr_step_epochs, lr_step_factor; eval_every (test metrics every N epochs, default 1)
@@ -35,6 +36,7 @@ from workbench.store import VariantRef
 OPERATIONS = ("add", "subtract", "multiply")
 TASKS = ("modular_arithmetic",)
 ACT_FNS = ("relu", "gelu")
+DTYPES = ("float32", "float64")
 LR_SCHEDULES = ("constant", "cosine", "step")
 
 
@@ -73,6 +75,7 @@ SCHEMA: dict[str, dict[str, tuple[type, Any, str]]] = {
         "d_head": (int, _dimension, f"a positive integer, at most {MAX_DIM:,}"),
         "d_mlp": (int, _dimension, f"a positive integer, at most {MAX_DIM:,}"),
         "act_fn": (str, lambda v: v in ACT_FNS, f"one of {', '.join(ACT_FNS)}"),
+        "dtype": (str, lambda v: v in DTYPES, f"one of {', '.join(DTYPES)} (the weights' and forward pass's precision)"),
     },
     "training": {
         "lr": (float, _positive, "a positive number"),
@@ -98,7 +101,8 @@ SCHEMA: dict[str, dict[str, tuple[type, Any, str]]] = {
 }
 # Optional keys and their values when absent. They are not written into a spec that does not set
 # them, so variants trained before they existed keep their recipe (and their id).
-OPTIONAL = {"training": {"lr_schedule": "constant", "lr_final_fraction": 0.0, "lr_step_epochs": 1000,
+OPTIONAL = {"model": {"dtype": "float32"},
+            "training": {"lr_schedule": "constant", "lr_final_fraction": 0.0, "lr_step_epochs": 1000,
                          "lr_step_factor": 0.5, "eval_every": 1}}
 
 # Analysis settings are not part of a variant: they do not change training, so they are not in
@@ -314,6 +318,17 @@ def parse_value(text: str) -> Any:
         return tomllib.loads(f"v = {text}")["v"]
     except tomllib.TOMLDecodeError:
         return text
+
+
+def parse_sets(items: list[str] | None) -> dict:
+    """`--set key=value` options (or the app's settings field) as {key: value} (values in TOML syntax, see `parse_value`)."""
+    overrides = {}
+    for item in items or []:
+        if "=" not in item:
+            raise BadInputError(f"--set expects key=value, got {item!r} (e.g. --set train_fraction=0.5)")
+        key, value = item.split("=", 1)
+        overrides[key.strip()] = parse_value(value.strip())
+    return overrides
 
 
 def family_path(name: str) -> Path:

@@ -25,6 +25,9 @@ from workbench.selection import snap
 from workbench.store import Store, VariantRef
 
 
+MARKED = ("frequency", "neuron")  # selections a renderer that takes them marks (the selected k, the neuron)
+
+
 class FigureError(BadInputError):
     """A figure that does not exist or cannot be drawn from what was given; the message says why."""
 
@@ -61,7 +64,11 @@ def build(store: Store, ref: VariantRef, name: str, selection: dict | None = Non
     entry, selection = CATALOG[name], selection or {}
     for key in entry.requires:
         options.setdefault(key, selection.get(key) or 0)
-    if entry.reads == "history" and "checkpoints" in inspect.signature(entry.render).parameters:
+    parameters = inspect.signature(entry.render).parameters
+    for key in MARKED:
+        if key in parameters and key not in options and selection.get(key) is not None:
+            options[key] = selection[key]
+    if entry.reads == "history" and "checkpoints" in parameters:
         options.setdefault("checkpoints", store.checkpoint_epochs(ref))
     data = load(store, ref, entry.reads, selection)
     if entry.reads == "input_graduation":

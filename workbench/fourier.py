@@ -98,11 +98,13 @@ def key_frequencies(norms, ratio: float = 3.0, max_count: int = 10) -> np.ndarra
         key frequencies (checked on a grokked p = 59 model: W_E, W_U, W_L give its 4-5 key
         frequencies, the same ones its neuron clusters show).
     `max_count` = 10 is a guard, not a target (Nanda et al. 2023: 3-5 key frequencies per seed).
+    Norms within TIE x the largest norm of each other count as equal, the lowest k first
+    (`strongest_first`), so a near-tie cannot order them differently on another CPU.
     Nanda et al. (2023) read key frequencies off these norms and the neuron clusters; this is an
     automatic stand-in for the embedding, unembedding and neuron-logit map norms.
     """
     norm = np.asarray(norms["norm"] if isinstance(norms, dict) else norms, dtype=np.float64)
-    order = np.argsort(-(norm ** 2), kind="stable")
+    order = strongest_first(norm, TIE * (norm.max(initial=0.0)))
     e = norm[order] ** 2                                               # energies, descending
     n = len(e)
     below = np.concatenate([np.cumsum(e[::-1])[::-1][1:], [0.0]])    # Σ of energies after i
@@ -112,6 +114,31 @@ def key_frequencies(norms, ratio: float = 3.0, max_count: int = 10) -> np.ndarra
     accepted = (e > ratio * background + tiny) & (e > e.mean() + tiny)
     count = n if accepted.all() else int(np.argmin(accepted))
     return (order[:min(count, max_count)] + 1).astype(int)
+
+
+# Near-ties between frequencies. Values that differ by less than this (FVE, a fraction) or by less
+# than this x the largest (norms) are equal for every frequency rule, and the lowest k wins. A tie
+# broken by the last bits of a float would go one way on one CPU and the other way on another
+# (kernels round differently), and then an artifact depends on the machine that computed it.
+TIE = 1e-9
+
+
+def dominant_frequency(fve: np.ndarray, axis: int = 0, tie: float = TIE) -> np.ndarray:
+    """1-based k of the largest value along `axis` (frequencies); of values within `tie` of the
+    largest, the lowest k (argmax of the first index that comes that close)."""
+    fve = np.asarray(fve, dtype=np.float64)
+    near = fve >= fve.max(axis=axis, keepdims=True) - tie
+    return np.argmax(near, axis=axis) + 1
+
+
+def strongest_first(values: np.ndarray, tie: float) -> np.ndarray:
+    """Indices of `values` [n] from the largest to the smallest; values within `tie` of their
+    neighbour in that order form a run of equals, listed lowest index first."""
+    values = np.asarray(values, dtype=np.float64)
+    order = np.argsort(-values, kind="stable")
+    ranked = values[order]
+    group = np.concatenate([[0], np.cumsum(ranked[:-1] - ranked[1:] >= tie)]) if len(values) else np.zeros(0, int)
+    return order[np.lexsort((order, group))]
 
 
 MIN_CLUSTER_FRACTION = 0.02  # a neuron cluster counts when it holds ≥ 2% of the MLP's neurons (11 of 512)
@@ -186,7 +213,8 @@ def neuron_frequency_fve(acts: np.ndarray) -> np.ndarray:
 
 def neuron_clusters(fve: np.ndarray, threshold: float = FVE_THRESHOLD) -> dict:
     """Neuron clusters by frequency from `neuron_frequency_fve` output fve [n_freq, n_neurons]:
-        dominant_freq [n_neurons] int, 1-based k of the largest FVE;
+        dominant_freq [n_neurons] int, 1-based k of the largest FVE (`dominant_frequency`: of
+                      FVEs within TIE of the largest, the lowest k);
         dominant_fve  [n_neurons], that FVE;
         cluster_sizes [n_freq] int, number of neurons with FVE_k ≥ threshold (index i <-> k = i+1;
                       for threshold > 0.5 each neuron is in at most one cluster);
@@ -195,7 +223,7 @@ def neuron_clusters(fve: np.ndarray, threshold: float = FVE_THRESHOLD) -> dict:
     fve = np.asarray(fve)
     above = fve >= threshold
     dominant_fve = fve.max(axis=0)
-    return {"dominant_freq": fve.argmax(axis=0) + 1, "dominant_fve": dominant_fve,
+    return {"dominant_freq": dominant_frequency(fve, axis=0), "dominant_fve": dominant_fve,
             "cluster_sizes": above.sum(axis=1), "threshold": threshold,
             "fraction_explained": float(np.mean(dominant_fve >= threshold))}
 

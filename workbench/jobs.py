@@ -28,6 +28,7 @@ import sys
 import time
 from typing import Iterator
 
+from workbench import threads
 from workbench.analyzers import registry
 from workbench.errors import BadInputError, BusyError, ConflictError, UserError
 from workbench.families import VariantSpec, load_family
@@ -36,6 +37,7 @@ from workbench.store import Store, VariantRef, timestamp
 
 KINDS = ("train", "extend", "analyze")
 FINAL = ("done", "failed", "cancelled")
+SLOT_POLL_SECONDS = 0.5
 PROGRESS_EVERY_SECONDS = 0.5  # how often a running job writes its progress (and heartbeat)
 
 
@@ -180,7 +182,7 @@ def execute(store: Store, job_id: str, *, every: float = PROGRESS_EVERY_SECONDS,
         if job["state"] == "running":  # the previous attempt's process died mid-job
             job["attempts"].append({"host": job.get("host"), "pid": job.get("pid"), "started": job.get("started"),
                                     "error": _lost_reason(job)})
-        with _slot(store, slots):
+        with _slot(store, slots, job_id):
             if store.cancel_requested(job_id):
                 job.update(state="cancelled", finished=timestamp(), message="cancelled before it started")
                 store.save_job(job)
@@ -202,19 +204,24 @@ def execute(store: Store, job_id: str, *, every: float = PROGRESS_EVERY_SECONDS,
 
 
 @contextlib.contextmanager
-def _slot(store: Store, slots: int | None) -> Iterator[None]:
-    """One of `slots` machine-wide places to run (a lock file per slot and host); waits for one."""
+def _slot(store: Store, slots: int | None, job_id: str) -> Iterator[None]:
+    """One of `slots` machine-wide places to run (a lock file per slot and host). Waits for one,
+    looking every SLOT_POLL_SECONDS, and gives up (entering without a slot) once the job's cancel
+    is requested: a queued job must turn cancelled at once, not when a slot frees."""
     if not slots:
         yield
         return
     host = socket.gethostname()
     with contextlib.ExitStack() as held:
-        for index in range(slots):
-            with contextlib.suppress(BusyError):
-                held.enter_context(store.job_lock(f"slot-{host}-{index}"))
-                break
-        else:
-            held.enter_context(store.job_lock(f"slot-{host}-{os.getpid() % slots}", wait=True))
+        while not store.cancel_requested(job_id):
+            for index in range(slots):
+                with contextlib.suppress(BusyError):
+                    held.enter_context(store.job_lock(f"slot-{host}-{index}"))
+                    break
+            else:
+                time.sleep(SLOT_POLL_SECONDS)
+                continue
+            break
         yield
 
 
@@ -290,8 +297,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--slots", type=int, default=0)
     args = parser.parse_args(argv)
     if args.slots:
-        import torch  # heavy: the job runs here
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // args.slots))
+        threads.set_limit(threads.cores() // args.slots)
     job = execute(Store(args.data), args.job, slots=args.slots or None)
     return 0 if job["state"] in ("done", "cancelled") else 1
 

@@ -21,6 +21,7 @@ from typing import Callable
 import numpy as np
 
 from workbench import analyzers as registry
+from workbench import threads
 from workbench.analyzers.context import EpochContext, SeriesContext
 from workbench.caching import StampedMemo, file_time
 from workbench.families import FamilyError, analysis_settings, family_path, load_family
@@ -32,7 +33,8 @@ from workbench.store import Store, VariantRef
 # running, e.g. (3.45, 24, "epoch 300: LLC chain 2/4, draw 90/200"); a stop then takes effect
 # when that checkpoint is done.
 ProgressCallback = Callable[[float, int, str], "bool | None"]
-# A worker process costs ~4 s to start (importing torch); one p=113 checkpoint ~1 s to analyze.
+# A worker process costs seconds to start (a fresh Python importing torch and the analyzers; measured
+# 1.2 s of CPU alone, more on a busy machine); one p=113 checkpoint ~1 s to analyze.
 WORKER_STARTUP_SECONDS, SECONDS_PER_P113_CHECKPOINT = 4.0, 1.0
 
 
@@ -123,8 +125,7 @@ def _run_epochs(store, ref, spec, todo, manifest, fingerprints, final_fp, final_
 
     pool = _pool(workers, _modules(names)) if workers > 1 else None
     try:
-        for epoch, artifacts in (_pooled(pool, jobs, report) if pool else
-                                 (_analyze_epoch(job, lambda f, n, e=job[4]: report(e, f, n)) for job in jobs)):
+        for epoch, artifacts in _pooled(pool, jobs, report) if pool else _in_process(jobs, report):
             for name, arrays in artifacts.items():
                 stamp = _stamp(registry.get(name), fingerprints[epoch], final_fp, spec)
                 store.save_artifact(ref, name, epoch, arrays, {"stamp": stamp})
@@ -141,6 +142,13 @@ def _run_epochs(store, ref, spec, todo, manifest, fingerprints, final_fp, final_
         if bar:
             bar.close()
     return done
+
+
+def _in_process(jobs, report):
+    governor = threads.Governor()  # torch's threads: the free cores, re-measured as it goes
+    for job in jobs:
+        governor.tick()
+        yield _analyze_epoch(job, lambda f, n, e=job[4]: report(e, f, n))
 
 
 def _pooled(pool, jobs, report):
@@ -170,8 +178,8 @@ def _analyze_epoch(job, progress=None) -> tuple[int, dict[str, dict[str, np.ndar
     if progress is None and _NOTES is not None:
         def progress(fraction, note):
             _NOTES.put((epoch, fraction, note))
-    ctx = EpochContext(spec, epoch, store.load_weights(ref, epoch), _final_weights(root, family, vid, final_epoch),
-                       progress=progress)
+    final = _final_weights(root, family, vid, final_epoch) if epoch != final_epoch else None  # None: these
+    ctx = EpochContext(spec, epoch, store.load_weights(ref, epoch), final, progress=progress)
     out = {}
     for name in names:
         arrays = registry.get(name).compute(ctx)
@@ -276,7 +284,7 @@ def _worker_count(requested: int | None, serial_seconds: float, names: list[str]
         return max(1, requested)
     if any(registry.get(n).compute.__module__ == "__main__" for n in names):
         return 1  # analyzers defined in a script or notebook cannot be imported by a worker
-    cores = os.cpu_count() or 1
+    cores = threads.available()  # the cores nobody else is using (workbench.threads)
     return cores if serial_seconds / cores + WORKER_STARTUP_SECONDS < serial_seconds else 1
 
 
@@ -286,8 +294,8 @@ def _modules(names: list[str]) -> tuple[str, ...]:
 
 def _init_worker(modules: tuple[str, ...], notes) -> None:
     global _NOTES
-    import torch  # heavy: the worker processes analyze checkpoints
-    torch.set_num_threads(1)  # one process per core
+    import torch  # noqa: F401 - heavy: the worker processes analyze checkpoints
+    threads.worker_setup()  # one thread per process, one process per core
     _NOTES = notes
     for module in modules:
         importlib.import_module(module)
@@ -305,7 +313,7 @@ def _pool(workers: int, modules: tuple[str, ...]):
     context = multiprocessing.get_context("spawn")
     notes = context.Queue()
     saved = {k: os.environ.get(k) for k in THREAD_VARIABLES}
-    os.environ.update({k: "1" for k in THREAD_VARIABLES})
+    os.environ.update({k: str(threads.pinned() or 1) for k in THREAD_VARIABLES})
     try:
         pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(modules, notes))
         # Workers are spawned on demand, one per submit while none is idle: start them all now,

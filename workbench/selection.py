@@ -1,9 +1,12 @@
-"""The selection (variant, epoch, neuron, head, input, probe, compared variants) and its mirror in the URL query.
+"""The selection (variant, epoch, frequency, neuron, head, input, probe, compared variants, the
+Compare page's modes) and its mirror in the URL query.
 
 The selection lives in the browser: a `dcc.Store` that one callback keeps in step with the URL
 (`?variant=family/id&epoch=1500&neuron=17&head=2&input=481&probe=below&compare=family/id2`), the
-sidebar controls and clicks on figures. `input` is a pair index a * p + b; `probe` names one of
-the variant's probes. `compare` lists the variants shown beside the selected one.
+sidebar controls and clicks on figures. `frequency` is a 1-based k (a click on a frequency axis);
+`input` is a pair index a * p + b; `probe` names one of the variant's probes. `compare` lists the
+variants shown beside the selected one; `align`, `cursors` and `side` are the Compare page's
+overlay alignment, side-by-side cursor mode and side-by-side figure (absent = the defaults).
 A copied link reopens the same state; back/forward replay it; two tabs never share it.
 """
 from __future__ import annotations
@@ -11,8 +14,9 @@ from __future__ import annotations
 import bisect
 from urllib.parse import parse_qs, quote, unquote_plus, urlencode
 
-FIELDS = ("variant", "epoch", "neuron", "head", "input", "probe", "compare")
-INT_FIELDS = ("epoch", "neuron", "head", "input")
+FIELDS = ("variant", "epoch", "frequency", "neuron", "head", "input", "probe", "compare", "align", "cursors", "side")
+INT_FIELDS = ("epoch", "frequency", "neuron", "head", "input")
+OPTIONAL_FIELDS = ("frequency", "input", "probe", "align", "cursors", "side")  # absent unless chosen
 MAX_COMPARED = 6  # variants shown together: the selected one and up to five compared with it
 
 

@@ -10,25 +10,33 @@
 - A callback that fails answers with a short message in the page (and the traceback goes to the
   server's log, not the browser: `workbench.app.callback_error`). Flask/Dash debug mode stays off
   unless `debug=True`.
+- The app is served by waitress, a production WSGI server (`THREADS` request threads), not Flask's
+  development server; only `debug=True` uses the development server, for its reloader and error pages.
 - `run_worker` starts a Celery worker that runs the app's jobs (see `workbench.worker`).
 """
 from __future__ import annotations
 
 import contextlib
 import hmac
+import logging
 import os
 import socket
 import sys
 from urllib.parse import parse_qsl, urlencode
 
+import waitress
 from flask import redirect, request
 
+from workbench import derived
 from workbench.app import create_app
 from workbench.errors import BadInputError
 from workbench.store import Store
 from workbench.worker import celery_app
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+# Request threads. A request that computes (maps, traces, figures) holds one; 8 lets the quick
+# ones (selection, routing, small figures) pass beside those on 2 cores (benchmarks/bench_load.py).
+THREADS = 8
 COOKIE = "workbench_token"
 MIN_TOKEN = 16
 
@@ -90,6 +98,7 @@ def serve(root, *, host: str = "127.0.0.1", port: int = 8050, query: str = "", b
     token = access_token(token)
     check_binding(host, allow_remote, token)
     _import_shared_modules()
+    derived.set_compute_threads(1)  # requests compute side by side, one torch thread each
     app = create_app(root, broker=broker)
     if token:
         protect(app.server, token)
@@ -103,7 +112,13 @@ def serve(root, *, host: str = "127.0.0.1", port: int = 8050, query: str = "", b
     if token:
         link += ("&" if query else "?") + "token=<the token>"
     print(f"serving {root} at {link}  (Ctrl-C stops)", flush=True)
-    app.run(host=host, port=port, debug=debug)
+    if debug:
+        app.run(host=host, port=port, debug=True)  # Flask's development server: reloader, error pages
+    else:
+        # waitress warns "Task queue depth is N" whenever a request waits for a thread: routine
+        # when many users step epochs at once, and no use in the terminal.
+        logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+        waitress.serve(app.server, host=host, port=port, threads=THREADS)
     return 0
 
 

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from workbench import tasks
+from workbench import tasks, threads
 from workbench.families import OPTIONAL, VariantSpec, checkpoint_schedule, setting
 from workbench.history import History
 from workbench.model import ModelConfig, Transformer, check_weights, init_weights
@@ -201,7 +201,9 @@ def _replay(store, ref, spec, device, start, wanted, history, progress, callback
                store.load_optimizer(ref, start) if start else None, ref)
     stop, deviation = max(wanted), 0.0
     bar = _progress_bar(progress, stop - start, 0, ref)
+    governor = threads.Governor()
     for epoch in range(start, stop + 1):
+        governor.tick()
         metrics = run.evaluate(epoch)
         recorded = history.get("train_loss", [])
         if epoch < len(recorded):
@@ -296,7 +298,9 @@ def _run(store, ref, spec, device, progress, callback) -> dict:
 
     bar = _progress_bar(progress, epochs, start, ref)
     began, stopped, last_test = time.perf_counter(), False, {}
+    governor = threads.Governor()
     for epoch in range(start, epochs + 1):
+        governor.tick()
         metrics = run.evaluate(epoch, test=bool(tested[epoch]))
         for key, value in metrics.items():
             history[key][epoch] = value
@@ -357,8 +361,8 @@ def _initial_optimizer_arrays(model: Transformer) -> dict[str, np.ndarray]:
     """AdamW state before its first step (zeros), so epoch 0 is resumable like any other."""
     arrays = {}
     for name, param in model.named_parameters():
-        arrays[f"exp_avg.{name}"] = np.zeros(param.shape, np.float32)
-        arrays[f"exp_avg_sq.{name}"] = np.zeros(param.shape, np.float32)
+        arrays[f"exp_avg.{name}"] = np.zeros(param.shape, param.detach().cpu().numpy().dtype)
+        arrays[f"exp_avg_sq.{name}"] = np.zeros(param.shape, param.detach().cpu().numpy().dtype)
         arrays[f"step.{name}"] = np.zeros((), np.float32)
     return arrays
 

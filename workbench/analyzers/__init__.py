@@ -12,7 +12,7 @@ Register your own in a few lines (bump `version` when its output changes, and it
     @register("mlp_sparsity")
     def mlp_sparsity(ctx):
         '''Fraction of MLP neurons active at the `=` position, over the full grid.'''
-        post = ctx.activation("blocks.0.mlp.hook_post")[:, -1]      # [p*p, d_mlp]
+        post = ctx.at_equals("blocks.0.mlp.hook_post")              # [p*p, d_mlp] at `=`
         return {"active_fraction": (post > 0).mean(axis=0)}           # [d_mlp]
 """
 from workbench.analyzers.registry import (BUILTINS, OPTIONAL, REGISTRY, Analyzer, UnknownAnalyzerError,  # noqa: F401

@@ -1,8 +1,9 @@
 """What analyzers share: one checkpoint's weights, model, activations and probe (EpochContext),
 or a whole run's checkpoints, history and stacked artifacts (SeriesContext).
 
-Everything is computed lazily and at most once, so ten activation analyzers cost one forward
-pass and a weight-only analyzer never runs the model.
+Everything is computed lazily and at most once: the built-in analyzers read the model only at
+`=` and share one run of its `=`-only path (`at_equals`), an analyzer that reads every position
+(`activation`) costs one full forward, and a weight-only analyzer never runs the model.
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ class EpochContext:
         self.spec, self.epoch, self.weights = spec, epoch, weights
         self.final_weights = final_weights if final_weights is not None else weights
         self._progress = progress  # (fraction of this checkpoint done, note) -> None; set by the pipeline
+        self._activations: dict = {}  # hook name -> activation over the probe (torch), see `activation`
 
     def report(self, fraction: float, note: str) -> None:
         """Progress inside a long analyzer (e.g. SGLD chains): shown on the pipeline's bar."""
@@ -44,26 +46,48 @@ class EpochContext:
 
     @cached_property
     def model(self):
+        """The checkpoint's model, in the precision it trained in (`cfg.dtype`)."""
         from workbench.model import load_model  # torch
         return load_model(self.cfg, self.weights, f"epoch {self.epoch}")
 
-    @cached_property
-    def _cache(self) -> dict:
-        """One `run_with_cache` over the probe (the full p*p grid of `a b =`), every hook."""
-        import torch  # heavy: only for a forward pass
-        with torch.no_grad():
-            logits, cache = self.model.run_with_cache(torch.as_tensor(tasks.probe_inputs(self.p)))
-        return {"logits": logits, **dict(cache.items())}
-
     def activation(self, hook: str) -> np.ndarray:
         """A TransformerLens hook's activation over the probe, e.g. 'blocks.0.mlp.hook_post'
-        -> [p*p, 3 positions, d_mlp]; rows are pairs in row-major (a, b) order."""
-        return self._cache[hook].numpy()
+        -> [p*p, 3 positions, d_mlp], float64; rows are pairs in row-major (a, b) order. The first call
+        runs the model over the probe once, recording every hook (~390 MB at p = 113): what is
+        read only at `=` is cheaper from `at_equals`."""
+        if not self._activations:
+            import torch  # heavy: only for a forward pass
+            with torch.no_grad():
+                logits, cache = self._forward_model.run_with_cache(torch.as_tensor(tasks.probe_inputs(self.p)))
+            self._activations.update({"logits": logits, **cache})
+        return self._activations[hook].numpy()
+
+    def at_equals(self, name: str) -> np.ndarray:
+        """At the `=` position over the probe, rows in row-major (a, b) order: 'logits' [p*p, p],
+        'blocks.0.mlp.hook_post' [p*p, d_mlp] or 'blocks.0.attn.hook_pattern' [p*p, head, 3 key
+        positions] (float64, `_forward_model`). One run of the model's `=`-only path (`Transformer.last_position`,
+        the one training uses) gives all three: a third of `activation`'s work and a tenth of its memory."""
+        return self._at_equals[name]
+
+    @cached_property
+    def _forward_model(self):
+        """The checkpoint's model in float64 whatever precision it trained in
+        (`workbench.model.ANALYSIS_DTYPE`): so that the artifacts are the same whichever process,
+        worker count or CPU computed them."""
+        from workbench.model import ANALYSIS_DTYPE, load_model  # torch
+        return load_model(self.cfg, self.weights, f"epoch {self.epoch}", dtype=ANALYSIS_DTYPE)
+
+    @cached_property
+    def _at_equals(self) -> dict[str, np.ndarray]:
+        import torch  # heavy: only for a forward pass
+        grid = torch.as_tensor(tasks.probe_inputs(self.p))
+        with torch.no_grad():
+            return {k: v.numpy() for k, v in self._forward_model.last_position(grid[:, 0], grid[:, 1]).items()}
 
     @cached_property
     def logits(self) -> np.ndarray:
         """Logits at the `=` position over the probe, [p*p, p], float64."""
-        return self._cache["logits"][:, -1].double().numpy()
+        return self.at_equals("logits").astype(np.float64)
 
     @cached_property
     def labels(self) -> np.ndarray:
@@ -82,25 +106,25 @@ class EpochContext:
     @cached_property
     def final_key_frequencies(self) -> np.ndarray:
         """The final checkpoint's model key frequencies (`fourier.model_key_frequencies`)."""
-        return model_key_frequencies(self.spec, self.final_weights)
+        return model_key_frequencies(self.spec, self.final_weights, self if self.final_weights is self.weights else None)
 
 
 _MODEL_KEYS: dict[str, np.ndarray] = {}   # weights digest -> keys: one neuron analysis per final checkpoint
 
 
-def model_key_frequencies(spec: dict, weights: dict[str, np.ndarray]) -> np.ndarray:
+def model_key_frequencies(spec: dict, weights: dict[str, np.ndarray], ctx: EpochContext | None = None) -> np.ndarray:
     """A checkpoint's model key frequencies: those at least two of W_E's norms, W_L's norms and
     its neuron clusters agree on (`fourier.model_key_frequencies`). The clusters need one forward
-    pass over the grid, so the answer is kept per checkpoint content (every epoch's progress
-    measures use the final checkpoint's keys)."""
+    pass over the grid (`ctx`'s, when given: the context of these weights), so the answer is kept
+    per checkpoint content (every epoch's progress measures use the final checkpoint's keys)."""
     digest = hashlib.blake2b(digest_size=16)
     for name in sorted(weights):
         digest.update(name.encode() + np.ascontiguousarray(weights[name]).tobytes())
     key = digest.hexdigest() + str(spec["domain"]["p"])
     if key not in _MODEL_KEYS:
-        ctx = EpochContext(spec, -1, weights)
+        ctx = ctx or EpochContext(spec, -1, weights)
         p = ctx.p
-        fve = fourier.neuron_frequency_fve(ctx.activation("blocks.0.mlp.hook_post")[:, -1].reshape(p, p, -1))
+        fve = fourier.neuron_frequency_fve(ctx.at_equals("blocks.0.mlp.hook_post").reshape(p, p, -1))
         if len(_MODEL_KEYS) >= 4:
             _MODEL_KEYS.clear()
         _MODEL_KEYS[key] = fourier.model_key_frequencies(

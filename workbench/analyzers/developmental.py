@@ -41,11 +41,12 @@ def centred_outputs(logits: np.ndarray) -> np.ndarray:
 
 
 def model_outputs(spec: dict, weights: dict[str, np.ndarray], pairs: np.ndarray) -> np.ndarray:
-    """Logits at `=` [len(pairs), p] of a checkpoint on the given row-major pair indices."""
+    """Logits at `=` [len(pairs), p] of a checkpoint on the given row-major pair indices (float64,
+    `workbench.model.ANALYSIS_DTYPE`)."""
     import torch  # heavy: only for a forward pass
 
-    from workbench.model import ModelConfig, load_model  # torch
-    model = load_model(ModelConfig.from_spec(spec), weights)
+    from workbench.model import ANALYSIS_DTYPE, ModelConfig, load_model  # torch
+    model = load_model(ModelConfig.from_spec(spec), weights, dtype=ANALYSIS_DTYPE)
     inputs = torch.as_tensor(tasks.probe_inputs(spec["domain"]["p"])[pairs])
     with torch.no_grad():
         return model.last_logits(inputs[:, 0], inputs[:, 1]).numpy()

@@ -21,7 +21,8 @@ from dash import Input, Output, State, dcc, html
 from workbench import figures
 from workbench.pages import _patches
 from workbench.figures import is_missing, message_figure, safe_figure
-from workbench.renderers.cursor import move_cursor
+from workbench.renderers import CATALOG
+from workbench.renderers.cursor import graph_click, move_cursor
 from workbench.selection import sanitize
 from workbench.store import Store, VariantRef
 
@@ -44,16 +45,17 @@ def variant_options(store: Store) -> list[dict]:
             for row in store.listing()]
 
 
-def graph(name: str, config: dict, click: str = "epoch", height: int | None = None) -> dcc.Graph:
-    """A graph whose clicks the sidebar turns into a selection (`click`: epoch, neuron, head or input)."""
+def graph(name: str, config: dict, click: str | None = "epoch", height: int | None = None) -> dcc.Graph:
+    """A graph whose clicks the sidebar turns into a selection (`click`: what the figure declares,
+    `cursor.CLICK_KINDS`; None selects nothing)."""
     # Reserve the space while the figure loads; the figure's own height then decides (a fixed
     # height would clip a taller figure or shift the page when they disagree).
     style = {"minHeight": f"{height}px"} if height else None
-    return dcc.Graph(id={"type": "wb-graph", "click": click, "name": name}, config=config, style=style,
+    return dcc.Graph(id=graph_id(name, click), config=config, style=style,
                      figure=message_figure("loading…"))
 
 
-def card(name: str, title: str, config: dict, click: str = "epoch", height: int | None = None,
+def card(name: str, title: str, config: dict, click: str | None = "epoch", height: int | None = None,
          width: int = 6, lazy: bool = False) -> dbc.Col:
     """A titled figure with its caption underneath (the caption comes from the figure's meta).
     A `lazy` one reports whether it is on screen (assets/lazy.js) into the store `visible_id(name)`."""
@@ -62,8 +64,8 @@ def card(name: str, title: str, config: dict, click: str = "epoch", height: int 
         html.P(id={"type": "wb-caption", "name": name}, className="wb-caption")])
 
 
-def graph_id(name: str, click: str = "epoch") -> dict:
-    return {"type": "wb-graph", "click": click, "name": name}
+def graph_id(name: str, click: str | None = "epoch") -> dict:
+    return {"type": "wb-graph", "click": graph_click(click), "name": name}
 
 
 def caption_id(name: str) -> dict:
@@ -114,20 +116,30 @@ def for_browser(figure) -> dict:
 Build = Callable[[Store, VariantRef, dict], go.Figure]
 
 
+FROM_BUILD = "from-build"
+
+
 @dataclass(frozen=True)
 class FigureSpec:
     """One figure on a page. `build(store, ref, selection) -> Figure`. Summary figures (x = epoch)
     are built once per variant and then only their cursor moves; detail figures are rebuilt on
-    every selection change (their data comes from small per-epoch files or the cache)."""
+    every selection change (their data comes from small per-epoch files or the cache). What a
+    click selects is the builder's `click` (a catalog figure's, as its entry declares), unless
+    `click` is given (builders of one's own)."""
     name: str
     title: str
     build: Build
     summary: bool = True
-    click: str = "epoch"
+    click: str | None = FROM_BUILD
     width: int = 6
     height: int | None = None
     depends: tuple[str, ...] = ()  # selection or control keys a summary is rebuilt for (besides the variant)
     lazy: bool = False  # a heavy detail figure updated only while on screen (it catches up when scrolled to)
+
+    @property
+    def selects(self) -> str | None:
+        """What a click on this figure selects: `click`, or what its builder declares."""
+        return self.build.click if self.click == FROM_BUILD else self.click
 
 
 def catalog_figure(name: str, **options) -> Build:
@@ -136,6 +148,7 @@ def catalog_figure(name: str, **options) -> Build:
     def build(store: Store, ref: VariantRef, selection: dict) -> go.Figure:
         opts = {k: (v(store, ref, selection) if callable(v) else v) for k, v in options.items()}
         return figures.build(store, ref, name, selection, **opts)
+    build.click = CATALOG[name].click
     return build
 
 
@@ -154,7 +167,7 @@ class FigurePage:
         self.detail_specs = [s for s in specs if not s.summary]
 
     def layout(self, intro: str, config: dict, controls=()) -> html.Div:
-        cards = [card(self._name(s), s.title, config, s.click, s.height, s.width, s.lazy and not s.summary)
+        cards = [card(self._name(s), s.title, config, s.selects, s.height, s.width, s.lazy and not s.summary)
                  for s in self.specs]
         return html.Div([html.P(intro, className="text-muted"), *controls, dbc.Row(cards),
                          *[dcc.Store(id=rendered_id(self._name(s)), storage_type="memory") for s in self.summary_specs],
@@ -225,13 +238,13 @@ class FigurePage:
         control_inputs = [Input(cid, prop) for cid, prop in self.controls.values()]
         for spec in self.summary_specs:
             name = self._name(spec)
-            app.callback(Output(graph_id(name, spec.click), "figure"), Output(caption_id(name), "children"),
+            app.callback(Output(graph_id(name, spec.selects), "figure"), Output(caption_id(name), "children"),
                          Output(rendered_id(name), "data"), Input("selection", "data"), *control_inputs,
                          State(rendered_id(name), "data"),
                          )(lambda *args, spec=spec: self.summary(store, spec, *args))
         for spec in self.detail_specs:
             name = self._name(spec)
-            outputs = [Output(graph_id(name, spec.click), "figure"), Output(caption_id(name), "children"),
+            outputs = [Output(graph_id(name, spec.selects), "figure"), Output(caption_id(name), "children"),
                        Output(shown_id(name), "data")]
             if spec.lazy:
                 app.callback(*outputs, Input("selection", "data"), *control_inputs, Input(visible_id(name), "data"),

@@ -55,15 +55,31 @@ def _rows(store: Store, variants: list[str]) -> list[dict]:
     return rows
 
 
-def metrics_table(variants: list[str], rows: list[dict]) -> dbc.Table:
+BIG, SOME = 0.5, 0.1  # relative spreads: a factor of 2 or more; 10% or more
+HIGHLIGHT_NOTE = ("Amber rows differ by a factor of 2 or more (or in kind), light rows by 10–50%; "
+                  "smaller differences are shown as Δ only.")
+
+
+def highlight(rows: list[dict], key: str, differs: bool) -> str | None:
+    """The row's class by how much the variants differ: strong, light, or none."""
+    if len(rows) < 2 or not differs:
+        return None
+    spread = compare.relative_spread(rows, key)
+    if spread is None or spread >= BIG:
+        return "table-warning"
+    return "wb-differs-some" if spread >= SOME else None
+
+
+def metrics_table(variants: list[str], rows: list[dict]) -> html.Div:
     differs = compare.metric_differences(rows, [key for key, _, _ in ROWS])
     header = html.Thead(html.Tr([html.Th("metric")] + [html.Th(label) for label in compare.short_labels(variants)]))
     body = [html.Tr([html.Th(label, className="fw-normal")]
                     + [_cell(key, fmt, row.get(key), rows[0].get(key), i == 0) for i, row in enumerate(rows)],
-                    className="table-warning" if differs[key] and len(rows) > 1 else None)
+                    className=highlight(rows, key, differs[key]))
             for key, label, fmt in ROWS]
-    return dbc.Table([header, html.Tbody(body)], bordered=True, size="sm", hover=True, id="compare-metrics-table",
-                     className="small")
+    return html.Div([dbc.Table([header, html.Tbody(body)], bordered=True, size="sm", hover=True,
+                               id="compare-metrics-table", className="small mb-1"),
+                     html.P(HIGHLIGHT_NOTE, className="small text-muted")])
 
 
 def key_frequency_sets(variants: list[str], rows: list[dict]) -> html.Div:

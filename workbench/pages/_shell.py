@@ -16,6 +16,7 @@ from dash import ALL, Input, Output, State, ctx, dcc, html
 from workbench import selection as sel
 from workbench.caching import StampedMemo
 from workbench.errors import UserError
+from workbench.pages import _run
 from workbench.pages._common import variant_options
 from workbench.renderers.cursor import clicked
 from workbench.store import Store, VariantRef
@@ -70,7 +71,6 @@ def sidebar(store: Store, pages) -> html.Div:
             dbc.RadioItems(id="download-format", options=[{"label": "PNG", "value": "png"},
                                                           {"label": "SVG", "value": "svg"}],
                            value="png", inline=True, className="mb-3"),
-            html.Div(id="selection-error", className="small text-danger"),
         ])])
 
 
@@ -80,6 +80,7 @@ def layout(store: Store, pages) -> html.Div:
         dcc.Store(id="selection", storage_type="memory"),
         sidebar(store, pages),
         html.Main(className="wb-main", children=[
+            _run.layout(),
             dbc.Alert(id="app-error", color="danger", is_open=False, dismissable=True, className="mb-2"),
             html.Div(id="page-content")]),
         html.Div(id="job-runners", hidden=True),  # jobs started here run on across pages
@@ -105,14 +106,15 @@ def log_stops(store: Store, ref: VariantRef) -> list[int]:
     return _LOG_STOPS.get((str(store.root), ref), store.variant_stamp(ref), compute)
 
 
-def variant_facts(store: Store, variant: str | None) -> tuple[int, int, list[str]]:
-    """(number of heads, p, probe names) of a variant; zeros and no probes when unreadable."""
+def variant_facts(store: Store, variant: str | None) -> tuple[int, int, int, list[str]]:
+    """(number of heads, MLP neurons, p, probe names) of a variant; zeros and no probes when unreadable."""
     try:
         ref = VariantRef.parse(variant)
         spec = store.info(ref)["spec"]
-        return int(spec["model"]["n_heads"]), int(spec["domain"]["p"]), sorted(store.probes(ref))
+        return (int(spec["model"]["n_heads"]), int(spec["model"]["d_mlp"]), int(spec["domain"]["p"]),
+                sorted(store.probes(ref)))
     except (UserError, KeyError):
-        return 0, 0, []
+        return 0, 0, 0, []
 
 
 def sync_selection(store: Store, search, variant, slider_epoch, typed_epoch, _prev, _next, neuron, _nprev, _nnext,
@@ -149,11 +151,12 @@ def sync_selection(store: Store, search, variant, slider_epoch, typed_epoch, _pr
         state["compare"] = list(compare_with or [])
     elif trigger == "probe":
         state["probe"] = probe or None
-    error = ""
+    errors = []
     known = [o["value"] for o in options or []]
     if state.get("variant") not in known:
         if state.get("variant"):
-            error = f"no variant {state['variant']!r} in this data root; showing another"
+            errors.append(f"No run {state['variant']!r} in this data root"
+                          + (f"; showing {known[0]} instead (pick another in the sidebar)." if known else "."))
         state["variant"] = known[0] if known else None
     compare = [v for v in dict.fromkeys(state.get("compare") or []) if v in known and v != state["variant"]]
     state["compare"] = compare[:sel.MAX_COMPARED - 1]
@@ -165,26 +168,38 @@ def sync_selection(store: Store, search, variant, slider_epoch, typed_epoch, _pr
     if isinstance(trigger, dict) and trigger.get("type") == "wb-graph":
         state.update(clicked(trigger["click"], ctx.triggered[0]["value"]))
     state["epoch"] = sel.snap(state.get("epoch"), epochs)
+    n_heads, d_mlp, p, probes = variant_facts(store, state["variant"])
     state["neuron"] = max(0, int(state.get("neuron") or 0))
-    n_heads, p, probes = variant_facts(store, state["variant"])
+    if d_mlp and state["neuron"] >= d_mlp:
+        errors.append(f"Neuron {state['neuron']}: this model has {d_mlp} MLP neurons (0–{d_mlp - 1}); "
+                      f"showing neuron {d_mlp - 1}.")
+        state["neuron"] = d_mlp - 1
     state["head"] = min(max(0, int(state.get("head") or 0)), max(n_heads - 1, 0))
+    if state.get("frequency") is not None and not 1 <= state["frequency"] <= (p - 1) // 2:
+        state["frequency"] = None  # frequencies are k = 1 .. (p - 1) / 2
     if trigger == "input-pair":
         try:
             state["input"] = sel.parse_pair(typed_input, p)
         except ValueError as err:
-            error = str(err)
+            errors.append(str(err))
     if state.get("input") is not None and not 0 <= int(state["input"]) < p * p:
         state["input"] = None
     if state.get("probe") not in probes:
         state["probe"] = None
-    state = {k: v for k, v in state.items() if k in sel.FIELDS and not (k in ("input", "probe") and v is None)}
+    state = {k: v for k, v in state.items() if k in sel.FIELDS and not (k in sel.OPTIONAL_FIELDS and v is None)}
     readout = f"{epochs.index(state['epoch']) + 1} / {len(epochs)}" if epochs else "no checkpoints"
+    # A notice stays until the user changes something. Reruns that change nothing must not wipe it
+    # before it is read: the URL echoing the corrected selection back, and a page's figures
+    # mounting (each announces its empty clickData, which triggers this callback as a "click").
+    unchanged = trigger in (None, "url") or state == current
+    notice = " ".join(errors) if errors else (dash.no_update if unchanged else "")
     return (sel.to_query(state), state, state["variant"], epochs[0] if epochs else 0,
             epochs[-1] if epochs else 1, sel.slider_marks(epochs), state["epoch"], state["epoch"], readout,
             state["neuron"],
             state["head"], [{"label": f"head {h}", "value": h} for h in range(n_heads)],
             sel.pair_text(state.get("input"), p), [{"label": "full grid", "value": ""}]
-            + [{"label": name, "value": name} for name in probes], state.get("probe") or "", state["compare"], error)
+            + [{"label": name, "value": name} for name in probes], state.get("probe") or "", state["compare"],
+            notice)
 
 
 def list_reports(store: Store) -> list:

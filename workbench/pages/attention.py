@@ -17,10 +17,10 @@ def stats(store, ref, _selection):
 FIGURES = FigurePage("attention", [
     FigureSpec("badges", "Heads at the epoch", catalog_figure("head_badges"), summary=False, width=12, height=300),
     FigureSpec("patterns", "Attention from = to a and to b (click a head)", catalog_figure(
-        "attention_patterns", stats=stats, downsample=downsample), summary=False, click="head", width=12, height=520),
+        "attention_patterns", stats=stats, downsample=downsample), summary=False, width=12, height=520),
     FigureSpec("specialization", "Head frequency specialization", catalog_figure("head_specialization")),
     FigureSpec("fve", "Head FVE by frequency at the epoch (click a head)", catalog_figure("head_fve"),
-               summary=False, click="head"),
+               summary=False),
     FigureSpec("scale", "Spatial scale of head maps", catalog_figure("head_spatial_scale"), width=12, height=520),
 ], controls={"downsample": ("attention-downsample", "value")})
 

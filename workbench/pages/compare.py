@@ -9,31 +9,52 @@ from __future__ import annotations
 import dash
 import dash_bootstrap_components as dbc
 import numpy as np
-from dash import Input, Output, State, dcc, html
+from dash import ALL, Input, Output, State, dcc, html
 
 from workbench import compare
+from workbench.analyzers import OPTIONAL
 from workbench.errors import UserError
 from workbench.figures import load, message_figure, safe_figure
 from workbench.pages import _patches
-from workbench.pages._common import caption, caption_id, card, catalog_figure, cursor_count, for_browser, graph_id
+from workbench.pages._common import (caption, caption_id, card, catalog_figure, cursor_count, for_browser, graph_config,
+                                     graph_id)
 from workbench.pages._differences import differences
 from workbench.phases import ONSET_RULE
 from workbench.renderers import CATALOG
 from workbench.renderers.compare import metric_overlay, shared_trajectory_paths
 from workbench.renderers.cursor import move_cursor
-from workbench.selection import MAX_COMPARED, compared
+from workbench.selection import MAX_COMPARED, compared, parse_query, to_query
 from workbench.store import VariantRef
 from workbench.vocabulary import PARAMETER_GROUPS
 
 PATH, NAME = "/compare", "Compare"
 
 OVERLAYS = list(compare.OVERLAY_METRICS)
-SIDE_BY_SIDE = ["loss_curves", "accuracy_curves", "embedding_fourier_over_epochs", "cluster_sizes",
-                "trajectory_projections", "participation_ratio", "progress_losses", "gini", "trajectory_velocity",
-                "logit_map_fourier_over_epochs", "head_specialization", "llc_over_epochs",
-                "essential_dynamics"]  # figures whose clicks pick an epoch
-FREQUENCY_AXIS = {"embedding_fourier_over_epochs", "logit_map_fourier_over_epochs", "cluster_sizes"}
+# Every catalog figure of a variant (what traces one input needs an input: not offered); each
+# slot's graph selects what its figure declares (`Renderer.click`).
+SIDE_BY_SIDE = [name for name, entry in CATALOG.items() if entry.reads != "derived.input_trace"]
+FREQUENCY_AXIS = {"embedding_fourier_over_epochs", "logit_map_fourier_over_epochs", "unembedding_fourier_over_epochs",
+                  "embedding_fourier_norms", "unembedding_fourier_norms", "logit_map_fourier_norms",
+                  "neuron_clusters", "head_fve", "cluster_sizes"}
 SLOTS = range(MAX_COMPARED)
+DEFAULTS = {"align": "epoch", "cursors": "shared", "side": "loss_curves"}  # the modes when the URL names none
+CHOICES = {"align": ("epoch", "onset"), "cursors": ("shared", "onset"), "side": tuple(SIDE_BY_SIDE)}
+MODE_CONTROLS = {"align": "compare-align", "cursors": "compare-side-cursor", "side": "compare-side-kind"}
+
+
+def side_options(store, variants: list[str]) -> list[dict]:
+    """The figures side by side can show, by what they show; an optional analysis (LLC) only
+    when one of the variants has it."""
+    def computed(reads: str) -> bool:
+        for variant in variants:
+            try:
+                store.cached_series(VariantRef.parse(variant), reads)
+                return True
+            except UserError:
+                continue
+        return False
+    return [{"label": CATALOG[name].description, "value": name} for name in SIDE_BY_SIDE
+            if CATALOG[name].reads not in OPTIONAL or computed(CATALOG[name].reads)]
 
 
 def layout(store, config, **_variables):
@@ -42,14 +63,13 @@ def layout(store, config, **_variables):
     cursors = dbc.RadioItems(id="compare-side-cursor", inline=True, value="shared", options=[
         {"label": "one shared epoch", "value": "shared"},
         {"label": "per variant: the same point relative to its grokking onset", "value": "onset"}])
-    kind = dcc.Dropdown(id="compare-side-kind", value="loss_curves", clearable=False, style={"minWidth": "22rem"},
-                        options=[{"label": f"{name}: {CATALOG[name].description}", "value": name}
-                                 for name in SIDE_BY_SIDE])
+    kind = dcc.Dropdown(id="compare-side-kind", value=DEFAULTS["side"], clearable=False, style={"minWidth": "22rem"},
+                        options=side_options(store, []))
     group = dbc.RadioItems(id="compare-group", inline=True, value="all",
                            options=[{"label": g, "value": g} for g in PARAMETER_GROUPS]
                            + [{"label": "outputs (essential dynamics)", "value": compare.OUTPUTS}])
-    slots = [html.Div(id={"type": "compare-slot", "index": i}, className="d-none", children=[
-        card(f"compare-side-{i}", "the chosen figure for this variant", config, width=12)]) for i in SLOTS]
+    slots = [html.Div(id={"type": "compare-slot", "index": i}, className="d-none",
+                      children=side_card(i, config, CATALOG[DEFAULTS["side"]].click)) for i in SLOTS]
     return html.Div([
         html.P("The selected variant and those chosen under “compare with” in the sidebar (or ticked in the "
                "Variants table). Click any figure to move the shared epoch.", className="text-muted"),
@@ -74,9 +94,9 @@ def layout(store, config, **_variables):
         dcc.Store(id="compare-details"), dcc.Store(id="compare-differences-shown")])
 
 
-def render_overlays(store, selection, align, rendered):
+def render_overlays(store, selection, rendered):
     """Every overlay: rebuilt when the variants or the alignment change, else its cursors move."""
-    variants, epoch = compared(selection), (selection or {}).get("epoch")
+    variants, epoch, align = compared(selection), (selection or {}).get("epoch"), mode(selection, "align")
     key = [variants, align]
     if rendered and rendered.get("key") == key and epoch is not None:
         return ([move_cursor(dash.Patch(), epoch, len(rendered["offsets"][name]), rendered["offsets"][name])
@@ -95,21 +115,30 @@ def render_overlays(store, selection, align, rendered):
     return figures + [caption(f) for f in figures] + [{"key": key, "offsets": offsets}]
 
 
+def side_card(i: int, config: dict, click: str | None, figure=None, text: str = "") -> dbc.Col:
+    """Slot i of side by side: a card whose graph selects what its figure declares."""
+    column = card(f"compare-side-{i}", "the chosen figure for this variant", config, click, width=12)
+    if figure is not None:
+        column.children[0].children.figure = figure
+        column.children[1].children = text
+    return column
+
+
 def _side_figure(store, variant, kind, selection, primes, shift=0):
     """`kind` for one variant with its cursor at the selected epoch + `shift` (its onset offset
     in per-variant mode); its click ids are shifted back, so a click picks the equivalent
-    epoch of the selected variant."""
+    epoch of the selected variant. Its own `uirevision`: switching the figure resets the axes."""
     ref = VariantRef.parse(variant)
     own = {**selection, "variant": variant, "epoch": (selection.get("epoch") or 0) + shift}
     figure = safe_figure(ref, lambda: catalog_figure(kind)(store, ref, own))
     if (figure.layout.meta or {}).get("missing"):
         return for_browser(figure)
-    if shift:
+    if shift and CATALOG[kind].click == "epoch":
         for trace in figure.data:
             if trace.customdata is not None and getattr(trace.customdata, "ndim", 2) == 1:
                 trace.customdata = np.asarray(trace.customdata) - shift
     title = figure.layout.title.text or ""
-    figure.update_layout(title_text=f"{ref.id} (p = {primes[variant]}): {title}")
+    figure.update_layout(title_text=f"{ref.id} (p = {primes[variant]}): {title}", uirevision=f"{variant}:{kind}")
     if kind in FREQUENCY_AXIS and len(set(primes.values())) > 1:
         figure.add_annotation(text=f"different primes: k = 1…{(primes[variant] - 1) // 2} here is k/{primes[variant]} "
                                    "of a turn; the same k is another frequency at another p",
@@ -120,32 +149,57 @@ def _side_figure(store, variant, kind, selection, primes, shift=0):
     return for_browser(figure)
 
 
-def render_side_by_side(store, selection, kind, cursor_mode, rendered):
+def mode(selection, key: str) -> str:
+    """The Compare mode `key` ("align", "cursors", "side") the selection (the URL) names, else the default."""
+    value = (selection or {}).get(key)
+    return value if value in CHOICES[key] else DEFAULTS[key]
+
+
+def render_side_by_side(store, selection, download_format, rendered):
     """The chosen catalog figure for each variant in its own column: one shared epoch cursor, or
-    per-variant cursors at the same point relative to each variant's grokking onset. A summary
-    only moves its cursor on an epoch step; a figure of one epoch is sent as what changed."""
+    per-variant cursors at the same point relative to each variant's grokking onset. A new
+    figure kind or new variants redraw the slots (each graph's id carries its figure's click);
+    a new epoch only moves the summaries' cursors."""
     selection = selection or {}
     variants, epoch = compared(selection), selection.get("epoch")
+    kind, cursor_mode = mode(selection, "side"), mode(selection, "cursors")
     key = [variants, kind, cursor_mode]
     n = len(variants)
-    same = isinstance(rendered, dict) and rendered.get("key") == key and epoch is not None
-    if same and CATALOG[kind].kind == "summary":
+    no_patch = [[dash.no_update] for _ in SLOTS]  # each slot holds exactly one graph
+    if rendered and rendered.get("key") == key and epoch is not None and CATALOG[kind].kind == "summary":
         counts, shifts = rendered["cursors"], rendered["shifts"]
-        figures = [move_cursor(dash.Patch(), epoch + shifts[i], counts[i]) if i < n else dash.no_update for i in SLOTS]
-        return figures + [dash.no_update] * (2 * len(SLOTS)) + [dash.no_update]
+        patches = [[move_cursor(dash.Patch(), epoch + shifts[i], counts[i])] if i < n else no_patch[i]
+                   for i in SLOTS]
+        return [dash.no_update] * (2 * len(SLOTS) + 1) + patches
     primes = {v: compare.prime(store, v) for v in variants}
     shifts = (compare.onset_offsets(compare.grokking_onsets(store, variants), variants) if cursor_mode == "onset"
               else [0] * n)
     figures = [_side_figure(store, variants[i], kind, selection, primes, shifts[i]) if i < n
                else for_browser(message_figure("")) for i in SLOTS]
-    before = rendered.get("prints") if same else None
-    sent, prints = zip(*(_patches.update(f, before[i] if before else None) for i, f in enumerate(figures)))
-    captions = [caption(f) for f in figures]
+    config = graph_config(download_format)
+    cards = [side_card(i, config, CATALOG[kind].click, figures[i], caption(figures[i])) for i in SLOTS]
     width = 12 if n == 1 else 6 if n == 2 else 4                     # three per row at most
     classes = [f"col-12 col-lg-{width}" if i < n else "d-none" for i in SLOTS]
     counts = [cursor_count(f) for f in figures]
-    return list(sent) + captions + classes + [{"key": key, "cursors": counts, "shifts": shifts,
-                                               "prints": list(prints)}]
+    return cards + classes + [{"key": key, "cursors": counts, "shifts": shifts}] + no_patch
+
+
+def sync_modes(store, selection, align, cursors, side):
+    """The URL names the Compare modes: the controls follow it (a copied link reopens them), and
+    the side-by-side list offers what these variants have."""
+    values = [mode(selection, key) for key in MODE_CONTROLS]
+    current = [align, cursors, side]
+    return [v if v != c else dash.no_update for v, c in zip(values, current)] + [
+        side_options(store, compared(selection))]
+
+
+def modes_to_url(align, cursors, side, search):
+    """A changed control writes its mode into the URL (defaults are left out)."""
+    state = parse_query(search)
+    for key, value in zip(MODE_CONTROLS, (align, cursors, side)):
+        state[key] = value if value in CHOICES[key] and value != DEFAULTS[key] else None
+    query = to_query(state)
+    return query if query != (search or "") else dash.no_update
 
 
 def render_trajectory(store, selection, group, shown):
@@ -184,14 +238,21 @@ def register(app, store) -> None:
     app.callback([Output(graph_id(f"compare-{name}"), "figure") for name in OVERLAYS]
                  + [Output(caption_id(f"compare-{name}"), "children") for name in OVERLAYS]
                  + [Output("compare-overlays-rendered", "data")],
-                 Input("selection", "data"), Input("compare-align", "value"),
-                 State("compare-overlays-rendered", "data"))(lambda *args: render_overlays(store, *args))
-    app.callback([Output(graph_id(f"compare-side-{i}"), "figure") for i in SLOTS]
-                 + [Output(caption_id(f"compare-side-{i}"), "children") for i in SLOTS]
+                 Input("selection", "data"), State("compare-overlays-rendered", "data"))(
+        lambda *args: render_overlays(store, *args))
+    app.callback([Output({"type": "compare-slot", "index": i}, "children") for i in SLOTS]
                  + [Output({"type": "compare-slot", "index": i}, "className") for i in SLOTS]
-                 + [Output("compare-side-rendered", "data")],
-                 Input("selection", "data"), Input("compare-side-kind", "value"), Input("compare-side-cursor", "value"),
+                 + [Output("compare-side-rendered", "data")]
+                 + [Output({"type": "wb-graph", "click": ALL, "name": f"compare-side-{i}"}, "figure") for i in SLOTS],
+                 Input("selection", "data"), State("download-format", "value"),
                  State("compare-side-rendered", "data"))(lambda *args: render_side_by_side(store, *args))
+    app.callback([Output(control, "value") for control in MODE_CONTROLS.values()]
+                 + [Output("compare-side-kind", "options")],
+                 Input("selection", "data"), *[State(control, "value") for control in MODE_CONTROLS.values()])(
+        lambda *args: sync_modes(store, *args))
+    app.callback(Output("url", "search", allow_duplicate=True),
+                 *[Input(control, "value") for control in MODE_CONTROLS.values()], State("url", "search"),
+                 prevent_initial_call=True)(modes_to_url)
     app.callback(Output(graph_id("compare-trajectory"), "figure"), Output(caption_id("compare-trajectory"), "children"),
                  Output("compare-details", "data"), Input("selection", "data"), Input("compare-group", "value"),
                  State("compare-details", "data"))(lambda *args: render_trajectory(store, *args))

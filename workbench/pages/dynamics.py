@@ -78,17 +78,17 @@ def _compared_figure(store, ref, selection):
 SERIES_DEPENDS = ("series", "window")
 FIGURES = FigurePage("dynamics", [
     FigureSpec("series", "The series with its phases, trend and alerts", _series_figure, width=12,
-               depends=SERIES_DEPENDS),
+               click="epoch", depends=SERIES_DEPENDS),
     FigureSpec("decomposition", "Trend + oscillation", _oscillation_figure(figures.decomposition_figure),
-               depends=SERIES_DEPENDS),
+               click="epoch", depends=SERIES_DEPENDS),
     FigureSpec("spacing", "Spacing between peaks, per phase", _oscillation_figure(figures.peak_spacing_figure),
-               depends=SERIES_DEPENDS),
+               click="epoch", depends=SERIES_DEPENDS),
     FigureSpec("periodogram", "Sliding periodogram", _oscillation_figure(figures.periodogram_figure),
-               depends=SERIES_DEPENDS),
+               click="epoch", depends=SERIES_DEPENDS),
     FigureSpec("autocorrelation", "Sliding autocorrelation", _oscillation_figure(figures.autocorrelation_figure),
-               depends=SERIES_DEPENDS),
-    FigureSpec("gates", "Gates", _gates_figure, depends=("gates",)),
-    FigureSpec("compare", "Compared runs", _compared_figure, depends=("series", "compare")),
+               click="epoch", depends=SERIES_DEPENDS),
+    FigureSpec("gates", "Gates", _gates_figure, click="epoch", depends=("gates",)),
+    FigureSpec("compare", "Compared runs", _compared_figure, click="epoch", depends=("series", "compare")),
 ], controls={"series": ("dynamics-series", "value"), "window": ("dynamics-window", "value"),
              "gates": ("dynamics-gates", "value")})
 

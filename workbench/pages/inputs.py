@@ -48,12 +48,13 @@ def trace_figure(name: str, **options):
             fig.layout.meta = {**fig.layout.meta, "caption": "No input selected: showing the hardest one. "
                                + fig.layout.meta["caption"]}
         return fig
+    build.click = CATALOG[name].click
     return build
 
 
 FIGURES = FigurePage("inputs", [
     FigureSpec("grid", "The p×p grid by graduation epoch (click an input)", catalog_figure(
-        "graduation_grid", probe=probe_mask, selected=selected_input), summary=False, click="input", height=600),
+        "graduation_grid", probe=probe_mask, selected=selected_input), summary=False, height=600),
     FigureSpec("attribution", "Selected input: logit attribution and rank over epochs",
                trace_figure("input_attribution"), depends=("input", "probe"), height=600),
     FigureSpec("fraction", "Inputs graduated over training", catalog_figure("graduated_fraction", probe=probe_mask),
@@ -63,9 +64,9 @@ FIGURES = FigurePage("inputs", [
     FigureSpec("residue", "Accuracy by answer residue", catalog_figure("residue_accuracy", probe=probe_mask),
                depends=("probe",)),
     FigureSpec("hardest", "Hardest inputs (click one)", catalog_figure(
-        "hardest_inputs", probe=probe_mask, selected=selected_input), click="input", depends=("probe", "input")),
+        "hardest_inputs", probe=probe_mask, selected=selected_input), depends=("probe", "input")),
     FigureSpec("spikes", "Loss spikes by input (click one)", catalog_figure("loss_spikes", probe=probe_mask),
-               click="input", depends=("probe",), width=12),
+               depends=("probe",), width=12),
 ])
 
 

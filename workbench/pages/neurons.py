@@ -5,7 +5,7 @@ import dash_bootstrap_components as dbc
 import numpy as np
 from dash import html
 
-from workbench.analyzers.neurons import cluster_members
+from workbench.analyzers.neurons import cluster_members, describe_cluster
 from workbench.pages._common import FigurePage, FigureSpec, catalog_figure
 from workbench.renderers.cursor import at_epoch
 
@@ -26,13 +26,23 @@ def cluster_of_selected(store, ref, selection) -> np.ndarray:
     return cluster_members(row, selection.get("neuron") or 0)
 
 
+def cluster_note(store, ref, selection) -> str:
+    row, _ = at_epoch(frequencies(store, ref, selection), selection.get("epoch"))
+    neuron = min(int(selection.get("neuron") or 0), len(row["dominant_freq"]) - 1)
+    return describe_cluster(row, neuron, cluster_members(row, neuron))
+
+
+def selected_neuron(_store, _ref, selection) -> int:
+    return int(selection.get("neuron") or 0)
+
+
 def grid_page(_store, _ref, selection):
     return max(0, int(selection.get("grid_page") or 1) - 1)
 
 
 FIGURES = FigurePage("neurons", [
     FigureSpec("clusters", "Neurons × frequencies at the epoch (click a neuron)", catalog_figure("neuron_clusters"),
-               summary=False, click="neuron", width=12, height=380),
+               summary=False, width=12, height=380),
     FigureSpec("sizes", "Cluster sizes over epochs", catalog_figure("cluster_sizes")),
     FigureSpec("fve", "Selected neuron: FVE by frequency over epochs", catalog_figure("neuron_fve_over_epochs"),
                depends=("neuron",)),
@@ -40,7 +50,8 @@ FIGURES = FigurePage("neurons", [
         "neuron_heatmap", frequencies=frequencies, downsample=downsample), summary=False, height=460),
     FigureSpec("grid", "The selected neuron's cluster (click a neuron)", catalog_figure(
         "neuron_heatmap_grid", neurons=cluster_of_selected, frequencies=frequencies, page=grid_page,
-        downsample=downsample), summary=False, click="neuron", height=620, lazy=True),
+        downsample=downsample, about=cluster_note, selected=selected_neuron), summary=False, width=12, height=620,
+        lazy=True),
     FigureSpec("scale", "Spatial scale of neuron maps", catalog_figure("neuron_spatial_scale")),
     FigureSpec("scale-types", "Neurons per scale type", catalog_figure("neuron_scale_types")),
 ], controls={"downsample": ("neurons-downsample", "value"), "grid_page": ("neurons-grid-page", "value")})

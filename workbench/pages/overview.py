@@ -19,7 +19,7 @@ FIGURES = FigurePage("overview", [
     FigureSpec("fourier-at", "Embedding: norm per frequency at the epoch", catalog_figure("embedding_fourier_norms"),
                summary=False),
     FigureSpec("neurons", "Neurons × frequencies at the epoch (click a neuron)", catalog_figure("neuron_clusters"),
-               summary=False, click="neuron", width=12, height=360),
+               summary=False, width=12, height=360),
 ])
 
 

@@ -11,6 +11,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from workbench.renderers import captions
 from workbench.renderers.cursor import add_cursor, at_epoch, cursor_epoch, epoch_suffix, finish
 from workbench.renderers.neurons import SPATIAL_METRICS
 from workbench.renderers.theme import (MAGNITUDE_COLORSCALE, SIDE_LEGEND, base_layout, head_color,
@@ -48,7 +49,7 @@ def attention_patterns(maps: np.ndarray, epoch: int | None = None, *, downsample
             fig.add_trace(trace.update(coloraxis="coloraxis", colorscale=None), row=key + 1, col=head + 1)
     fig.update_layout(base_layout(
         f"Attention from = to a and b{epoch_suffix(epoch)}", "", "",
-        "Each head's attention is a smooth periodic function of a and b; its frequency is what it feeds the MLP.",
+        captions.heads_caption(row, n_heads, SCALE_TYPES),
         height=190 * 2 + 120, showlegend=False),
         coloraxis=dict(colorscale=MAGNITUDE_COLORSCALE, colorbar=dict(title=dict(text="attention", side="right"),
                                                                        thickness=12)))
@@ -91,7 +92,7 @@ def head_specialization_over_epochs(data: dict[str, np.ndarray], epoch: int | No
     freq = np.asarray(data["dominant_freq"])
     fig = go.Figure(layout=base_layout(
         "Head frequency specialization over training", "epoch", "dominant FVE (fraction)",
-        "Heads specialize on one frequency (FVE → 1) as the model groks; watch which k each settles on."))
+        captions.specialization_caption(epochs, fve[:, 0, :])))
     for head in range(fve.shape[2]):
         for key, name in enumerate(KEYS):
             trace = epoch_line(epochs, fve[:, key, head], f"head {head} → {name}", head_color(head), fmt=".2f",

@@ -80,9 +80,24 @@ def metric_overlay(data: dict, epoch: int | None = None, *, metric: str = "loss"
     if aligned:
         fig.add_vline(x=0, line=dict(color=COLORS["other"], width=1), annotation_text="onset",
                       annotation_position="top left")
+    else:
+        _mark_onsets(fig, data["variants"])
     fig = finish(fig, click="epoch")
     fig.layout.meta = {**fig.layout.meta, "cursor_offsets": offsets}
     return fig
+
+
+def _mark_onsets(fig, variants) -> None:
+    """Raw epochs: each variant's grokking onset as a dotted line in its color, labelled with its
+    name (the phase marker that tells where each one turned)."""
+    for i, variant in enumerate(variants):
+        if variant.get("onset") is None:
+            continue
+        color = variant_color(variant.get("index", i))
+        fig.add_shape(type="line", xref="x", yref="paper", x0=variant["onset"], x1=variant["onset"], y0=0, y1=1,
+                      name=f"onset {variant['label']}", layer="below", line=dict(color=color, width=1.5, dash="dot"),
+                      label=dict(text=f"onset {variant['label']}", textposition="start", textangle=-90,
+                                 font=dict(size=10, color=color), yanchor="top"))
 
 
 def _add_cursors(fig, variants, drawn, epoch, aligned) -> list[int]:

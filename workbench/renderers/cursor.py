@@ -6,8 +6,10 @@ package docstring). The one module that draws, moves and reads cursors and click
   `meta = {"caption", "click", "cursor_shapes"}`.
 - `move_cursor` moves them in a `dash.Patch` (or in a figure dict) without re-rendering, each by
   its own offset where a figure aligns several runs.
-- `clicked_id` reads the selected id (epoch, neuron, head or input) out of Dash `clickData`;
-  `clicked` turns it into the selection change a click makes.
+- `clicked_id` reads the selected id (epoch, frequency, neuron, head or input) out of Dash
+  `clickData`; `clicked` turns it into the selection change a click makes - of the kind the
+  figure's catalog entry declares (`Renderer.click`), never anything else: a click on a bar at
+  k = 22 selects frequency 22, not epoch 22.
 - `epoch_index` / `at_epoch` pick one epoch's row out of a series artifact.
 
 Which checkpoint an epoch means is one rule, `workbench.selection.snap`: the nearest (ties to the
@@ -25,7 +27,7 @@ from workbench.renderers.theme import COLORS
 from workbench.selection import INT_FIELDS, as_int, snap
 
 CURSOR_NAME = "cursor"
-CLICK_KINDS = (None, "epoch", "neuron", "head", "input")
+CLICK_KINDS = (None, "epoch", "frequency", "neuron", "head", "input")  # what a click on a figure selects
 
 
 def last_epoch(epochs) -> int:
@@ -127,9 +129,18 @@ def clicked_id(click_data: dict | None, x_fallback: bool = False) -> int | None:
     return None
 
 
-def clicked(kind: str, click_data: dict | None) -> dict:
-    """The selection change a click on a figure makes: {kind: id} (kind "epoch", "neuron",
-    "head" or "input", as the figure's graph declares), {} when nothing selectable was clicked."""
+def graph_click(kind: str | None) -> str:
+    """`kind` as the app's graphs carry it in their ids (Dash ids hold no None): "none" for None."""
+    if kind not in CLICK_KINDS:
+        raise ValueError(f"click must be one of {CLICK_KINDS}, got {kind!r}")
+    return kind or "none"
+
+
+def clicked(kind: str | None, click_data: dict | None) -> dict:
+    """The selection change a click on a figure makes: {kind: id} (kind "epoch", "frequency",
+    "neuron", "head" or "input", as the figure declares), {} when it selects nothing ("none")
+    or nothing selectable was clicked. Only epoch figures fall back to the point's x (their x
+    is the epoch); any other kind reads the point's customdata or nothing."""
     if kind not in INT_FIELDS:
         return {}
     value = clicked_id(click_data, x_fallback=kind == "epoch")

@@ -15,6 +15,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from workbench.renderers import captions
 from workbench.renderers.cursor import add_cursor, at_epoch, cursor_epoch, finish
 from workbench.renderers.theme import COLORS, QUALITATIVE, base_layout, subplot_axis_names, with_alpha
 from workbench.renderers.traces import epoch_band, epoch_line, unified_epoch_hover
@@ -43,8 +44,8 @@ def llc_over_epochs(data: dict[str, np.ndarray], epoch: int | None = None, *,
     if bad.any():
         title += f" ({int(bad.sum())} of {len(epochs)} checkpoints with unhealthy chains, ✕)"
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08, row_heights=[0.6, 0.4])
-    fig.update_layout(base_layout(title, "", "", "λ̂ climbs while the model memorizes and falls as the "
-                                  "generalizing circuit replaces memorization; read it beside the test loss.",
+    fig.update_layout(base_layout(title, "", "", captions.change_caption("λ̂", epochs, mean)
+                                  + " Read it beside the test loss below.",
                                   height=520))
     for trace in epoch_band(epochs, mean - std, mean + std, "λ̂ ± std across chains", LLC_COLOR):
         fig.add_trace(trace, row=1, col=1)
@@ -60,7 +61,7 @@ def llc_over_epochs(data: dict[str, np.ndarray], epoch: int | None = None, *,
         fig.add_trace(epoch_line(epochs, data[key], name, COLORS[name.split()[0]], fmt=".4g",
                                  mode="lines+markers"), row=2, col=1)
     fig.update_yaxes(title_text="λ̂ (effective dimensions)", row=1, col=1)
-    fig.update_yaxes(title_text="loss (nats, log scale)", type="log", row=2, col=1)
+    fig.update_yaxes(title_text="loss (nats, log scale)", type="log", nticks=6, row=2, col=1)
     fig.update_xaxes(title_text="epoch", row=2, col=1)
     for start, end, name in phases or ():
         fig.add_vrect(x0=start, x1=end, fillcolor=with_alpha(COLORS["other"], 0.15), line_width=0,
@@ -80,9 +81,12 @@ def llc_chains(data: dict[str, np.ndarray], epoch: int | None = None) -> go.Figu
     per_chain = np.asarray(row["llc_per_chain"], np.float64)
     draws = np.arange(1, trace.shape[1] + 1)
     status = "all chains healthy" if not health.any() else _unhealthy(health[None])[0]
+    # The sampler's settings ride in the x title: an annotation below the axis collided with it.
+    settings = ", ".join(f"{k} {float(row[k]):g}" for k in ("lr", "nbeta", "localization", "batch_size")
+                         if k in row)
     fig = go.Figure(layout=base_layout(
         f"SGLD chains at epoch {shown}: λ̂ = {float(row['llc_mean']):.3g} ± {float(row['llc_std']):.2g} ({status})",
-        "draw (SGLD step)", "minibatch loss (nats)",
+        "draw (SGLD step)" + (f" · {settings}" if settings else ""), "minibatch loss (nats)",
         "Healthy chains rise from the checkpoint's loss and level off; a chain still climbing (or "
         "non-finite) diverged — lower lr or raise localization; a chain that never moves is flat — raise lr."))
     for c, losses in enumerate(trace):
@@ -93,11 +97,6 @@ def llc_chains(data: dict[str, np.ndarray], epoch: int | None = None) -> go.Figu
                                  hovertemplate=f"chain {c + 1} · draw %{{x}}: loss %{{y:.4g}}<extra></extra>"))
     fig.add_hline(y=float(row["train_loss"]), line=dict(color=COLORS["cursor"], dash="dash", width=1),
                   annotation_text="L_n(w*) at the checkpoint", annotation_position="bottom right")
-    settings = ", ".join(f"{k} {float(row[k]):.3g}" for k in ("lr", "nbeta", "localization", "batch_size")
-                         if k in row)
-    if settings:
-        fig.add_annotation(text=settings, xref="paper", yref="paper", x=0, y=-0.22, showarrow=False,
-                           xanchor="left", font=dict(size=11, color=COLORS["checkpoint"]))
     return finish(fig)
 
 
@@ -108,5 +107,5 @@ def essential_dynamics_paths(data: dict[str, np.ndarray], epoch: int | None = No
     return trajectory_projections(
         data, epoch, group="outputs", planes=((1, 2), (2, 3)),
         title=f"Essential dynamics (PCA of logits on {pairs} inputs)",
-        caption="The function's own path: sharp turns mark developmental stages (memorization, circuit "
-                "formation, cleanup) without reference to how the weights encode them.")
+        caption="The function's own path, whatever the weights that encode it: look for sharp turns (candidate "
+                "developmental stages) and compare their epochs with the phases above.")

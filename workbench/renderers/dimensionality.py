@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
+from workbench.renderers import captions
 from workbench.renderers.cursor import add_cursor, at_epoch, cursor_epoch, epoch_suffix, finish
 from workbench.renderers.theme import MATRIX_COLORS, SIDE_LEGEND, base_layout
 from workbench.renderers.traces import epoch_line, unified_epoch_hover
@@ -60,8 +61,10 @@ def participation_ratio_over_epochs(data: dict[str, np.ndarray], epoch: int | No
     """Participation ratio (Σσ²)²/Σσ⁴ of each matrix over epochs. Summary: cursor, click epoch."""
     return _over_epochs(data, epoch, "participation_ratio", "Effective dimension (participation ratio)",
                         "participation ratio (dimensions)",
-                        "Weight decay squeezes the matrices into few dimensions after grokking; "
-                        "W_L ends near 2 × the number of key frequencies.",
+                        " ".join(captions.change_caption(f"W_{m}", np.asarray(data["epochs"]),
+                                                         data[f"participation_ratio.W_{m}"], ".1f")
+                                 for m in ("E", "L") if f"participation_ratio.W_{m}" in data)
+                        + " Look for W_L near 2 × the number of key frequencies.",
                         ".2f", matrices, per_head)
 
 
@@ -85,6 +88,7 @@ def singular_values(data: dict[str, np.ndarray], epoch: int | None = None, *,
         f"Singular values{epoch_suffix(shown)}", "index i (1 = largest)", y_title,
         "A knee in the spectrum is the matrix's working rank: a few large σ, then a floor.",
         log_y=True, height=420))
+    fig.update_yaxes(nticks=6)                                             # log ticks that do not overlap
     for m in _matrices(row, "sigma", matrices):
         sigma = np.asarray(row[f"sigma.{m}"], dtype=np.float64)
         name = m

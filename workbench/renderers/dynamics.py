@@ -14,6 +14,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from workbench.renderers import captions
 from workbench.renderers.cursor import add_cursor, cursor_epoch, finish
 from workbench.renderers.phases import PHASE_COLORS, add_phases
 from workbench.renderers.theme import COLORS, QUALITATIVE, base_layout, subplot_axis_names
@@ -171,9 +172,8 @@ def decomposition_figure(data: dict, epoch=None, *, phases=None) -> go.Figure:
     title = (f"Trend + oscillation<br><sup>amplitude {data['amplitude']:.3g}, structured share "
              f"{data['structured_share']:.0%}" + (f", dominant period {period:.3g} {unit}s" if period else "") + "</sup>")
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.07, row_heights=[0.5, 0.5])
-    fig.update_layout(base_layout(title.replace("</sup>", _sampling(data) + "</sup>"), "", "", (
-        f"Trend: zero-phase Butterworth low-pass, periods over {data['window']} samples. Structured share: "
-        "power above the white-noise level (0% = noise, 100% = a clean rhythm)."), height=480))
+    fig.update_layout(base_layout(title.replace("</sup>", _sampling(data) + "</sup>"), "", "", captions.oscillation_caption(
+        data["oscillation"], int(data["window"]), data["x"], float(data["structured_share"])), height=480))
     x = data["x"]
     fig.add_trace(epoch_line(x, data["y"] if data["scale"] == "linear" else np.log10(data["y"]), "series",
                              COLORS["test"], width=1, max_points=MAX_POINTS), row=1, col=1)

@@ -10,13 +10,12 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
+from workbench.renderers import captions
 from workbench.renderers.cursor import add_cursor, at_epoch, cursor_epoch, epoch_suffix, finish
 from workbench.renderers.theme import COLORS, MAGNITUDE_COLORSCALE, base_layout
 from workbench.vocabulary import key_frequencies
 
 MATRIX_NAMES = {"": "W_E", "W_U.": "W_U", "W_L.": "W_L = W_out·W_U"}
-BARS_CAPTION = "A grokked model concentrates its {m} on a few key frequencies; the rest is near zero."
-HEATMAP_CAPTION = "Key frequencies light up as the model groks; everything else fades during cleanup."
 
 
 def _prefix(prefix: str) -> str:
@@ -25,9 +24,10 @@ def _prefix(prefix: str) -> str:
     return prefix if not prefix or prefix.endswith(".") else prefix + "."
 
 
-def fourier_norms(data: dict[str, np.ndarray], epoch: int | None = None, *, prefix: str = "") -> go.Figure:
-    """Bar chart of ‖component‖ per frequency k at an epoch, key frequencies highlighted.
-    Hover gives the cos and sin parts. Not clickable."""
+def fourier_norms(data: dict[str, np.ndarray], epoch: int | None = None, *, prefix: str = "",
+                  frequency: int | None = None) -> go.Figure:
+    """Bar chart of ‖component‖ per frequency k at an epoch, key frequencies highlighted, the
+    selected `frequency` outlined. Hover gives the cos and sin parts. customdata k, click frequency."""
     prefix = _prefix(prefix)
     row, shown = at_epoch(data, epoch)
     norm = np.asarray(row[f"{prefix}norm"], dtype=np.float64)
@@ -37,10 +37,11 @@ def fourier_norms(data: dict[str, np.ndarray], epoch: int | None = None, *, pref
     matrix = MATRIX_NAMES.get(prefix, prefix.rstrip("."))
     at = epoch_suffix(shown)
     fig = go.Figure(layout=base_layout(f"Fourier norms of {matrix}{at}", "frequency k",
-                                       "‖component‖ (L2 norm)", BARS_CAPTION.format(m=matrix.split(" ")[0])))
+                                       "‖component‖ (L2 norm)",
+                                       captions.fourier_bars_caption(matrix.split(" ")[0], norm, is_key, shown)))
     for mask, name, color in ((is_key, "key frequencies", COLORS["key"]), (~is_key, "other", COLORS["other"])):
         fig.add_trace(go.Bar(
-            x=k[mask], y=norm[mask], name=name, marker_color=color,
+            x=k[mask], y=norm[mask], name=name, marker_color=color, customdata=k[mask], textposition="none",
             text=[f"cos {c:.3g} · sin {s:.3g}" for c, s in zip(np.asarray(cos)[mask], np.asarray(sin)[mask])],
             hovertemplate=f"k=%{{x}} ({name})<br>‖component‖ %{{y:.3g}}<br>%{{text}}<extra></extra>"))
     const = row.get(f"{prefix}const_norm")
@@ -49,7 +50,20 @@ def fourier_norms(data: dict[str, np.ndarray], epoch: int | None = None, *, pref
                            text=f"constant ‖·‖ = {float(const):.3g}", font=dict(size=11, color=COLORS["other"]))
     fig.update_layout(barmode="overlay", bargap=0.15)
     fig.update_xaxes(dtick=1 if len(k) <= 30 else 5)
-    return finish(fig)
+    mark_frequency(fig, frequency, len(k), axis="x")
+    return finish(fig, click="frequency")
+
+
+def mark_frequency(fig: go.Figure, frequency: int | None, n_freq: int, axis: str = "y") -> None:
+    """Outline the selected frequency k (1..n_freq) across the plot: a band at k on `axis`
+    ("x" for bars over k, "y" for heatmaps with k up the side); nothing when none is selected."""
+    if frequency is None or not 1 <= int(frequency) <= n_freq:
+        return
+    k = int(frequency)
+    band = dict(x0=k - 0.5, x1=k + 0.5, y0=0, y1=1, xref="x", yref="y domain") if axis == "x" else \
+        dict(x0=0, x1=1, y0=k - 0.5, y1=k + 0.5, xref="x domain", yref="y")
+    fig.add_shape(type="rect", name=f"selected k={k}", layer="above", line=dict(color=COLORS["selected"], width=2,
+                                                                               dash="dot"), **band)
 
 
 def fourier_norms_over_epochs(data: dict[str, np.ndarray], epoch: int | None = None, *,
@@ -64,7 +78,8 @@ def fourier_norms_over_epochs(data: dict[str, np.ndarray], epoch: int | None = N
     keys = key_frequencies(np.asarray(data[f"{prefix}key_mask"])[-1])
     matrix = MATRIX_NAMES.get(prefix, prefix.rstrip("."))
     fig = go.Figure(layout=base_layout(f"Fourier norms of {matrix} over training", "epoch", "frequency k",
-                                       HEATMAP_CAPTION, height=max(360, 12 * n_freq + 120), showlegend=False))
+                                       captions.fourier_heatmap_caption(matrix.split(" ")[0], norm.T, keys, epochs),
+                                       height=max(360, 12 * n_freq + 120), showlegend=False))
     fig.add_trace(go.Heatmap(
         z=norm, x=epochs, y=k, colorscale=MAGNITUDE_COLORSCALE,
         customdata=np.broadcast_to(epochs, norm.shape),

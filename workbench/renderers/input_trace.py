@@ -11,6 +11,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from workbench.renderers import captions
 from workbench.renderers.cursor import add_cursor, cursor_epoch, finish
 from workbench.renderers.theme import COLORS, SIDE_LEGEND, base_layout, head_color, subplot_axis_names
 from workbench.renderers.traces import epoch_line, unified_epoch_hover
@@ -55,8 +56,8 @@ def input_attribution(trace: dict[str, np.ndarray], epoch: int | None = None) ->
     fig.add_trace(epoch_line(epochs, np.asarray(trace["loss"]), "loss", COLORS["test"], fmt=".3g",
                              showlegend=False), row=3, col=1)
     fig.update_yaxes(title_text="correct logit − mean (logits)", row=1, col=1)
-    fig.update_yaxes(title_text="rank (1 = top, log)", type="log", autorange="reversed", row=2, col=1)
-    fig.update_yaxes(title_text="loss (nats, log)", type="log", row=3, col=1)
+    fig.update_yaxes(title_text="rank (1 = top, log)", type="log", autorange="reversed", nticks=5, row=2, col=1)
+    fig.update_yaxes(title_text="loss (nats, log)", type="log", nticks=5, row=3, col=1)
     fig.update_xaxes(title_text="epoch", row=3, col=1)
     add_cursor(fig, cursor_epoch(epochs, epoch), subplot_axis_names(3))
     unified_epoch_hover(fig, 3)
@@ -75,8 +76,7 @@ def input_frequencies(trace: dict[str, np.ndarray], epoch: int | None = None, *,
     limit = float(np.abs(by_k).max()) or 1.0
     fig = go.Figure(layout=base_layout(
         f"Which frequencies carry the answer: {input_title(trace)}", "epoch", "frequency k",
-        "After grokking the correct logit comes from the key frequencies (★) alone; before, it is spread "
-        "thin over many.", height=max(360, 9 * n_freq + 140), showlegend=False))
+        captions.key_share_caption(by_k, sorted(keys), epochs), height=max(360, 9 * n_freq + 140), showlegend=False))
     fig.add_trace(go.Heatmap(
         z=by_k.astype(np.float32), x=epochs, y=np.arange(1, n_freq + 1), zmid=0, zmin=-limit, zmax=limit,
         colorscale=DIVERGING_COLORSCALE, customdata=np.broadcast_to(epochs, by_k.shape), colorbar=dict(title=dict(text="logit", side="right"), thickness=12),

@@ -92,8 +92,8 @@ def graduated_fraction(data: dict[str, np.ndarray], epoch: int | None = None, *,
     correct = np.asarray(data["correct"], bool)
     fig = go.Figure(layout=base_layout(
         "Inputs graduated over training", "epoch", "fraction of inputs",
-        "Train inputs graduate during memorization; test inputs only as the model groks. The gap between "
-        "correct (dotted) and graduated (solid) is inputs still flipping."))
+        "Look for when each split's solid line rises (inputs learned for good); the gap between correct (dotted) "
+        "and graduated (solid) is inputs still flipping."))
     for split, in_split in (("train", train), ("test", ~train)):
         members = inside & in_split
         if not members.any():
@@ -120,8 +120,8 @@ def residue_accuracy(data: dict[str, np.ndarray], epoch: int | None = None, *, p
                         subplot_titles=("train inputs", "test inputs"))
     fig.update_layout(base_layout(
         "Accuracy by answer" + ("" if probe is None else f" (probe: {int(np.sum(probe))} inputs)"), "", "",
-        "Which answers the model gets right first: memorization covers train "
-        "inputs of every answer; generalization reaches every answer at once if the algorithm is Fourier.",
+        "Which answers the model gets right first: look for whether test accuracy rises for every answer at "
+        "once (one algorithm for all) or answer by answer.",
         height=560, showlegend=False))
     for row, split in enumerate(("train", "test"), start=1):
         acc = np.asarray(data[f"{split}_accuracy_by_residue"])
@@ -173,8 +173,8 @@ def loss_spikes(data: dict[str, np.ndarray], epoch: int | None = None, *, probe=
     keep = inside[inputs]
     fig = go.Figure(layout=base_layout(
         "Loss spikes by input", "epoch", "rise in loss (decades, log10)",
-        "Inputs whose loss jumped ≥ 10× between checkpoints: clusters of spikes are the model "
-        "reorganizing (e.g. slingshots). Click a spike to trace its input."))
+        "Inputs whose loss jumped ≥ 10× between checkpoints: look for spikes bunched at one epoch (many inputs "
+        "disturbed at once). Click a spike to trace its input."))
     for split in SPLITS:
         rows = keep & (train[inputs] == (split == "train"))
         ids = inputs[rows]

@@ -15,7 +15,9 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from workbench.renderers import captions
 from workbench.renderers.cursor import add_cursor, at_epoch, cursor_epoch, epoch_suffix, finish
+from workbench.renderers.fourier import mark_frequency
 from workbench.renderers.theme import (COLORS, MAGNITUDE_COLORSCALE, SCALE_TYPE_COLORS, base_layout,
                                        frequency_color, subplot_axis_names)
 from workbench.renderers.traces import epoch_band, epoch_line, grid_heatmap, unified_epoch_hover
@@ -35,9 +37,11 @@ def neurons_by_frequency(data: dict[str, np.ndarray], epoch: int | None = None) 
 
 
 def neuron_fve_heatmap(data: dict[str, np.ndarray], epoch: int | None = None, *,
-                       threshold: float = FVE_THRESHOLD) -> go.Figure:
+                       threshold: float = FVE_THRESHOLD, neuron: int | None = None,
+                       frequency: int | None = None) -> go.Figure:
     """Frequency k × neuron heatmap of FVE at an epoch, neurons sorted by dominant frequency
-    (then FVE); x ticks name each cluster's k. customdata = neuron id per cell, click neuron."""
+    (then FVE); x ticks name each cluster's k; the selected `neuron`'s column and `frequency`'s
+    row are marked. customdata = neuron id per cell, click neuron."""
     row, shown = at_epoch(data, epoch)
     fve = np.asarray(row["fve"], dtype=np.float32)                         # [n_freq, d_mlp]
     n_freq, d_mlp = fve.shape
@@ -60,6 +64,14 @@ def neuron_fve_heatmap(data: dict[str, np.ndarray], epoch: int | None = None, *,
     fig.update_xaxes(tickvals=((starts + ends - 1) / 2)[big], ticktext=[f"k={k}" for k in dominant[starts][big]],
                      tickangle=0, tickfont=dict(size=10), showgrid=False)
     fig.update_yaxes(range=[0.5, n_freq + 0.5], showgrid=False)
+    if neuron is not None and 0 <= int(neuron) < d_mlp:
+        column = int(np.flatnonzero(order == int(neuron))[0])
+        fig.add_shape(type="rect", name=f"selected neuron {int(neuron)}", layer="above", xref="x", yref="y domain",
+                      x0=column - 0.5 - d_mlp / 400, x1=column + 0.5 + d_mlp / 400, y0=0, y1=1,
+                      line=dict(color=COLORS["selected"], width=2))
+        fig.add_annotation(x=column, y=1, xref="x", yref="y domain", yanchor="bottom", showarrow=False,
+                           text=f"▼ {int(neuron)}", font=dict(size=11, color=COLORS["selected"]))
+    mark_frequency(fig, frequency, n_freq)
     return finish(fig, click="neuron")
 
 
@@ -72,8 +84,8 @@ def cluster_sizes_over_epochs(data: dict[str, np.ndarray], epoch: int | None = N
     n_freq = sizes.shape[1]
     fig = go.Figure(layout=base_layout(
         "Neuron clusters over training", "epoch", f"neurons with FVE ≥ {FVE_THRESHOLD} (count)",
-        "Clusters for the key frequencies grow as the model groks; the total is how much of the MLP "
-        "the Fourier algorithm uses."))
+        captions.clusters_caption(epochs, sizes, np.shape(data["dominant_freq"])[-1] if "dominant_freq" in data
+                                  else None)))
     for k in np.flatnonzero(sizes.max(axis=0) > 0) + 1:
         trace = epoch_line(epochs, sizes[:, k - 1], f"k={k}", frequency_color(k, n_freq), fmt="d")
         if stacked:
@@ -82,6 +94,15 @@ def cluster_sizes_over_epochs(data: dict[str, np.ndarray], epoch: int | None = N
     add_cursor(fig, cursor_epoch(epochs, epoch))
     unified_epoch_hover(fig)
     return finish(fig, click="epoch")
+
+
+def _stripes(p: int, row: dict | None, neuron: int) -> str:
+    """What to look for in this neuron's map: stripes along a + b with the period of its k."""
+    if row is None:
+        return "Look for stripes along a + b (a Fourier neuron) rather than noise."
+    k, fve = int(row["dominant_freq"][neuron]), float(row["dominant_fve"][neuron])
+    return (f"Its dominant frequency k = {k} explains {fve:.0%} of its variance: look for stripes along a + b "
+            f"with period p/k = {p}/{k} ≈ {p / k:.1f} inputs.")
 
 
 def _one_map(maps, neuron: int) -> np.ndarray:
@@ -99,20 +120,21 @@ def _label(neuron: int, row: dict | None) -> str:
 def neuron_heatmap(maps: np.ndarray, epoch: int | None = None, *, neuron: int,
                    downsample: int | None = None, frequencies: dict[str, np.ndarray] | None = None) -> go.Figure:
     """One neuron's activation at `=` over the (a, b) grid. `maps` is that map [p, p] or every
-    neuron's [d_mlp, p, p]; `frequencies` (the neuron_frequencies artifact) adds k and FVE to the title."""
+    neuron's [d_mlp, p, p]; `frequencies` (the neuron_frequencies artifact) adds k and FVE to the
+    title. customdata = the input a * p + b of each cell, click input."""
     row = at_epoch(frequencies, epoch)[0] if frequencies is not None else None
     z = _one_map(maps, neuron)
-    trace, note = grid_heatmap(z, downsample=downsample, id_value=None, id_label=f"neuron {neuron}<br>",
+    trace, note = grid_heatmap(z, downsample=downsample, id_value="input", id_label=f"neuron {neuron}<br>",
                                value_label="activation", colorbar_title="activation")
     at = epoch_suffix(epoch)
     fig = go.Figure(layout=base_layout(
         f"{_label(neuron, row)}{at}", f"b (input token){note}", f"a (input token){note}",
-        "A clean Fourier neuron is a plaid of period p/k along a + b: stripes, not noise.",
+        _stripes(z.shape[-1], row, neuron),
         height=440, showlegend=False))
     fig.add_trace(trace)
     fig.update_yaxes(scaleanchor="x", constrain="domain")
     fig.update_xaxes(constrain="domain")
-    return finish(fig)
+    return finish(fig, click="input")
 
 
 def neuron_fve_over_epochs(data: dict[str, np.ndarray], epoch: int | None = None, *, neuron: int) -> go.Figure:
@@ -140,13 +162,15 @@ def neuron_fve_over_epochs(data: dict[str, np.ndarray], epoch: int | None = None
 
 def neuron_heatmap_grid(maps: np.ndarray, epoch: int | None = None, *, neurons=None, order=None,
                         frequencies: dict[str, np.ndarray] | None = None, page: int = 0, page_size: int = 16,
-                        columns: int = 4, downsample: int | None = None) -> go.Figure:
+                        columns: int = 4, downsample: int | None = None, about: str = "",
+                        selected: int | None = None) -> go.Figure:
     """Small multiples of neuron activation maps, one page at a time.
 
     maps [n, p, p] are the maps of neuron ids `neurons` (default 0..n-1); pages walk through
     `order` (neuron ids, default `neurons`; e.g. `neurons_by_frequency(...)`). Subplot titles read
-    "neuron 17 · k=14 · FVE 0.93" when `frequencies` is given. customdata neuron, click neuron;
-    meta also has "page", "n_pages" and "neurons" (the ids shown)."""
+    "neuron 17" over "k=14 · FVE 0.93" when `frequencies` is given; the `selected` neuron's title
+    is highlighted; `about` (what these neurons are) leads the caption. customdata neuron, click
+    neuron; meta also has "page", "n_pages" and "neurons" (the ids shown)."""
     maps = np.asarray(maps)
     neurons = np.arange(len(maps)) if neurons is None else np.asarray(neurons)
     order = neurons if order is None else np.asarray(order)
@@ -166,9 +190,10 @@ def neuron_heatmap_grid(maps: np.ndarray, epoch: int | None = None, *, neurons=N
     # The grid is laid out by hand in one layout dict: plotly's make_subplots and per-axis
     # updates re-validate the figure on every call and cost most of this renderer's time.
     layout = base_layout(f"Neuron activations{at} — page {page + 1} of {n_pages}", "", "",
-                         "Neurons of one cluster share a stripe period; click a map to open that neuron.",
-                         height=60 + 190 * rows, showlegend=False)
-    h_gap, v_gap = 0.02, 0.3 / rows
+                         (about + " " if about else "") + "Look for one stripe period shared by the maps; click a "
+                         "map to open that neuron.",
+                         height=80 + 200 * rows, showlegend=False)
+    h_gap, v_gap = 0.02, 0.4 / rows
     width, height = (1 - h_gap * (columns - 1)) / columns, (1 - v_gap * (rows - 1)) / rows
     annotations = []
     for i, (trace, (x_axis, y_axis)) in enumerate(zip(traces, subplot_axis_names(len(shown)))):
@@ -177,14 +202,16 @@ def neuron_heatmap_grid(maps: np.ndarray, epoch: int | None = None, *, neurons=N
         trace.update(xaxis=x_axis, yaxis=y_axis)
         first = row == rows - 1 and col == 0
         layout[x_axis.replace("x", "xaxis")] = {
-            "domain": [x0, x0 + width], "anchor": y_axis, "showticklabels": False, "constrain": "domain",
+            "domain": [x0, min(1.0, x0 + width)], "anchor": y_axis, "showticklabels": False, "constrain": "domain",
             "title": {"text": f"b (input token){note}" if first else ""}}
         layout[y_axis.replace("y", "yaxis")] = {
-            "domain": [y1 - height, y1], "anchor": x_axis, "scaleanchor": x_axis, "showticklabels": False,
+            "domain": [max(0.0, y1 - height), y1], "anchor": x_axis, "scaleanchor": x_axis, "showticklabels": False,
             "constrain": "domain", "title": {"text": f"a{note and ' (bilinear)'}" if first else ""}}
-        annotations.append({"text": _label(shown[i], info), "x": x0 + width / 2, "y": y1, "xref": "paper",
-                            "yref": "paper", "xanchor": "center", "yanchor": "bottom", "showarrow": False,
-                            "font": {"size": 11}})
+        text = _label(shown[i], info).replace(" · ", "<br>", 1)
+        mine = selected is not None and shown[i] == int(selected)
+        annotations.append({"text": f"<b>{text}</b>" if mine else text, "x": x0 + width / 2, "y": y1,
+                            "xref": "paper", "yref": "paper", "xanchor": "center", "yanchor": "bottom",
+                            "showarrow": False, "font": {"size": 10, "color": COLORS["selected"] if mine else None}})
     layout["annotations"] = annotations
     fig = go.Figure(data=traces, layout=layout)
     finish(fig, click="neuron")
@@ -200,7 +227,7 @@ def neuron_spatial_scale_over_epochs(data: dict[str, np.ndarray], epoch: int | N
     fig = make_subplots(rows=3, cols=1, shared_xaxes=True, vertical_spacing=0.05)
     fig.update_layout(base_layout(
         "Spatial scale of neuron maps", "", "",
-        "Neuron maps turn from noise into smooth periodic plaid as the Fourier circuit forms.",
+        "Look for the band narrowing as maps turn from noise into a periodic pattern; read with the scale types.",
         height=560, showlegend=False))
     for r, (key, title) in enumerate(SPATIAL_METRICS.items(), start=1):
         values = np.asarray(data[key], dtype=np.float64)                   # [n_epochs, d_mlp]
@@ -224,9 +251,9 @@ def neuron_scale_types_over_epochs(data: dict[str, np.ndarray], epoch: int | Non
     over epochs, stacked. Summary: cursor, click epoch."""
     epochs = np.asarray(data["epochs"])
     codes = np.asarray(data["scale_type"])                                 # [n_epochs, d_mlp]
+    counts = {name: (codes == code).sum(axis=1) for code, name in enumerate(SCALE_TYPES)}
     fig = go.Figure(layout=base_layout("Neuron map scale types", "epoch", "neurons (count)",
-                                       "Fourier neurons are fine plaid at large k and smooth blobs at small k; "
-                                       "flat maps are dead neurons."))
+                                       captions.scale_types_caption(epochs, counts)))
     for code, (name, color) in enumerate(zip(SCALE_TYPES, SCALE_TYPE_COLORS)):
         fig.add_trace(epoch_line(epochs, (codes == code).sum(axis=1), name, color, fmt="d").update(
             stackgroup="types", line=dict(width=0.5)))

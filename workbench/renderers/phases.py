@@ -38,10 +38,13 @@ def add_phases(fig: go.Figure, phases: Phases | None) -> go.Figure:
         axes = dict(xref=cursor.xref, yref=cursor.yref, y0=0, y1=1, name=PHASE_SHAPE)
         for name, start, end in intervals:
             color = PHASE_COLORS[name]
-            label = _label(name, color) if i == 0 and (end - start) >= MIN_LABELLED * extent else None
-            if over_heatmap:
+            # the first phase's label starts at its left edge: centred, it would be cut at the axis
+            position = "top left" if start <= phases.first else "top center"
+            label = _label(name, color, position) if i == 0 and (end - start) >= MIN_LABELLED * extent else None
+            if over_heatmap:  # the name runs down the boundary line, inside the plot (never clipped above it)
                 fig.add_shape(type="line", x0=start, x1=start, layer="above", line=dict(color=color, width=1.5),
-                              label=_label(name, color, "end") if label else None, **axes)
+                              label=dict(text=name, textposition="end", textangle=90, yanchor="top", xanchor="left",
+                                         font=dict(size=10, color="#f9fafb")) if label else None, **axes)
             else:
                 fig.add_shape(type="rect", x0=start, x1=end, layer="below", line=dict(width=0),
                               fillcolor=with_alpha(color, SHADE_ALPHA), label=label, **axes)

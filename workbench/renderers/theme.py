@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.colors
 import plotly.graph_objects as go
+import plotly.io as pio
 
 COLORS = {
     "train": "#2563eb",        # blue
@@ -20,6 +21,7 @@ COLORS = {
     "cursor": "#111827",       # the current-epoch line
     "cursor_on_dark": "#f9fafb",  # the same over heatmaps
     "current": "#dc2626",      # the current-epoch marker on trajectories
+    "selected": "#f59e0b",     # the selected frequency or neuron (amber: visible on Viridis and white)
     "checkpoint": "#6b7280",   # checkpoint markers on the loss curves
     "lr": "#0d9488",
     "grid": "#e5e7eb",
@@ -45,7 +47,17 @@ EPOCH_COLORSCALE = "Plasma"        # points colored by epoch (trajectories)
 FONT = dict(family="Inter, system-ui, -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif",
             size=13, color="#1f2937")
 HEIGHT = 380                        # default figure height in px (width follows the container)
-MARGIN = dict(l=64, r=24, t=56, b=52)
+MARGIN = dict(l=64, r=24, t=84, b=52)   # top: the title, then the legend's row above the plot
+TITLE_HEIGHT = 15                   # px of the title's font; the legend sits below it, never on it
+
+# plotly_white, with numbers as researchers write them on y axes (1e−4, not SI's "100µ") and
+# axis titles a size below the tick labels' neighbours so long ones fit beside the plot.
+TEMPLATE = go.layout.Template(pio.templates["plotly_white"])
+TEMPLATE.layout.yaxis.exponentformat = "e"
+TEMPLATE.layout.yaxis.title.font.size = 12
+TEMPLATE.layout.xaxis.title.font.size = 12
+TEMPLATE.layout.scene.xaxis.exponentformat = TEMPLATE.layout.scene.yaxis.exponentformat = \
+    TEMPLATE.layout.scene.zaxis.exponentformat = "e"
 UIREVISION = "keep"                 # zoom and legend toggles survive figure updates
 
 
@@ -78,15 +90,19 @@ def base_layout(title: str, x_title: str, y_title: str, caption: str, *, height:
     (renderers that select or have a cursor overwrite click/cursor_shapes via `cursor.finish`).
     Use as `go.Figure(layout=base_layout(...))`."""
     layout = dict(
-        template="plotly_white",
-        title=dict(text=title, x=0.0, xanchor="left", font=dict(size=15)),
+        template=TEMPLATE,
+        # The title at the top of the figure, the legend in its own row under it (above the plot).
+        title=dict(text=title, x=0.0, xanchor="left", xref="paper", y=1.0, yref="container", yanchor="top",
+                   pad=dict(t=8), font=dict(size=TITLE_HEIGHT)),
         xaxis=dict(title=dict(text=x_title), type="log" if log_x else None, zeroline=False),
-        yaxis=dict(title=dict(text=y_title), type="log" if log_y else None, zeroline=False),
+        # at most ~6 labels on a log axis: over less than a decade plotly labels every digit, overlapping
+        yaxis=dict(title=dict(text=y_title), type="log" if log_y else None, nticks=6 if log_y else None,
+                   zeroline=False),
         font=FONT,
         height=height or HEIGHT,
         margin=MARGIN,
         showlegend=showlegend,
-        legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0, font=dict(size=11)),
+        legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="left", x=0.0, font=dict(size=11)),
         hovermode=hovermode,
         hoverlabel=dict(font=dict(family=FONT["family"], size=12)),
         uirevision=UIREVISION,

@@ -76,18 +76,24 @@ def grid_map(values, downsample: int | None) -> tuple[np.ndarray, np.ndarray, st
     return z, np.arange(p), ""
 
 
-def grid_heatmap(values, *, downsample: int | None, id_value: int | None, id_label: str,
+def grid_heatmap(values, *, downsample: int | None, id_value: int | str | None, id_label: str,
                  value_label: str, colorscale=MAGNITUDE_COLORSCALE, zmin=None, zmax=None,
                  showscale: bool = True, colorbar_title: str = "") -> tuple[go.Heatmap, str]:
-    """Heatmap of one p x p map with a = row (y), b = column (x); customdata is `id_value` in
-    every cell (the click id). Returns (trace, axis note for down-sampled maps)."""
+    """Heatmap of one p x p map with a = row (y), b = column (x); customdata (the click id) is
+    `id_value` in every cell (a neuron or a head), or with id_value "input" each cell's input
+    a * p + b (of its nearest true (a, b) when down-sampled). Returns (trace, axis note)."""
     z, coords, note = grid_map(values, downsample)
+    if id_value == "input":
+        p, nearest = np.asarray(values).shape[-1], np.rint(coords).astype(np.int32)
+        ids = nearest[:, None] * p + nearest[None, :]
+    else:
+        # int16: one id per cell is what a click needs, at a quarter of int64's bytes on the wire
+        ids = None if id_value is None else np.full(z.shape, int(id_value), dtype=np.int16)
     fmt = ".1f" if note else "d"
     prefix = "≈" if note else "="
     trace = go.Heatmap(
         z=z, x=coords, y=coords, colorscale=colorscale, zmin=zmin, zmax=zmax, showscale=showscale,
-        # int16: one id per cell is what a click needs, at a quarter of int64's bytes on the wire
-        customdata=None if id_value is None else np.full(z.shape, int(id_value), dtype=np.int16),
+        customdata=ids,
         colorbar=dict(title=dict(text=colorbar_title, side="right"), thickness=12),
         hovertemplate=(f"{id_label}a {prefix} %{{y:{fmt}}}, b {prefix} %{{x:{fmt}}}<br>"
                        f"{value_label}: %{{z:.3g}}<extra></extra>"))

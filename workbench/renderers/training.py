@@ -16,15 +16,13 @@ from plotly.subplots import make_subplots
 
 from workbench.history import as_history
 from workbench.phases import roles
+from workbench.renderers import captions
 from workbench.renderers.cursor import add_cursor, cursor_epoch, finish
 from workbench.renderers.theme import COLORS, SIDE_LEGEND, base_layout, message_figure, subplot_axis_names
 from workbench.renderers.traces import epoch_line, unified_epoch_hover
 
 MAX_POINTS = 5000  # per line; longer histories are decimated (min and max per bucket kept)
-LOSS_CAPTION = ("Train loss falls first (memorization); test loss stays high, then drops late: "
-                "that drop is grokking.")
 PARAMETER_PALETTE = plotly.colors.qualitative.Dark24
-ACCURACY_CAPTION = "Train accuracy reaches 100% early; test accuracy follows only when the model groks."
 
 
 def last_position(history) -> int:
@@ -72,6 +70,13 @@ def _missing(history, what: str, names: str) -> go.Figure:
                           + (f"<br>Its history holds: {held}" if held else "<br>It has no history at all."))
 
 
+def _reached(history, metric: str) -> str:
+    """When each split of `metric` reached the workbench's threshold in this run (the caption)."""
+    named = {split: history.xy(name) for split in ("train", "test")
+             if (name := _named(history, split, metric)) is not None}
+    return captions.metric_reached(named, metric, history.unit)
+
+
 def _note(history, metric: str) -> str:
     """What the caption adds when one split of a metric is missing."""
     absent = [f"{split} {metric}" for split in ("train", "test") if _named(history, split, metric) is None]
@@ -85,7 +90,7 @@ def loss_curves(history, epoch: int | None = None, *,
     if not _has(history, "loss"):
         return _missing(history, "loss series", "train_loss, test_loss")
     fig = go.Figure(layout=base_layout("Loss", history.unit, "loss (nats, log scale)" if log_y else "loss (nats)",
-                                       LOSS_CAPTION + _note(history, "loss"), log_y=log_y))
+                                       _reached(history, "loss") + _note(history, "loss"), log_y=log_y))
     fig.add_traces(_metric_traces(history, "loss", ".4g"))
     if checkpoints:
         fig.add_trace(_checkpoint_trace(history, checkpoints, "loss"))
@@ -101,7 +106,7 @@ def accuracy_curves(history, epoch: int | None = None, *,
     if not _has(history, "acc"):
         return _missing(history, "accuracy series", "train_acc, test_acc")
     fig = go.Figure(layout=base_layout("Accuracy", history.unit, "accuracy (% of pairs)",
-                                       ACCURACY_CAPTION + _note(history, "acc")))
+                                       _reached(history, "acc") + _note(history, "acc")))
     fig.add_traces(_metric_traces(history, "acc", ".1%"))
     if checkpoints:
         fig.add_trace(_checkpoint_trace(history, checkpoints, "acc"))
@@ -122,15 +127,16 @@ def loss_and_accuracy(history, epoch: int | None = None, *,
             fig.update_layout(title_text="Loss (this run has no accuracy series)")
         return fig
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.06, row_heights=[0.6, 0.4])
-    fig.update_layout(base_layout("Loss and accuracy", "", "", LOSS_CAPTION + _note(history, "loss")
-                                  + _note(history, "acc"), height=520))
+    fig.update_layout(base_layout("Loss and accuracy", "", "", " ".join(
+        [_reached(history, "loss"), _reached(history, "acc")]) + _note(history, "loss") + _note(history, "acc"),
+        height=520))
     for trace in _metric_traces(history, "loss", ".4g"):
         fig.add_trace(trace, row=1, col=1)
     for trace in _metric_traces(history, "acc", ".1%", showlegend=False):
         fig.add_trace(trace, row=2, col=1)
     if checkpoints and _has(history, "loss"):
         fig.add_trace(_checkpoint_trace(history, checkpoints, "loss"), row=1, col=1)
-    fig.update_yaxes(type="log", title_text="loss (nats, log scale)", row=1, col=1)
+    fig.update_yaxes(type="log", nticks=6, title_text="loss (nats, log scale)", row=1, col=1)
     fig.update_yaxes(tickformat=".0%", range=[-0.02, 1.02], title_text="accuracy (% of pairs)", row=2, col=1)
     fig.update_xaxes(title_text=history.unit, row=2, col=1)
     add_cursor(fig, cursor_epoch([last_position(history)], epoch), subplot_axis_names(2))
@@ -162,8 +168,7 @@ def parameter_norms(history, epoch: int | None = None, *,
     what = "weight" if kind == "weight_norm" else "gradient"
     if not names:
         return _missing(history, f"{what} norms", f"{kind}.<parameter>")
-    caption = ("Weight decay shrinks the weights once the memorizing solution is no longer needed."
-               if kind == "weight_norm" else "Gradient norms spike around the phase transitions.")
+    caption = captions.norm_trend({name[len(kind) + 1:]: history.xy(name) for name in names}, what)
     fig = go.Figure(layout=base_layout(f"{what.capitalize()} norm per parameter", history.unit,
                                        f"‖{what}‖ (L2 norm{', log scale' if log_y else ''})", caption,
                                        log_y=log_y, height=420))

@@ -12,6 +12,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from workbench.renderers import captions
 from workbench.renderers.cursor import add_cursor, cursor_epoch, epoch_index, finish
 from workbench.renderers.theme import COLORS, EPOCH_COLORSCALE, GROUP_COLORS, base_layout
 from workbench.renderers.traces import epoch_line, unified_epoch_hover
@@ -19,8 +20,8 @@ from workbench.vocabulary import PARAMETER_GROUPS
 
 GROUPS = tuple(PARAMETER_GROUPS)
 PLANES = ((1, 2), (1, 3), (2, 3))
-PATH_CAPTION = ("The path runs fast through memorization, turns at grokking and slows during cleanup; "
-                "loops in PC2/PC3 mark the phase changes.")
+PATH_CAPTION = ("Look for where the path turns and where it slows (points bunch up); a loop in PC2/PC3, crossed "
+                "segments marked ×, is a return near an earlier state.")
 
 
 def _groups(data) -> list[str]:
@@ -111,9 +112,12 @@ def trajectory_3d(data: dict[str, np.ndarray], epoch: int | None = None, *, grou
         x=projection[[current], 0], y=projection[[current], 1], z=projection[[current], 2], mode="markers",
         customdata=epochs[[current]], hovertemplate="current " + hover, name="current epoch",
         marker=dict(size=8, color=COLORS["current"], symbol="circle-open")))
-    fig.update_layout(scene=dict(**{f"{axis}axis": dict(title=dict(text=f"PC{n} ({ratio[n - 1]:.0%})"))
-                                    for n, axis in enumerate("xyz", start=1)}, aspectmode="cube"),
-                      scene_uirevision="keep")
+    fig.update_layout(scene=dict(**{f"{axis}axis": dict(title=dict(text=f"PC{n} ({ratio[n - 1]:.0%})",
+                                                                    font=dict(size=11)),
+                                                         nticks=4, tickfont=dict(size=9))
+                                    for n, axis in enumerate("xyz", start=1)}, aspectmode="cube",
+                                 camera=dict(eye=dict(x=1.6, y=1.6, z=1.1))),
+                      scene_uirevision="keep", margin=dict(l=10, r=10, t=60, b=10))
     return finish(fig, click="epoch")
 
 
@@ -122,7 +126,8 @@ def explained_variance(data: dict[str, np.ndarray], epoch: int | None = None) ->
     fig = go.Figure(layout=base_layout(
         "Variance explained by the top principal components", "principal component",
         "explained variance (fraction)",
-        "A few components carry most of the path: training moves in a low-dimensional subspace."))
+        "PC1–3 hold " + ", ".join(f"{float(np.sum(data[f'{group}.explained_variance'])):.0%} ({group})"
+                                  for group in _groups(data)) + " of each group's path variance."))
     for group in _groups(data):
         ratio = np.asarray(data[f"{group}.explained_variance"], dtype=np.float64)
         fig.add_trace(go.Bar(x=[f"PC{n}" for n in range(1, len(ratio) + 1)], y=ratio, name=group,
@@ -139,7 +144,8 @@ def trajectory_velocity(data: dict[str, np.ndarray], epoch: int | None = None, *
     epochs = np.asarray(data["epochs"])
     fig = go.Figure(layout=base_layout(
         "Speed through parameter space", "epoch", f"‖Δθ‖ per epoch (L2 norm{', log scale' if log_y else ''})",
-        "Fast while memorizing, a bump at grokking, then a slow drift as weight decay cleans up.", log_y=log_y))
+        captions.speed_caption(epochs[1:], data[f"{_groups(data)[0]}.velocity"]) if _groups(data) else "",
+        log_y=log_y))
     for group in _groups(data):
         fig.add_trace(epoch_line(epochs[1:], data[f"{group}.velocity"], group, GROUP_COLORS.get(group, "#000"),
                                  fmt=".3g", mode="lines+markers",
