@@ -92,7 +92,7 @@ def test_the_import_graph_has_no_circle():
 
 # The layers of docs/architecture.md: a module imports only from its own layer or those before it.
 LAYERS = [
-    {"errors", "vocabulary", "config", "threads"},
+    {"errors", "vocabulary", "config", "threads", "resources"},
     {"files", "caching", "history", "store"},
     {"families", "tasks", "fourier", "spectra", "spatial", "trajectory", "phases", "alerts", "gates", "oscillation",
      "probes", "selection", "model", "hooked"},

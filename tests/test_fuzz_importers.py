@@ -45,6 +45,7 @@ def _import(blob: bytes, suffix: str):
             import_checkpoint(path, "tiny_addition", Store(Path(tmp) / "data"))
         except CheckpointImportError as err:
             assert str(err)
+            assert not list((Path(tmp) / "data").glob("*/*")), "a refused import left a variant behind"
 
 
 @FUZZ

@@ -5,7 +5,7 @@ Every detector takes a series `(x, y)` (x = epoch or step) and returns `Alert` r
 runs them all over a run's series with one `AlertRules`:
 - non-finite: the first ±inf (or NaN, where NaN is a logged value rather than "not logged");
 - sustained rise: a loss growing more than `rise` (20%) sample over sample for `rise_run` (3)
-  samples in a row;
+  samples in a row; at most `rise_max` (50) per series, those that grew most;
 - divergence after a lucky start: the loss's best value comes in the first `early` (25%) of the
   run and the loss never again comes within `near` (1.5×) of it;
 - abrupt change (change-point): a one-sample jump that is an outlier — more than `jump_sigma`
@@ -14,6 +14,8 @@ runs them all over a run's series with one `AlertRules`:
   `jump_share` (40%) of the level shift between the `jump_window` (10) samples before and after
   (so a fast but smooth descent is not one), and a shift of at least `jump_min_span` (5%) of the
   series' span (1st to 99th percentile; early noise is not one). Losses are compared in log10;
+  at most `jump_max` (50) per series, the largest (a noisy series of millions of samples would
+  otherwise give thousands);
 - weak gradient: a parameter group whose gradient norm stays below `weak_fraction` (1%) of the
   median of the other groups' for at least `weak_span` (20%) of the run;
 - exploding weight norm: the total weight norm grows past `explode` (10×) its starting value.
@@ -31,12 +33,14 @@ from workbench.phases import HELD_OUT, tokens
 class AlertRules:
     rise: float = 0.2
     rise_run: int = 3
+    rise_max: int = 50
     early: float = 0.25
     near: float = 1.5
     jump_sigma: float = 8.0
     jump_share: float = 0.4
     jump_window: int = 10
     jump_min_span: float = 0.05
+    jump_max: int = 50
     weak_fraction: float = 0.01
     weak_span: float = 0.2
     explode: float = 10.0
@@ -114,6 +118,8 @@ def sustained_rise(name: str, x, y, rules: AlertRules = AlertRules()) -> list[Al
         alerts.append(Alert("sustained rise", float(x[start]), name, cause,
                             {"from": float(y[start]), "to": float(y[stop]), "samples rising": int(stop - start),
                              "growth": float(y[stop] / y[start])}))
+    if len(alerts) > rules.rise_max:
+        alerts = sorted(sorted(alerts, key=lambda a: -a.evidence["growth"])[: rules.rise_max], key=lambda a: a.epoch)
     return alerts
 
 
@@ -153,6 +159,8 @@ def abrupt_changes(name: str, x, y, rules: AlertRules = AlertRules()) -> list[Al
     candidates = np.flatnonzero(np.abs(d) > rules.jump_sigma * noise) + 1   # index of the first sample after
     alerts, last = [], -np.inf
     for i in candidates[np.argsort(-np.abs(d[candidates - 1]))]:
+        if len(alerts) >= rules.jump_max:
+            break
         if i < w or i + w > len(z) or abs(i - last) < w:
             continue
         shift = float(np.median(z[i: i + w]) - np.median(z[i - w: i]))

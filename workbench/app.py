@@ -12,6 +12,7 @@ start-up; only a page that needs per-input maps not yet in the cache loads them.
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -19,7 +20,7 @@ import dash
 from dash import MATCH, CeleryManager, DiskcacheManager, Input, Output, html
 
 from workbench import jobs
-from workbench.config import load_plugins
+from workbench.config import family_dirs, load_plugins
 from workbench.errors import UserError
 from workbench.pages import (_jobs, _run, _shell, analyze, attention, compare, dimensionality, dynamics, fourier,
                              imports, inputs, jobs as jobs_page, neurons, overview, progress, reports, train,
@@ -50,6 +51,7 @@ def create_app(data_root: str | Path | None = None, *, broker: str | None = None
         serve_locally=True, external_stylesheets=[], external_scripts=[],
         background_callback_manager=manager,
         on_error=callback_error)  # a failing callback shows a message, never a traceback
+    hide_server_paths(app.server, store)
     app.layout = lambda: _shell.layout(store, PAGES)
     _shell.register(app, store)
     _run.register(app, store, PAGES)
@@ -60,6 +62,28 @@ def create_app(data_root: str | Path | None = None, *, broker: str | None = None
         lambda pathname, download_format: route(store, pathname, download_format))
     register_job_runner(app, str(store.root), in_process=celery is not None)
     return app
+
+
+def hide_server_paths(server, store: Store) -> None:
+    """Messages carry full paths for the command line (`no variant x in /home/me/data`, a damaged
+    file's path); in what the app answers, the data root, the family directories and the home
+    directory become `<data root>`, `<families>` and `~`, so the server's layout stays its own."""
+    prefixes = {str(Path.home()): "~", **{str(d.resolve()): "<families>" for d in family_dirs()},
+                str(store.root): "<data root>"}
+    prefixes = {path: label for path, label in prefixes.items() if len(path) > 1}  # never "/" itself
+    if not prefixes:
+        return
+    pattern = re.compile("(?:" + "|".join(re.escape(p) for p in sorted(prefixes, key=len, reverse=True)) + ")"
+                         + r"(?=[/\s\"'`),;:]|$)")
+
+    @server.after_request
+    def hide(response):
+        if response.direct_passthrough or response.mimetype != "application/json" or response.content_encoding:
+            return response
+        text = response.get_data(as_text=True)
+        if any(prefix in text for prefix in prefixes):  # a plain scan first: most answers hold no path
+            response.set_data(pattern.sub(lambda m: prefixes[m.group(0)], text))
+        return response
 
 
 def route(store: Store, pathname: str | None, download_format: str | None):

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections import Counter
 
-from workbench import jobs, paperrun, probes, threads
+from workbench import jobs, paperrun, probes, resources, threads
 from workbench.analyzers.dynamics import run_dynamics, run_series, stored_alerts, stored_phases
 from workbench.cli_runs import cmd_extend, cmd_jobs, cmd_train, cmd_worker, enqueue
 from workbench.config import load_plugins
@@ -17,7 +18,7 @@ from workbench.errors import BadInputError, MissingError, UserError
 from workbench.families import family_names, load_family, parse_sets
 from workbench.gates import evaluate_all
 from workbench.logimport import import_log
-from workbench.pipeline import analyze
+from workbench.pipeline import analyze, check_workers
 from workbench.store import Store
 from workbench.worker import broker_url
 
@@ -69,7 +70,8 @@ def cmd_import_log(args) -> int:
     print(f"imported {args.path} as {summary['variant']}: x = {summary['x']}; {points}")
     for note in summary["notes"]:
         print(f"  note: {note}")
-    _print_dynamics(summary["phases"], summary["alerts"], summary["gates"])
+    _print_dynamics(summary["phases"], summary["alerts"], summary["gates"],
+                    f"workbench alerts {summary['variant']} --all")
     print(f"open it: workbench serve, then /dynamics?variant={summary['variant']}")
     return 0
 
@@ -85,34 +87,65 @@ def cmd_alerts(args) -> int:
             continue
         artifact = run_dynamics(store, ref)
         gates = args.gates if args.gates is not None else store.info(ref).get("gates", [])
-        _print_dynamics(stored_phases(artifact), stored_alerts(artifact), evaluate_all("\n".join(gates), series))
+        _print_dynamics(stored_phases(artifact), stored_alerts(artifact), evaluate_all("\n".join(gates), series),
+                        None if args.all else f"workbench alerts {ref} --all")
     return 0
 
 
-def _print_dynamics(phases, alerts, gates) -> None:
+SHOWN_ALERTS = 20  # alerts printed in full; the rest are counted by kind and series
+
+
+def _print_dynamics(phases, alerts, gates, all_command: str | None = None) -> None:
+    """Phases, alerts and gates; with `all_command`, at most SHOWN_ALERTS alerts in full, the rest
+    counted, and the command that lists them all."""
     events = {"memorization end": phases.memorization_end, "test-loss peak": phases.test_loss_peak,
               "grokking onset": phases.onset, "grok": phases.grok, "cleanup end": phases.cleanup_end}
     print("  phases: " + ", ".join(f"{k} {v:,.0f}" if v is not None else f"{k} -" for k, v in events.items()))
-    print(f"  {len(alerts)} alert(s)" + (":" if alerts else ""))
-    for alert in alerts:
+    print(f"  {len(alerts):,} alert(s)" + (":" if alerts else ""))
+    shown = alerts[:SHOWN_ALERTS] if all_command else alerts
+    for alert in shown:
         print(f"    {alert.summary()}")
+    if len(shown) < len(alerts):
+        counts = Counter((a.kind, a.series) for a in alerts[len(shown):]).most_common()
+        print(f"    ... and {len(alerts) - len(shown):,} more ("
+              + ", ".join(f"{n:,} {kind} in {series}" for (kind, series), n in counts[:5])
+              + (f", and {len(counts) - 5:,} other kinds and series" if len(counts) > 5 else "")
+              + f"); `{all_command}` lists them all")
     for result in gates:
         print(f"  gate {result.gate.text!r} on {result.series}: {result.verdict}")
 
 
-def parse_epochs(items: list[str] | None) -> list[int] | None:
-    """`["100", "200", "1000-2000"]` -> those epochs and every epoch in the ranges (inclusive)."""
+def parse_epochs(items: list[str] | None) -> list[tuple[int, int]] | None:
+    """`["100", "200", "1000-2000"]` -> [(100, 100), (200, 200), (1000, 2000)]: epochs and
+    inclusive ranges, kept as ranges (`0-1000000000` is two numbers, not a billion)."""
     if not items:
         return None
-    epochs = []
+    ranges = []
     for item in items:
         lo, _, hi = item.partition("-")
         try:
-            epochs += list(range(int(lo), int(hi) + 1)) if hi else [int(lo)]
+            first, last = int(lo), int(hi) if hi else int(lo)
         except ValueError:
             raise BadInputError(f"--epochs expects epochs and ranges separated by spaces, e.g. --epochs 100 200 "
                                 f"1000-2000; got {item!r}") from None
-    return epochs
+        if first > last:
+            raise BadInputError(f"--epochs {item}: the range runs backwards; write it {last}-{first}")
+        ranges.append((first, last))
+    return ranges
+
+
+def epochs_in(ranges: list[tuple[int, int]], checkpoints: list[int], ref) -> list[int]:
+    """The checkpoints `--epochs` selects: each single epoch (which must be a checkpoint) and every
+    checkpoint inside each range (which must hold one)."""
+    chosen = set()
+    for first, last in ranges:
+        inside = [e for e in checkpoints if first <= e <= last]
+        if not inside:
+            shown = f"epoch {first}" if first == last else f"epochs {first}-{last}"
+            have = f"{len(checkpoints)} from {checkpoints[0]} to {checkpoints[-1]}" if checkpoints else "none"
+            raise MissingError(f"--epochs: {ref} has no checkpoint at {shown} (its checkpoints: {have})")
+        chosen.update(inside)
+    return sorted(chosen)
 
 
 def names(items: list[str] | None, option: str) -> list[str] | None:
@@ -128,14 +161,12 @@ def cmd_analyze(args) -> int:
     store = Store(args.data)
     analyzers = names(args.analyzers, "--analyzers")
     epochs = parse_epochs(args.epochs)
+    check_workers(args.workers)
     if args.queue:
         return enqueue(args, store, [jobs.submit_analyze(store, ref, analyzers, args.force)
                                       for ref in store.resolve(args.variants)])
     for ref in store.resolve(args.variants):
-        if epochs is not None:  # a range selects the checkpoints inside it
-            epochs_here = [e for e in store.checkpoint_epochs(ref) if e in set(epochs)]
-        else:
-            epochs_here = None
+        epochs_here = epochs_in(epochs, store.checkpoint_epochs(ref), ref) if epochs is not None else None
         result = analyze(ref, store, analyzers=analyzers, epochs=epochs_here, force=args.force,
                          progress=not args.quiet, workers=args.workers)
         print(f"{ref}: analyzed {result['epochs_analyzed']} checkpoint(s) and {result['series_analyzed']} "
@@ -146,6 +177,8 @@ def cmd_analyze(args) -> int:
 def cmd_export(args) -> int:
     from workbench import export, reports  # plotly and the app's pages
     store = Store(args.data)
+    if args.test_every < 1:
+        raise BadInputError(f"--test-every {args.test_every}: give a positive number of epochs, e.g. 10")
     if args.report:
         path = reports.export_saved_report(args.variant, args.out, epoch=args.epoch, data=store.root)
         print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB): report {args.variant}; opens offline")
@@ -160,7 +193,9 @@ def cmd_export(args) -> int:
     pages = export.PAGES if pages == ["all"] else tuple(pages) if pages else None
     for ref in store.resolve([args.variant]):
         if args.animate:
-            path = export.export_animation(ref, store, args.animate, args.out, parse_epochs(args.epochs))
+            ranges = parse_epochs(args.epochs)
+            chosen = epochs_in(ranges, store.checkpoint_epochs(ref), ref) if ranges else None
+            path = export.export_animation(ref, store, args.animate, args.out, chosen)
             what = f"animation of {args.animate}"
         else:
             path = export.export_report(ref, store, epoch=args.epoch, pages=pages, out=args.out)
@@ -239,9 +274,21 @@ def queue_options(p: argparse.ArgumentParser, queue: bool = True) -> None:
     p.add_argument("--broker", help="Celery broker URL, e.g. redis://localhost:6379/0 (default $WORKBENCH_BROKER)")
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, with a mistake in the options reported like every other error: one line."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {one_line(message)} (`{self.prog} --help` lists the options)\n")
+
+
+def one_line(message) -> str:
+    """A message as one line: line breaks in what the user typed are shown, not printed."""
+    return str(message).replace("\r", "\\r").replace("\n", "\\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="workbench", description="Watch small transformers learn: train, "
-                                     "analyze and browse grokking runs.")
+    parser = Parser(prog="workbench", description="Watch small transformers learn: train, "
+                    "analyze and browse grokking runs.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="command")
 
     def command(name, func, help_text):
@@ -344,6 +391,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("variants", nargs="+", help="family/variant, a variant id, or a family (all its variants)")
     p.add_argument("--gates", nargs="+", action="extend", metavar="RULE", help="gates to check, e.g. "
                    "'test_acc >= 0.9 by 2000' (default: the variant's declared gates)")
+    p.add_argument("--all", action="store_true", help=f"print every alert (default: the first {SHOWN_ALERTS}, "
+                   "the rest counted by kind)")
 
     p = command("probe", cmd_probe, "add, list or delete a variant's named probes (input subsets for the "
                 "Inputs page)")
@@ -380,7 +429,12 @@ def main(argv: list[str] | None = None) -> int:
         print("\ninterrupted - run the same command again to resume", file=sys.stderr)
         return 130
     except UserError as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {one_line(err)}", file=sys.stderr)
+        return 1
+    except MemoryError:  # an estimate (workbench.resources) fell short: still one line, and what to do
+        print("error: out of memory - this machine cannot hold what that command needed; set "
+              f"${resources.MEMORY_VARIABLE} lower (e.g. 4G) so that the estimates refuse it up front, or use "
+              "smaller sizes", file=sys.stderr)
         return 1
 
 

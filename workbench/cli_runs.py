@@ -10,9 +10,19 @@ from workbench.store import Store
 from workbench.worker import BROKER_VARIABLE, broker_url, enqueue_jobs
 
 
+LIST_OPTIONS = {"p": "--p", "seed": "--seed", "data_seed": "--data-seed"}
+
+
 def _variants(args) -> list:
     """The variants the command names: every combination of the listed primes, seeds and data seeds."""
-    return load_family(args.family).sweep(parse_sets(args.set), p=args.p, seed=args.seed, data_seed=args.data_seed)
+    overrides = parse_sets(args.set)
+    for key, option in LIST_OPTIONS.items():
+        values = getattr(args, key)
+        given = [k for k in overrides if k in (key, f"domain.{key}")]
+        if values and given:
+            raise BadInputError(f"{key} is given twice: {option} {' '.join(map(str, values))} and --set "
+                                f"{given[0]}={overrides[given[0]]!r}; give it once")
+    return load_family(args.family).sweep(overrides, p=args.p, seed=args.seed, data_seed=args.data_seed)
 
 
 def cmd_train(args) -> int:
@@ -75,6 +85,8 @@ def _window(text: str, every: int | None) -> tuple[int, int, int]:
 
 def cmd_jobs(args) -> int:
     store = Store(args.data)
+    if args.limit < 1:
+        raise BadInputError(f"--limit {args.limit}: give a positive number of jobs to list, e.g. 30")
     if args.action != "list" and not args.job:
         raise BadInputError(f"`workbench jobs {args.action}` needs a job id; `workbench jobs` lists them")
     if args.action == "cancel":
@@ -98,6 +110,8 @@ def cmd_jobs(args) -> int:
 
 def cmd_worker(args) -> int:
     from workbench.serving import run_worker  # Dash and Celery
+    if args.concurrency < 1:
+        raise BadInputError(f"--concurrency {args.concurrency}: give a positive number of jobs at once, e.g. 1")
     broker = broker_url(args.broker)
     if not broker:
         raise BadInputError(f"a worker needs a Celery broker: pass --broker redis://HOST:6379/0 or set "

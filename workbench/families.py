@@ -22,6 +22,7 @@ one (a `VariantSpec`: what to train, before anything is on disk; `wb.Variant` is
 """
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 import tomllib
@@ -31,6 +32,7 @@ from typing import Any
 
 from workbench import config
 from workbench.errors import BadInputError
+from workbench.files import MAX_NAME, NAME_RE, check_name
 from workbench.store import VariantRef
 
 OPERATIONS = ("add", "subtract", "multiply")
@@ -56,15 +58,18 @@ def _dimension(v): return 0 < v <= MAX_DIM
 def _epoch_count(v): return 0 < v <= MAX_EPOCHS
 
 
-# Bounds that keep a typo or a hostile file from asking for absurd memory or time: a p x p
-# probe grid at MAX_P is 10^8 inputs, a 65,536-wide matrix is 16 GiB already.
+# Bounds that keep a typo or a hostile file from asking for absurd sizes: a p x p probe grid at
+# MAX_P is 10^8 inputs, a 65,536-wide matrix is 16 GiB already. They are caps on each value;
+# whether a combination fits in memory is `workbench.resources`' estimate, checked before training.
 MAX_P, MAX_DIM, MAX_EPOCHS = 10_007, 65_536, 1_000_000_000
+MAX_CHECKPOINTS = 100_000  # checkpoints one run's schedule may ask for (files on disk, entries in memory)
 
 
 SCHEMA: dict[str, dict[str, tuple[type, Any, str]]] = {
     "domain": {
         "operation": (str, lambda v: v in OPERATIONS, f"one of {', '.join(OPERATIONS)}"),
-        "p": (int, lambda v: v <= MAX_P and is_prime(v), f"prime and at most {MAX_P:,} (e.g. 59, 97 or 113)"),
+        "p": (int, lambda v: 3 <= v <= MAX_P and is_prime(v),
+              f"prime and at most {MAX_P:,}, and not 2 (e.g. 59, 97 or 113; the Fourier analysis needs p odd)"),
         "seed": (int, _non_negative, "a non-negative integer"),
         "data_seed": (int, _non_negative, "a non-negative integer"),
     },
@@ -151,14 +156,28 @@ def _valid_segments(segments) -> bool:
     return untils == sorted(untils) and len(set(untils)) == len(untils)
 
 
+def _shown(value: Any) -> str:
+    """A value for a message: its repr, cut short."""
+    try:
+        text = repr(value)
+    except ValueError:  # an integer of more than 4,300 digits
+        return "(a number too large to show)"
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
 def _check_value(where: str, section: str, key: str, value: Any) -> Any:
     kind, check, expected = {**SCHEMA, **ANALYSIS_SCHEMA}[section][key]
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 2**63:
+        raise FamilyError(f"{where}: {section}.{key} is an integer beyond ±2^63; it must be {expected}")
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     if isinstance(value, bool) or not isinstance(value, kind):
-        raise FamilyError(f"{where}: {section}.{key} must be {expected}, got {type(value).__name__} {value!r}")
+        raise FamilyError(f"{where}: {section}.{key} must be {expected}, got {type(value).__name__} {_shown(value)}")
+    if kind is float and not math.isfinite(value):
+        raise FamilyError(f"{where}: {section}.{key} = {_shown(value)} is invalid; it must be a finite number: "
+                          f"{expected}")
     if not check(value):
-        raise FamilyError(f"{where}: {section}.{key} = {value!r} is invalid; it must be {expected}")
+        raise FamilyError(f"{where}: {section}.{key} = {_shown(value)} is invalid; it must be {expected}")
     return value
 
 
@@ -176,7 +195,7 @@ def _check_spec(where: str, raw: dict) -> dict:
                 value[sub] = _check_value(where, key, sub, subvalue)
         elif key in TOP_LEVEL:
             if not isinstance(value, TOP_LEVEL[key]):
-                raise FamilyError(f"{where}: '{key}' must be a {TOP_LEVEL[key].__name__}, got {value!r}")
+                raise FamilyError(f"{where}: '{key}' must be a {TOP_LEVEL[key].__name__}, got {_shown(value)}")
         else:
             raise FamilyError(f"{where}: unknown key '{key}'; known keys: "
                               f"{', '.join([*TOP_LEVEL, *tables])}")
@@ -189,7 +208,36 @@ def _check_spec(where: str, raw: dict) -> dict:
                               f"add it to the family file (see families/modular_addition.toml)")
     if raw.get("task", "modular_arithmetic") not in TASKS:
         raise FamilyError(f"{where}: unknown task {raw['task']!r}; known tasks: {', '.join(TASKS)}")
+    _check_combination(where, raw)
     return raw
+
+
+def _check_combination(where: str, spec: dict) -> None:
+    """What no single value shows: the split has pairs on both sides, the schedule a sane size."""
+    p, fraction = spec["domain"]["p"], spec["training"]["train_fraction"]
+    n_train = int(fraction * p * p)
+    if not 1 <= n_train < p * p:
+        side, margin = "training" if n_train < 1 else "test", math.ceil(2e4 / (p * p)) / 1e4
+        raise FamilyError(f"{where}: training.train_fraction = {fraction!r} leaves no {side} pairs of the {p * p:,} "
+                          f"at p = {p}; use a value between {margin:g} and {1 - margin:g}")
+    epochs = spec["training"]["epochs"]
+    count = schedule_size(spec["checkpoints"], epochs)
+    if count > MAX_CHECKPOINTS:
+        raise FamilyError(f"{where}: checkpoints.every gives about {count:,} checkpoints over {epochs:,} epochs; at "
+                          f"most {MAX_CHECKPOINTS:,} are allowed - use longer intervals")
+
+
+def schedule_size(checkpoints: dict, epochs: int) -> int:
+    """An upper bound on `len(checkpoint_schedule(checkpoints, epochs))`, counted without building it."""
+    count, start, interval = 2 + len(checkpoints.get("extra", [])), 0, None
+    for interval, until in checkpoints["every"]:
+        stop = min(until, epochs)
+        if stop >= start:
+            count += (stop - start) // interval + 1
+        start = until
+    if interval and start < epochs:
+        count += (epochs - start) // interval + 1
+    return count
 
 
 def checkpoint_schedule(checkpoints: dict, epochs: int) -> list[int]:
@@ -263,10 +311,15 @@ class Family:
         """Resolve a variant. `overrides` maps 'section.key' or a unique bare key to a value;
         keyword arguments are bare keys, e.g. `family.variant(p=59, seed=1)`."""
         resolved = _merge(self.spec, {})
-        changed = {}
-        for key, value in {**(overrides or {}), **short}.items():
+        changed, given = {}, {}
+        where = f"variant of {self.name}"
+        for key, value in [*(overrides or {}).items(), *short.items()]:
             section, sub = self._locate(key)
-            value = _check_value(f"variant of {self.name}", section, sub, value)
+            if (section, sub) in given and given[section, sub][1] != value:
+                raise FamilyError(f"{where}: {section}.{sub} is given twice, as {given[section, sub][0]}="
+                                  f"{_shown(given[section, sub][1])} and {key}={_shown(value)}; give it once")
+            given[section, sub] = (key, value)
+            value = _check_value(where, section, sub, value)
             current = self.spec[section].get(sub, OPTIONAL.get(section, {}).get(sub))
             if sub in self.spec[section] or value != current:
                 resolved[section][sub] = value
@@ -274,11 +327,25 @@ class Family:
                 changed[f"{section}.{sub}"] = value
         for section in (*SCHEMA, *ANALYSIS_SCHEMA):
             resolved[section] = dict(resolved[section])
-        return VariantSpec(self.name, _variant_id(resolved, changed), resolved, changed)
+        _check_combination(where, resolved)
+        vid = _variant_id(resolved, changed)
+        if len(vid) > MAX_NAME or not NAME_RE.fullmatch(vid):
+            raise FamilyError(f"{where}: the id these values make, {vid[:60]!r}... ({len(vid)} characters), is "
+                              f"too long for a folder name (at most {MAX_NAME}): it lists every value that differs from the "
+                              f"family. Override fewer values, or put them in a family file of your own "
+                              f"(extends = \"{self.name}\"), whose variants' ids list only what differs from it")
+        return VariantSpec(self.name, vid, resolved, changed)
 
     def sweep(self, overrides: dict | None = None, **lists) -> list[VariantSpec]:
         """Every combination of the values listed per key (e.g. `p=[59, 97], seed=[1, 2]`; an empty
-        or missing list keeps the family's value), each with `overrides` applied: one variant each."""
+        or missing list keeps the family's value), each with `overrides` applied: one variant each.
+        A key both listed and in `overrides` is refused: which one was meant is not known."""
+        listed = {self._locate(key): key for key, values in lists.items() if values}
+        for key in overrides or {}:
+            if self._locate(key) in listed:
+                name = listed[self._locate(key)]
+                raise FamilyError(f"{'.'.join(self._locate(key))} is given twice, as {name}={list(lists[name])} and "
+                                  f"as an override {key}={overrides[key]!r}; give it once")
         axes = [[(key, value) for value in values] for key, values in lists.items() if values]
         return [self.variant({**(overrides or {}), **dict(combo)}) for combo in itertools.product(*axes)]
 
@@ -308,16 +375,24 @@ def _variant_id(spec: dict, changed: dict) -> str:
 
 def parse_value(text: str) -> Any:
     """A command-line value: TOML syntax when it parses (numbers, lists), else the plain string.
-    `100:1500,500:25000` is accepted for checkpoints.every."""
+    `100:1500,500:25000` is accepted for checkpoints.every. A value is one line: anything that
+    would make the TOML more than `v = value` (a newline, a table) is refused."""
+    if any(ord(c) < 32 and c != "\t" for c in text):
+        raise FamilyError(f"value {text!r} has a line break or control character; a value is one line, e.g. 0.5, "
+                          "[0.9, 0.98] or relu")
     if ":" in text and all(part.count(":") == 1 for part in text.split(",")):
         try:
             return [[int(a), int(b)] for a, b in (part.split(":") for part in text.split(","))]
         except ValueError:
             pass
     try:
-        return tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
+        parsed = tomllib.loads(f"v = {text}")
+    except (tomllib.TOMLDecodeError, RecursionError):
         return text
+    except ValueError:  # an integer of more than 4,300 digits: Python refuses to read it
+        raise FamilyError(f"value {text[:20]}... is a number of {len(text):,} characters; no setting takes one "
+                          "that large") from None
+    return parsed["v"] if set(parsed) == {"v"} else text
 
 
 def parse_sets(items: list[str] | None) -> dict:
@@ -327,24 +402,30 @@ def parse_sets(items: list[str] | None) -> dict:
         if "=" not in item:
             raise BadInputError(f"--set expects key=value, got {item!r} (e.g. --set train_fraction=0.5)")
         key, value = item.split("=", 1)
-        overrides[key.strip()] = parse_value(value.strip())
+        try:
+            overrides[key.strip()] = parse_value(value.strip())
+        except BadInputError as err:
+            raise BadInputError(f"--set {key.strip()}: {err}") from None
     return overrides
 
 
 def family_path(name: str) -> Path:
-    if not name or any(c in name for c in "/\\\0") or name.startswith("."):
-        raise FamilyError(f"invalid family name {name!r}: use a plain name such as modular_addition")
+    try:
+        check_name("family", name)
+    except BadInputError as err:
+        raise FamilyError(f"{err}; e.g. modular_addition") from None
     for directory in config.family_dirs():
         path = directory / f"{name}.toml"
-        if path.is_file():
-            return path
+        with contextlib.suppress(OSError):  # a directory on $WORKBENCH_FAMILIES that cannot be read
+            if path.is_file():
+                return path
     raise FamilyError(f"no family named {name!r}; known families: {', '.join(family_names()) or 'none'} "
                       f"(add families/{name}.toml to define it)")
 
 
 def family_names() -> list[str]:
     names = {p.stem for d in config.family_dirs() if d.is_dir() for p in d.glob("*.toml")}
-    return sorted(names)
+    return sorted(n for n in names if len(n) <= MAX_NAME and NAME_RE.fullmatch(n))  # others cannot be loaded
 
 
 def _load_raw(name: str, seen: tuple[str, ...] = ()) -> tuple[dict, Path]:
@@ -352,9 +433,17 @@ def _load_raw(name: str, seen: tuple[str, ...] = ()) -> tuple[dict, Path]:
         raise FamilyError(f"family {name!r} extends itself through {' -> '.join(seen)}")
     path = family_path(name)
     try:
-        raw = tomllib.loads(path.read_text())
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as err:
         raise FamilyError(f"{path}: not valid TOML ({err}); fix the syntax") from err
+    except UnicodeDecodeError as err:
+        raise FamilyError(f"{path}: not UTF-8 text (byte {err.start}: {err.reason}); save it as UTF-8") from None
+    except RecursionError:
+        raise FamilyError(f"{path}: nested too deeply to read; a family file is a few flat tables") from None
+    except OSError as err:
+        raise FamilyError(f"{path}: cannot be read ({err.strerror})") from None
+    except ValueError as err:  # an integer of more than 4,300 digits
+        raise FamilyError(f"{path}: a value cannot be read ({str(err).split(':')[0]})") from None
     if "extends" in raw:
         if not isinstance(raw["extends"], str):
             raise FamilyError(f"{path}: 'extends' must be the name of another family")

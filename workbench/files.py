@@ -89,8 +89,11 @@ def write_arrays(path: Path, arrays: dict[str, np.ndarray], metadata: dict[str, 
     atomic_write(path, lambda f: f.write(blob))
 
 
-def read_arrays(path: Path, fix: str = "delete it and recreate it") -> tuple[dict[str, np.ndarray], dict[str, str]]:
-    """Read a file written by `write_arrays`; a truncated or damaged file raises DataError."""
+def read_arrays(path: Path, fix: str | Callable[[], str] = "delete it and recreate it"
+                ) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """Read a file written by `write_arrays`; a truncated or damaged file, or one without its
+    checksum (which every file `write_arrays` writes has), raises DataError saying `fix` (a
+    string, or a function making it: how to recreate the file)."""
     if not path.is_file():
         raise MissingError(f"{path} does not exist")
     blob = path.read_bytes()
@@ -98,11 +101,32 @@ def read_arrays(path: Path, fix: str = "delete it and recreate it") -> tuple[dic
         arrays = st_load(blob)
         header_len = int.from_bytes(blob[:8], "little")
         meta = json.loads(blob[8 : 8 + header_len]).get("__metadata__", {}) or {}
+        problem = None if isinstance(meta.get("crc32"), str) else NO_CHECKSUM
     except Exception as err:  # safetensors raises its own error types for every kind of damage
-        raise DataError(f"{path} is corrupt or truncated ({err}); {fix}") from err
-    if "crc32" in meta and meta["crc32"] != _checksum(arrays):
-        raise DataError(f"{path} is corrupt (checksum mismatch); {fix}")
+        problem = f"is corrupt or truncated ({err})"
+    if problem is None and meta["crc32"] != _checksum(arrays):
+        problem = "is corrupt (checksum mismatch)"
+    if problem is not None:
+        raise DataError(f"{path} {problem}; {fix() if callable(fix) else fix}")
     return arrays, meta
+
+
+NO_CHECKSUM = "has no checksum (the workbench writes one into every file: this one was altered or put there by hand)"
+
+
+def checksum_of(path: Path, fix: str | Callable[[], str] = "delete it and recreate it") -> str:
+    """The CRC-32 recorded in the header of a file `write_arrays` wrote, read without its arrays."""
+    try:
+        with open(path, "rb") as f:
+            length = int.from_bytes(f.read(8), "little")
+            if not 2 <= length <= 100 << 20:
+                raise ValueError(f"header length {length}")
+            crc = (json.loads(f.read(length)).get("__metadata__") or {}).get("crc32")
+    except (OSError, ValueError, AttributeError) as err:
+        raise DataError(f"{path} is corrupt or truncated (header: {err}); {fix() if callable(fix) else fix}") from None
+    if not isinstance(crc, str):
+        raise DataError(f"{path} {NO_CHECKSUM}; {fix() if callable(fix) else fix}")
+    return crc
 
 
 def write_json(path: Path, data: dict) -> None:

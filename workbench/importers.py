@@ -25,8 +25,9 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
-from workbench import paperrun, tasks
+from workbench import paperrun, resources, tasks
 from workbench.errors import BadInputError
+from workbench.files import MAX_NAME, NAME_RE, check_name
 from workbench.families import MAX_EPOCHS, SCHEMA, FamilyError, load_family
 from workbench.model import ModelConfig, Transformer, WeightsError, check_weights, load_model
 from workbench.store import Store, VariantRef, timestamp
@@ -61,19 +62,39 @@ def read_file(path: Path) -> dict:
         except Exception as err:
             raise CheckpointImportError(f"{path} is not a readable safetensors file ({err})") from err
     check_zip_directory(path)
-    try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:
-        reason = (str(err).splitlines() or [type(err).__name__])[0]
-        raise CheckpointImportError(
-            f"{path} could not be loaded safely ({reason[:300]}). Only tensors, numbers, lists and dicts are "
-            "accepted: a file that needs pickled Python objects could run code. If you trust its source, convert "
-            "it once: python -c \"import torch; m = torch.load('IN', weights_only=False); "
-            "torch.save(m.state_dict() if hasattr(m, 'state_dict') else m, 'OUT.pt')\" (or save it as "
-            "safetensors)") from err
+    data = load_torch(path, "torch.save(m.state_dict() if hasattr(m, 'state_dict') else m, 'OUT.pt')")
     if not isinstance(data, dict):
         raise CheckpointImportError(f"{path} holds a {type(data).__name__}, not a state dict")
     return data
+
+
+PICKLED_OBJECTS = re.compile(r"[Uu]nsupported (GLOBAL|global|class)")
+
+
+def load_torch(path: Path, resave: str, error=CheckpointImportError):
+    """`torch.load(path, weights_only=True)`, with each failure in one line: an empty file, a file
+    that is not PyTorch's (neither a zip archive nor a pickle), a damaged one, or one that needs
+    pickled Python objects - only then the one-line conversion (`resave`: how to save `m` again)."""
+    with open(path, "rb") as f:
+        head = f.read(4)
+    if not head:
+        raise error(f"{path} is empty (0 bytes): not a PyTorch file")
+    if not head.startswith(b"PK\x03\x04") and head[:1] != b"\x80":
+        raise error(f"{path} is not a PyTorch file (neither the zip archive torch.save writes nor a pickle; "
+                    f"it starts with {head!r}); check that it is the file you meant")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        text = str(err)
+        reason = next((line.strip() for line in text.splitlines() if PICKLED_OBJECTS.search(line)), None)
+        if reason is None:
+            lines = [line.strip() for line in text.split("WeightsUnpickler error:")[-1].splitlines() if line.strip()]
+            shown = f"{type(err).__name__}: {lines[0][:200]}" if lines else type(err).__name__
+            raise error(f"{path} is a damaged or unsupported PyTorch file ({shown})") from None
+        raise error(f"{path} could not be loaded safely ({reason[:300]}). Only tensors, numbers, lists and dicts are "
+                    "accepted: a file that needs pickled Python objects could run code. If you trust its source, "
+                    "convert it once: python -c \"import torch; m = torch.load('IN', weights_only=False); "
+                    f"{resave}\" (or save it as safetensors)") from None
 
 
 def _check_safetensors_header(path: Path, size: int) -> None:
@@ -104,12 +125,13 @@ def _check_safetensors_header(path: Path, size: int) -> None:
                                         f"({shape}, {offsets}); the file is damaged")
 
 
-def check_zip_directory(path: Path, limit: int | None = None) -> None:
+def check_zip_directory(path: Path, limit: int | None = None) -> int:
     """A .pt file is a zip archive: refuse one that would unpack to more than `limit` bytes
-    (default MAX_FILE_BYTES) - a few megabytes of compressed zeros can claim gigabytes."""
+    (default MAX_FILE_BYTES) - a few megabytes of compressed zeros can claim gigabytes. Returns
+    the bytes it unpacks to (the file's size for the legacy, unzipped format)."""
     limit = limit or MAX_FILE_BYTES
     if not zipfile.is_zipfile(path):
-        return  # the legacy format: torch reads it as it goes, bounded by the file size
+        return path.stat().st_size  # the legacy format: torch reads it as it goes, bounded by the file size
     try:
         with zipfile.ZipFile(path) as archive:
             unpacked = sum(info.file_size for info in archive.infolist())
@@ -118,6 +140,7 @@ def check_zip_directory(path: Path, limit: int | None = None) -> None:
     if unpacked > limit:
         raise CheckpointImportError(f"{path} would unpack to {unpacked / 2**20:,.0f} MiB; checkpoints over "
                                     f"{limit / 2**20:,.0f} MiB are refused")
+    return unpacked
 
 
 def detect_format(state: dict) -> str:
@@ -268,9 +291,15 @@ def import_checkpoint(path: str | Path, family: str, store: Store | None = None,
                if f"{s}.{k}" not in values and f"{s}.{k}" != "model.n_layers"}
     cfg = ModelConfig.from_spec(variant.spec)
     vid = id or "imported-" + re.sub(r"[^A-Za-z0-9_.-]+", "_", path.stem)
-    ref = VariantRef(family, vid)
+    if id is None and (len(vid) > MAX_NAME or not NAME_RE.fullmatch(vid)):
+        raise CheckpointImportError(f"{path}: the id made from its file name, {vid[:40]!r}..., is not a valid variant "
+                                    f"name ({len(vid)} characters; at most {MAX_NAME}); name it with --id")
+    ref = VariantRef(family, check_name("variant", vid))
     if store.exists(ref):
         raise CheckpointImportError(f"variant {ref} already exists; choose another id with --id")
+    resources.check(resources.checkpoint_import(variant.spec, path.stat().st_size, f"importing {path.name} "
+                                                f"(p = {cfg.p}, d_model = {cfg.d_model}, d_mlp = {cfg.d_mlp})"),
+                    "A model this size cannot be checked (or analyzed) on this machine: import it on a larger one")
     checked = []
     for e, weights in converted:
         try:
@@ -282,14 +311,14 @@ def import_checkpoint(path: str | Path, family: str, store: Store | None = None,
               "format": fmt, "read": read, "shapes": "p, d_model, n_heads, d_head, d_mlp from the weights' shapes",
               "set": user, "assumed": assumed, "ignored": ignored, "history": sources,
               "checks": [text for text, _ in checks], "notes": notes}
-    with store.lock(ref, "importing"):
+    accuracy = grid_accuracy(load_model(cfg, checked[-1][1]), variant.spec["domain"]["operation"], cfg.p)
+    with store.creating(ref, "importing", keep_checkpointed=False):  # a failed import leaves nothing behind
         store.write_info(ref, {"family": family, "id": vid, "spec": variant.spec, "overrides": variant.overrides,
                                "status": "training", "created": timestamp(), "source": source})
         if len(history):
             store.save_history(ref, history)
         for e, weights in checked:
             store.save_checkpoint(ref, e, {k: v.numpy() for k, v in weights.items()})
-        accuracy = grid_accuracy(load_model(cfg, checked[-1][1]), variant.spec["domain"]["operation"], cfg.p)
         store.update_info(ref, status="trained", final={"grid_acc": accuracy})
     return {"variant": ref, "format": fmt, "epochs": [e for e, _ in checked], "grid_accuracy": accuracy,
             "p": cfg.p, "history": sources, "read": read, "set": user, "assumed": assumed, "ignored": ignored,

@@ -21,12 +21,15 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import re
+import sys
+from array import array
 from pathlib import Path
 
 import numpy as np
 
-from workbench import history
+from workbench import history, resources
 from workbench.analyzers.dynamics import NAME, run_dynamics, stored_alerts, stored_phases
 from workbench.errors import BadInputError, ConflictError
 from workbench.gates import evaluate_all
@@ -59,46 +62,55 @@ def read_log(path, step: str | None = None, metrics: list[str] | None = None) ->
     if kind is None:
         raise LogImportError(f"{path}: unknown log format {path.suffix!r}; use {', '.join(sorted(FORMATS))}")
     notes: list[str] = []
-    if kind in ("csv", "jsonl"):
-        try:
-            records = _csv_records(path) if kind == "csv" else _jsonl_records(path)
-        except UnicodeDecodeError as err:
-            raise LogImportError(f"{path} is not UTF-8 text ({err.reason} at byte {err.start})") from None
-    else:
-        data = _load_json(path) if kind == "json" else _load_torch(path)
-        if isinstance(data, dict):
-            return _from_columns(data, step, metrics, notes, path)
-        if not isinstance(data, list):
-            raise LogImportError(f"{path} holds a {type(data).__name__}; expected a list of records or a dict of lists")
-        records = [(f"record {i}", _flat(r, f"record {i}", path)) for i, r in enumerate(data)]
-    return _from_records(records, step, metrics, notes, path)
+    wanted = {*metrics, *(X_NAMES if step is None else (step,))} if metrics else None
+    columns = _Columns(path, wanted)
+    try:
+        if kind == "csv":
+            _csv_records(path, columns)
+        elif kind == "jsonl":
+            _jsonl_records(path, columns)
+        else:
+            data = _load_json(path) if kind == "json" else _load_torch(path)
+            if isinstance(data, dict):
+                return _from_columns(data, step, metrics, notes, path)
+            if not isinstance(data, list):
+                raise LogImportError(f"{path} holds a {type(data).__name__}; expected a list of records or a dict "
+                                     "of lists")
+            for i, record in enumerate(data):
+                columns.add(i, _flat(record, f"record {i}", path), "record")
+    except UnicodeDecodeError as err:
+        raise LogImportError(f"{path} is not UTF-8 text ({err.reason} at byte {err.start})") from None
+    except RecursionError:
+        raise LogImportError(f"{path} is nested deeper than it can be read (objects inside objects, "
+                             f"{sys.getrecursionlimit():,}+ levels); flatten it") from None
+    return columns.series(step, metrics, notes)
 
 
-# -- readers ---------------------------------------------------------------------------------
+# -- readers: each record goes straight into `_Columns`, so memory is O(points kept), not O(file) --
 
-def _csv_records(path: Path) -> list[tuple[str, dict]]:
+def _csv_records(path: Path, columns: "_Columns") -> None:
     with open(path, newline="", encoding="utf-8-sig") as f:
         sample = f.read(65536)
         f.seek(0)
         delimiter = "\t" if path.suffix.lower() == ".tsv" or sample.count("\t") > sample.count(",") else ","
         reader = csv.reader(f, delimiter=delimiter)
-        header = next(reader, None)
-        if not header or not any(h.strip() for h in header):
-            raise LogImportError(f"{path}: line 1 should be a header naming the columns (e.g. step,loss,val_loss)")
-        header = [h.strip() for h in header]
-        records = []
-        for row in reader:
-            line = f"line {reader.line_num}"
-            if not any(cell.strip() for cell in row):
-                continue
-            if len(row) != len(header):
-                raise LogImportError(f"{path}: {line} has {len(row)} fields, the header has {len(header)}")
-            records.append((line, {h: cell.strip() for h, cell in zip(header, row) if cell.strip() != ""}))
-    return records
+        try:
+            header = next(reader, None)
+            if not header or not any(h.strip() for h in header):
+                raise LogImportError(f"{path}: line 1 should be a header naming the columns (e.g. step,loss,val_loss)")
+            header = [h.strip() for h in header]
+            for row in reader:
+                if not any(cell.strip() for cell in row):
+                    continue
+                if len(row) != len(header):
+                    raise LogImportError(f"{path}: line {reader.line_num} has {len(row)} fields, the header has "
+                                         f"{len(header)}")
+                columns.add(reader.line_num, {h: cell.strip() for h, cell in zip(header, row) if cell.strip() != ""})
+        except csv.Error as err:
+            raise LogImportError(f"{path}: line {reader.line_num} is not valid CSV ({err})") from None
 
 
-def _jsonl_records(path: Path) -> list[tuple[str, dict]]:
-    records = []
+def _jsonl_records(path: Path, columns: "_Columns") -> None:
     with open(path, encoding="utf-8") as f:
         for number, text in enumerate(f, start=1):
             if not text.strip():
@@ -109,11 +121,17 @@ def _jsonl_records(path: Path) -> list[tuple[str, dict]]:
                 raise LogImportError(f"{path}: line {number} is not valid JSON ({err.msg} at column {err.colno})") from None
             if not isinstance(record, dict):
                 raise LogImportError(f"{path}: line {number} is a {type(record).__name__}, not a JSON object")
-            records.append((f"line {number}", _flat(record, f"line {number}", path)))
-    return records
+            columns.add(number, _flat(record, f"line {number}", path))
+
+
+def _whole(path: Path, unpacked: int) -> None:
+    """Refuse a document read whole (JSON, .pt) whose parsed size would not fit in memory."""
+    resources.check(resources.whole_document(path, unpacked, f"reading {path.name}"),
+                    "Save the log as CSV or JSONL (one record per line), which are read as a stream")
 
 
 def _load_json(path: Path):
+    _whole(path, path.stat().st_size)
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as err:
@@ -123,29 +141,26 @@ def _load_json(path: Path):
 
 
 def _load_torch(path: Path):
-    import torch  # heavy: only for .pt/.pth logs
-
-    from workbench.importers import CheckpointImportError, check_zip_directory  # torch
+    from workbench.importers import CheckpointImportError, check_zip_directory, load_torch  # torch: only for .pt
     try:
-        check_zip_directory(path, MAX_FILE_BYTES)
+        unpacked = check_zip_directory(path, MAX_FILE_BYTES)
     except CheckpointImportError as err:
         raise LogImportError(str(err).replace("checkpoints", "logs")) from None
-    try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:
-        reason = (str(err).splitlines() or [type(err).__name__])[0][:300]
-        raise LogImportError(f"{path} could not be loaded safely ({reason}); save a dict of "
-                             "lists of numbers (torch.save({'loss': losses, ...}, path))") from None
+    _whole(path, unpacked)
+    data = load_torch(path, "torch.save({k: list(v) for k, v in m.items()}, 'OUT.pt')", LogImportError)
     if isinstance(data, dict):  # weights stay tensors, never millions of Python floats
         data = {k: "(not read)" if k in NOT_SERIES and k != "config" else v for k, v in data.items()}
     return _plain(data)
 
 
 def _plain(value):
-    """Tensors and NumPy arrays to lists, recursively (a 0-d tensor to a number)."""
+    """Tensors to NumPy arrays, recursively: a 1-D numeric one stays an array (a series, 8 bytes a
+    value rather than a Python float's 32), others become lists (a 0-d one a number)."""
     if hasattr(value, "detach"):
         value = value.detach().cpu().numpy()
     if isinstance(value, np.ndarray):
+        if value.ndim == 1 and value.dtype.kind in "iuf":
+            return value.astype(np.float64)
         return value.tolist()
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
@@ -169,34 +184,131 @@ def _flat(record, where: str, path: Path, prefix: str = "") -> dict:
 
 # -- records (CSV, JSONL, JSON list) -------------------------------------------------------------
 
-def _number(value, where: str, name: str, path: Path) -> float:
-    if isinstance(value, bool):
-        return float(value)
-    if isinstance(value, (int, float)):
-        return float(value)
+SAMPLE = 1000  # a column is a metric when at least half of its first SAMPLE values are numbers
+
+
+def _float(value) -> float | None:
+    """The value as a number, or None when it is not one (a word, a list)."""
+    if isinstance(value, (bool, int, float)):
+        try:
+            return float(value)
+        except OverflowError:  # an integer beyond float range: as far as a float goes
+            return math.inf if value > 0 else -math.inf
     if isinstance(value, str):
         try:
             return float(value)
         except ValueError:
-            pass
-    raise LogImportError(f"{path}: {where}, column {name!r}: {value!r} is not a number")
+            return None
+    return None
 
 
-def _is_number(value) -> bool:
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        return False
-    try:
-        float(value)
-    except ValueError:
-        return False
-    return True
+class _Column:
+    """One column's points as they stream by: the record each value is in, and the value (as
+    compact arrays, 16 bytes a point), with the first value that is not a number."""
+    __slots__ = ("records", "values", "seen", "numbers", "bad", "text")
+
+    def __init__(self):
+        self.records, self.values = array("q"), array("d")
+        self.seen = self.numbers = 0
+        self.bad = None    # (record, value) of the first value that is not a number
+        self.text = False  # decided: not a metric (its points are dropped)
+
+    def numeric(self) -> bool:
+        return not self.text and 2 * self.numbers >= min(self.seen, SAMPLE)
 
 
-def _numeric_column(values) -> bool:
-    """A metric column: at least half its values are numbers (a text column is skipped; a stray
-    word in a metric column is an error naming its line)."""
-    return 2 * sum(map(_is_number, values)) >= len(values)
+class _Columns:
+    """Every column of a log of records, read one record at a time: memory grows with the points
+    kept (`resources.LOG_POINT` bytes each, counted against the budget as they come), not with the
+    file. `wanted` (from --metrics) keeps only those columns (and the x candidates)."""
 
+    def __init__(self, path: Path, wanted: set | None = None):
+        self.path, self.wanted = path, wanted
+        self.columns: dict[str, _Column] = {}
+        self.where, self.unit = array("q"), "line"
+        self.points = 0
+        self.limit = min(MAX_POINTS, resources.max_log_points())
+
+    def add(self, where: int, record: dict, unit: str = "line") -> None:
+        i, self.unit = len(self.where), unit
+        self.where.append(where)
+        for name, value in record.items():
+            if self.wanted is not None and name not in self.wanted:
+                continue
+            column = self.columns.get(name)
+            if column is None:
+                column = self.columns[name] = _Column()
+            column.seen += 1
+            number = _float(value)
+            if number is None:
+                if column.bad is None:
+                    column.bad = (i, value)
+            elif column.seen <= SAMPLE and not isinstance(value, bool):
+                column.numbers += 1
+            if column.text:
+                continue
+            if column.seen - column.numbers > SAMPLE // 2 and column.seen <= SAMPLE and column.bad is not None:
+                self.points -= len(column.values)  # mostly words: not a metric, its points go
+                column.records, column.values, column.text = array("q"), array("d"), True
+                continue
+            if number is not None:
+                column.records.append(i)
+                column.values.append(number)
+                self.points += 1
+        if self.points > self.limit:
+            self._too_many()
+
+    def _too_many(self) -> None:
+        if self.limit == MAX_POINTS:
+            reason = f"logs over {MAX_POINTS:,} points are refused"
+        else:
+            reason = (f"{self.limit:,} points of {resources.LOG_POINT} bytes each are what the memory limit of "
+                      f"{resources.limit_text()} holds")
+        raise LogImportError(f"{self.path} has more than {self.limit:,} points by {self._label(len(self.where) - 1)}; "
+                             f"{reason} - pick the metrics you need with --metrics (only those are kept)")
+
+    def _label(self, record: int) -> str:
+        return f"{self.unit} {self.where[record]}"
+
+    def _refuse(self, name: str) -> None:
+        record, value = self.columns[name].bad
+        raise LogImportError(f"{self.path}: {self._label(record)}, column {name!r}: {value!r} is not a number")
+
+    def series(self, step, metrics, notes) -> tuple[dict, str, list[str]]:
+        path, columns = self.path, self.columns
+        if not len(self.where):
+            raise LogImportError(f"{path} has no records")
+        x_name = _pick_x(columns, step, path, "column")
+        numeric = [n for n, c in columns.items() if c.numeric() or (metrics and n in metrics)]
+        names = _metric_names(numeric, x_name, metrics, path, "numeric column")
+        skipped = sorted(set(columns) - set(names) - {x_name})
+        if skipped:
+            notes.append(f"not imported (not numeric, time or x columns): {', '.join(skipped)}")
+        if x_name is None:
+            notes.append("no step/epoch column found: x is the record number (name one with --step)")
+            x_of = np.arange(len(self.where), dtype=np.float64)
+        else:
+            column = columns[x_name]
+            if column.bad is not None:
+                self._refuse(x_name)
+            if len(column.records) < len(self.where):
+                has = np.zeros(len(self.where), bool)
+                has[np.frombuffer(column.records, np.int64)] = True
+                raise LogImportError(f"{path}: {self._label(int(np.argmin(has)))} has no {x_name!r} (the x column); "
+                                     "every record needs one")
+            x_of = np.frombuffer(column.values, np.float64)
+        series = {}
+        for name in names:
+            column = columns[name]
+            if column.bad is not None:
+                self._refuse(name)
+            if len(column.values):
+                x = x_of[np.frombuffer(column.records, np.int64)]
+                series[name] = _sorted(x, np.frombuffer(column.values, np.float64).copy(), name, notes)
+        return _nonempty(series, path), x_name or "record", notes
+
+
+# -- which column is x, which are metrics -------------------------------------------------------
 
 def _pick_x(names, step: str | None, path: Path, where: str) -> str | None:
     if step is not None:
@@ -218,38 +330,6 @@ def _metric_names(candidates, x_name, metrics, path, where) -> list[str]:
     return [n for n in candidates if n != x_name and n.lower() not in lower_x and not tokens(n) & SKIPPED_WORDS]
 
 
-def _from_records(records, step, metrics, notes, path) -> tuple[dict, str, list[str]]:
-    if not records:
-        raise LogImportError(f"{path} has no records")
-    columns: dict[str, list] = {}
-    for _, record in records:
-        for key, value in record.items():
-            columns.setdefault(key, []).append(value)
-    x_name = _pick_x(columns, step, path, "column")
-    numeric = [n for n, values in columns.items() if _numeric_column(values[:1000]) or (metrics and n in metrics)]
-    names = _metric_names(numeric, x_name, metrics, path, "numeric column")
-    skipped = sorted(set(columns) - set(names) - {x_name})
-    if skipped:
-        notes.append(f"not imported (not numeric, time or x columns): {', '.join(skipped)}")
-    if x_name is None:
-        notes.append("no step/epoch column found: x is the record number (name one with --step)")
-    _check_size(len(records) * len(names), path)
-    points: dict[str, tuple[list, list]] = {n: ([], []) for n in names}
-    for i, (where, record) in enumerate(records):
-        if x_name is None:
-            x = float(i)
-        elif x_name in record:
-            x = _number(record[x_name], where, x_name, path)
-        else:
-            raise LogImportError(f"{path}: {where} has no {x_name!r} (the x column); every record needs one")
-        for name in names:
-            if name in record:
-                points[name][0].append(x)
-                points[name][1].append(_number(record[name], where, name, path))
-    series = {n: _sorted(np.asarray(xs), np.asarray(ys), n, notes) for n, (xs, ys) in points.items() if xs}
-    return _nonempty(series, path), x_name or "record", notes
-
-
 # -- columns (JSON / torch dict of lists) ------------------------------------------------------
 
 def _from_columns(data: dict, step, metrics, notes, path) -> tuple[dict, str, list[str]]:
@@ -260,8 +340,8 @@ def _from_columns(data: dict, step, metrics, notes, path) -> tuple[dict, str, li
         flat = {k: v for k, v in flat.items() if k.split("/", 1)[0] not in NOT_SERIES}
         notes.append(f"not read as series: {', '.join(trees)} (weights, optimizer state, settings)"
                      + ("; `workbench import FILE` imports the model with this history" if "model" in trees else ""))
-    lists = {k: v for k, v in flat.items() if isinstance(v, list) and v and all(
-        isinstance(e, (int, float)) and not isinstance(e, bool) or e is None for e in v)}
+    lists = {k: v for k, v in flat.items() if (isinstance(v, np.ndarray) and len(v)) or (isinstance(v, list) and v and
+                                                                                        all(_listed_number(e) for e in v))}
     skipped = sorted(set(flat) - set(lists))
     if skipped:
         notes.append(f"not imported (not lists of numbers): {', '.join(skipped[:20])}"
@@ -270,7 +350,7 @@ def _from_columns(data: dict, step, metrics, notes, path) -> tuple[dict, str, li
     own_x = {f"{m}{suffix}" for m in lists for suffix in ("_step", "_steps", "_epoch", "_epochs", "_x")}
     names = _metric_names([k for k in lists if k not in own_x], x_name, metrics, path, "list of numbers")
     _check_size(sum(len(lists[n]) for n in names), path)
-    x_main = np.asarray(lists[x_name], dtype=np.float64) if x_name else None
+    x_main = _floats(lists[x_name]) if x_name else None
     if x_main is None and not names:
         return _nonempty({}, path), "index", notes
     longest = len(x_main) if x_main is not None else max(len(lists[n]) for n in names)
@@ -284,7 +364,7 @@ def _from_columns(data: dict, step, metrics, notes, path) -> tuple[dict, str, li
         notes.append("no step/epoch list found: x is the index of the longest series (name one with --step)")
     series = {}
     for name in names:
-        y = np.asarray([np.nan if v is None else v for v in lists[name]], dtype=np.float64)
+        y = _floats(lists[name])
         y, dropped = history.strip_padding(y, longest)
         if dropped:
             notes.append(f"{name}: its last {dropped:,} values are NaN padding up to the longest series' length, "
@@ -292,6 +372,17 @@ def _from_columns(data: dict, step, metrics, notes, path) -> tuple[dict, str, li
         x = _place(name, y, lists, x_main, x_name, total, notes, path)
         series[name] = _sorted(x, y, name, notes)
     return _nonempty(series, path), x_name or ("epoch" if stated else "index"), notes
+
+
+def _listed_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) or value is None
+
+
+def _floats(values) -> np.ndarray:
+    """A list of numbers (None: not logged) or a 1-D array as float64."""
+    if isinstance(values, np.ndarray):
+        return values.astype(np.float64)
+    return np.asarray([np.nan if v is None else _float(v) for v in values], dtype=np.float64)
 
 
 NOT_SERIES = {"model", "state_dict", "optimizer", "scheduler", "checkpoints", "checkpoint_epochs", "config"}
@@ -314,7 +405,7 @@ def _place(name, y, lists, x_main, x_name, total, notes, path) -> np.ndarray:
         if own is not None:
             if len(own) != len(y):
                 raise LogImportError(f"{path}: key {name + suffix!r} has {len(own)} values but {name!r} has {len(y)}")
-            return np.asarray(own, dtype=np.float64)
+            return _floats(own)
     n = len(x_main) if x_main is not None else total
     if len(y) == n:
         return x_main if x_main is not None else np.arange(n, dtype=np.float64)
@@ -352,9 +443,11 @@ def _sorted(x: np.ndarray, y: np.ndarray, name: str, notes: list[str]) -> tuple[
 
 
 def _check_size(points: int, path: Path) -> None:
-    if points > MAX_POINTS:
-        raise LogImportError(f"{path} has {points:,} points; logs over {MAX_POINTS:,} are refused - pick the "
-                             "metrics you need with --metrics")
+    limit = min(MAX_POINTS, resources.max_log_points())
+    if points > limit:
+        raise LogImportError(f"{path} has {points:,} points; logs over {limit:,} are refused "
+                             f"({'the memory limit holds that many' if limit < MAX_POINTS else 'a fixed limit'}) "
+                             "- pick the metrics you need with --metrics")
 
 
 def _nonempty(series: dict, path: Path) -> dict:
@@ -365,7 +458,7 @@ def _nonempty(series: dict, path: Path) -> dict:
 
 def run_id(path) -> str:
     """A variant id from the file name: letters, digits and _ . = , + - only."""
-    stem = re.sub(r"[^A-Za-z0-9_.=,+-]+", "-", Path(path).stem).strip("-.") or "log"
+    stem = re.sub(r"[^A-Za-z0-9_.=,+-]+", "-", Path(path).stem)[:120].strip("-.") or "log"
     return stem if stem[0].isalnum() else f"log-{stem}"
 
 
@@ -384,7 +477,7 @@ def import_log(path, store, *, family: str = "logs", id: str | None = None, step
         raise ConflictError(f"{ref} already exists; pass --replace to overwrite it or --id to name this run")
     if store.exists(ref) and not store.is_log(ref):
         raise ConflictError(f"{ref} is a trained variant, not an imported log; pick another --id")
-    with store.lock(ref, "importing a training log"):
+    with store.creating(ref, "importing a training log", keep_checkpointed=False):  # fails: nothing left
         store.save_log(ref, series)
         store.write_info(ref, {
             "family": ref.family, "id": ref.id, "status": "log", "spec": {}, "gates": list(gates or []),

@@ -8,12 +8,18 @@ enough of them to pay for the workers' start-up.
 """
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import hashlib
 import importlib
 import json
 import multiprocessing
 import os
 import queue
+import signal
+import sys
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor, wait
 from functools import lru_cache
 from typing import Callable
@@ -21,7 +27,7 @@ from typing import Callable
 import numpy as np
 
 from workbench import analyzers as registry
-from workbench import threads
+from workbench import resources, threads
 from workbench.analyzers.context import EpochContext, SeriesContext
 from workbench.caching import StampedMemo, file_time
 from workbench.families import FamilyError, analysis_settings, family_path, load_family
@@ -62,6 +68,7 @@ def analyze(ref: VariantRef, store: Store | None = None, *, analyzers: list[str]
             epochs: list[int] | None = None, force: bool = False, progress: bool = True,
             workers: int | None = None, callback: ProgressCallback | None = None) -> dict:
     """Bring the variant's artifacts up to date; returns counts of what was computed."""
+    check_workers(workers)
     store = store or Store()
     info = store.info(ref)
     spec = analysis_spec(ref, info["spec"])
@@ -111,7 +118,8 @@ def _run_epochs(store, ref, spec, todo, manifest, fingerprints, final_fp, final_
     if not todo:
         return 0
     names = sorted({n for stale in todo.values() for n in stale})
-    workers = _worker_count(workers, len(todo) * SECONDS_PER_P113_CHECKPOINT * (spec["domain"]["p"] / 113) ** 2, names)
+    chosen = _worker_count(workers, len(todo) * SECONDS_PER_P113_CHECKPOINT * (spec["domain"]["p"] / 113) ** 2, names)
+    workers = _affordable_workers(spec, chosen, workers is None, ref)
     jobs = [(str(store.root), ref.family, ref.id, spec, epoch, todo[epoch], final_epoch) for epoch in sorted(todo)]
     bar = _bar(progress, len(jobs), f"analyze {ref}")
     done, stop = 0, False
@@ -279,9 +287,28 @@ def _digest(parts: list[str]) -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
 
+def _affordable_workers(spec: dict, workers: int, automatic: bool, ref: VariantRef) -> int:
+    """`workers`, or fewer when they were chosen automatically and that many do not fit in memory;
+    ResourceError when the asked number (or one) does not fit (`workbench.resources.analysis`)."""
+    limit = resources.budget()[0]
+    while automatic and workers > 1 and resources.analysis(spec, workers).total > limit:
+        workers -= 1
+    fix = (f"Analyze with fewer worker processes (--workers {max(1, workers // 2)})" if workers > 1 else
+           "The p x p grid of this variant is too large to analyze on this machine: analyze it on a larger one")
+    resources.check(resources.analysis(spec, workers, f"analyzing {ref}"), fix)
+    return workers
+
+
+def check_workers(requested: int | None) -> None:
+    if requested is not None and (isinstance(requested, bool) or not isinstance(requested, int) or requested < 1):
+        raise BadInputError(f"--workers {requested}: give a positive number of worker processes, or leave it out "
+                            f"(one per core when that pays off; this machine has {os.cpu_count() or 1})")
+
+
 def _worker_count(requested: int | None, serial_seconds: float, names: list[str]) -> int:
+    check_workers(requested)
     if requested is not None:
-        return max(1, requested)
+        return requested
     if any(registry.get(n).compute.__module__ == "__main__" for n in names):
         return 1  # analyzers defined in a script or notebook cannot be imported by a worker
     cores = threads.available()  # the cores nobody else is using (workbench.threads)
@@ -292,8 +319,9 @@ def _modules(names: list[str]) -> tuple[str, ...]:
     return tuple(sorted({registry.get(n).compute.__module__ for n in names}))
 
 
-def _init_worker(modules: tuple[str, ...], notes) -> None:
+def _init_worker(modules: tuple[str, ...], notes, parent: int) -> None:
     global _NOTES
+    die_with_parent(parent)
     import torch  # noqa: F401 - heavy: the worker processes analyze checkpoints
     threads.worker_setup()  # one thread per process, one process per core
     _NOTES = notes
@@ -315,7 +343,8 @@ def _pool(workers: int, modules: tuple[str, ...]):
     saved = {k: os.environ.get(k) for k in THREAD_VARIABLES}
     os.environ.update({k: str(threads.pinned() or 1) for k in THREAD_VARIABLES})
     try:
-        pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(modules, notes))
+        pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
+                                   initargs=(modules, notes, os.getpid()))
         # Workers are spawned on demand, one per submit while none is idle: start them all now,
         # while the variables are set.
         for future in [pool.submit(int) for _ in range(workers)]:
@@ -327,6 +356,26 @@ def _pool(workers: int, modules: tuple[str, ...]):
             else:
                 os.environ[key] = value
     return pool, notes
+
+
+def die_with_parent(parent: int) -> None:
+    """Make this (worker) process end when process `parent` does, even by SIGKILL: on Linux the
+    kernel sends it SIGKILL (prctl PR_SET_PDEATHSIG); everywhere, a thread checks every second
+    that the parent is still there. A worker whose parent died before this ran exits now."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+    threading.Thread(target=watch, name="watch-parent", daemon=True).start()
+
+
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 def _bar(enabled: bool, total: int, desc: str):

@@ -26,6 +26,7 @@ from workbench.errors import BadInputError
 
 FULL_GRID = ""  # the selection's probe value for "no probe": every input
 MAX_RULE_LENGTH = 200
+MAX_CONSTANT = 10**9  # bigger integers overflow the grid's int64 arithmetic and mean nothing for p <= 10,007
 NAMES = ("a", "b", "answer", "c", "p", "train", "test")
 _ARITHMETIC = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
                ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod}
@@ -57,6 +58,8 @@ def parse_rule(rule: str) -> ast.Expression:
             raise _refuse(rule, f"unknown name {node.id!r}")
         if isinstance(node, ast.Constant) and (type(node.value) is not int):
             raise _refuse(rule, f"only integer constants are allowed, not {node.value!r}")
+        if isinstance(node, ast.Constant) and abs(node.value) > MAX_CONSTANT:
+            raise _refuse(rule, f"integers must be at most {MAX_CONSTANT:,} in size (a, b and answers are below p)")
         allowed = (ast.Expression, ast.BoolOp, ast.And, ast.Or, ast.UnaryOp, ast.Not, ast.USub, ast.BinOp,
                    ast.Compare, ast.Name, ast.Load, ast.Constant, *_ARITHMETIC, *_COMPARISONS)
         if not isinstance(node, allowed):
@@ -98,7 +101,10 @@ def evaluate_rule(rule: str, p: int, answers: np.ndarray, train_mask: np.ndarray
         raise _refuse(rule, f"{type(node).__name__} is not allowed")  # parse_rule already refused it
 
     with np.errstate(all="ignore"):
-        return np.broadcast_to(_as_mask(value(parse_rule(rule)), rule), (p * p,)).copy()
+        try:
+            return np.broadcast_to(_as_mask(value(parse_rule(rule)), rule), (p * p,)).copy()
+        except (OverflowError, TypeError) as err:  # int64 arithmetic out of range; minus on a condition
+            raise _refuse(rule, f"it cannot be evaluated ({str(err).split(',')[0]})") from None
 
 
 def _as_mask(values, rule: str) -> np.ndarray:

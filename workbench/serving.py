@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import hmac
 import logging
 import os
@@ -54,7 +55,11 @@ def access_token(token: str | None) -> str | None:
     return token
 
 
-def check_binding(host: str, allow_remote: bool, token: str | None) -> None:
+def check_binding(host: str, allow_remote: bool, token: str | None, debug: bool = False) -> None:
+    if debug and (allow_remote or host not in LOOPBACK):
+        raise ServeError("--debug cannot be combined with --allow-remote or another --host: debug mode serves "
+                         "Werkzeug's interactive console (/console), which runs Python on this machine and does not "
+                         "ask for the token; debug on 127.0.0.1 only")
     if host in LOOPBACK:
         return
     if not allow_remote:
@@ -62,6 +67,12 @@ def check_binding(host: str, allow_remote: bool, token: str | None) -> None:
                          "--token or $WORKBENCH_TOKEN) to do that, or leave --host at 127.0.0.1")
     if token is None:
         raise ServeError(f"serving on {host} needs an access token: pass --token T or set $WORKBENCH_TOKEN")
+
+
+def check_port(port: int) -> None:
+    """Refuse a port that is not one before anything starts (`--port 99999`)."""
+    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+        raise ServeError(f"--port {port} is not a TCP port; use 1-65535 (default 8050)")
 
 
 def protect(server, token: str) -> None:
@@ -96,7 +107,8 @@ def serve(root, *, host: str = "127.0.0.1", port: int = 8050, query: str = "", b
           token: str | None = None, allow_remote: bool = False, debug: bool = False) -> int:
     """Serve the app on `root` until Ctrl-C: the one way the command line serves it."""
     token = access_token(token)
-    check_binding(host, allow_remote, token)
+    check_binding(host, allow_remote, token, debug)
+    check_port(port)
     _import_shared_modules()
     derived.set_compute_threads(1)  # requests compute side by side, one torch thread each
     app = create_app(root, broker=broker)
@@ -112,13 +124,18 @@ def serve(root, *, host: str = "127.0.0.1", port: int = 8050, query: str = "", b
     if token:
         link += ("&" if query else "?") + "token=<the token>"
     print(f"serving {root} at {link}  (Ctrl-C stops)", flush=True)
-    if debug:
-        app.run(host=host, port=port, debug=True)  # Flask's development server: reloader, error pages
-    else:
-        # waitress warns "Task queue depth is N" whenever a request waits for a thread: routine
-        # when many users step epochs at once, and no use in the terminal.
-        logging.getLogger("waitress.queue").setLevel(logging.ERROR)
-        waitress.serve(app.server, host=host, port=port, threads=THREADS)
+    try:
+        if debug:
+            app.run(host=host, port=port, debug=True)  # Flask's development server: reloader, error pages
+        else:
+            # waitress warns "Task queue depth is N" whenever a request waits for a thread: routine
+            # when many users step epochs at once, and no use in the terminal.
+            logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+            waitress.serve(app.server, host=host, port=port, threads=THREADS)
+    except OSError as err:  # a port below 1024 without root, an address this machine does not have
+        reason = {errno.EADDRINUSE: "another program is using it", errno.EACCES: "ports below 1024 need root"}.get(
+            err.errno, err.strerror or str(err))
+        raise ServeError(f"cannot serve on {host}:{port}: {reason}; pick another --port or --host") from None
     return 0
 
 

@@ -31,6 +31,8 @@ import contextlib
 import datetime as dt
 import json
 import os
+import shlex
+import shutil
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,7 +45,7 @@ from workbench.caching import StampedMemo, file_time, open_disk_cache
 from workbench.errors import (BadInputError, DataError, MissingError, NoHistoryError, NoModelError, NotAnalyzedError,
                               NotTrainedError)
 from workbench.files import (  # noqa: F401 (check_name: imported from here elsewhere)
-    atomic_write, check_name, hold, inside, is_held, read_arrays, read_json, write_arrays, write_json)
+    atomic_write, check_name, checksum_of, hold, inside, is_held, read_arrays, read_json, write_arrays, write_json)
 from workbench.history import History
 
 STATUSES = ("untrained", "training", "interrupted", "trained", "analyzed", "log")
@@ -144,6 +146,21 @@ class Store:
                 leftover.unlink(missing_ok=True)
             yield
 
+    @contextlib.contextmanager
+    def creating(self, ref: VariantRef, purpose: str, keep_checkpointed: bool = True) -> Iterator[bool]:
+        """`lock(ref, purpose)` for a command that may create the variant; yields whether it
+        existed. When the command fails and it did not exist, what it wrote is removed (with
+        `keep_checkpointed`, only while it has no checkpoint: a started run stays resumable), so a
+        refused or failed command leaves no `untrained` or `interrupted` husk behind."""
+        existed = self.exists(ref)
+        with self.lock(ref, purpose):
+            try:
+                yield existed
+            except BaseException:
+                if not existed and not (keep_checkpointed and self.checkpoint_epochs(ref)):
+                    shutil.rmtree(self.variant_dir(ref), ignore_errors=True)
+                raise
+
     def is_locked(self, ref: VariantRef) -> bool:
         return is_held(self.variant_dir(ref) / ".lock")
 
@@ -167,11 +184,24 @@ class Store:
             epochs = self.checkpoint_epochs(ref)
             error = MissingError(f"variant {ref} has no checkpoint at epoch {epoch}; it has {_describe_epochs(epochs)}")
             raise error if epochs else NotTrainedError(str(error), ref=ref)
-        return read_arrays(path, f"delete it and run `workbench train {ref.family} ...` to recreate it")[0]
+        return read_arrays(path, lambda: self._recreate_checkpoint(ref, epoch))[0]
+
+    def _recreate_checkpoint(self, ref: VariantRef, epoch: int) -> str:
+        """How to recreate a damaged checkpoint: replay training to it, or import the file again."""
+        if self._source(ref) == "trained":
+            return (f"delete it, then `workbench extend {ref} --window {epoch}-{epoch} --every 1` replays training "
+                    "to recreate it")
+        return f"delete the variant's folder {self.variant_dir(ref)} and import its file again (`workbench import`)"
+
+    def _source(self, ref: VariantRef) -> str | None:
+        with contextlib.suppress(DataError, MissingError):
+            return (self.info(ref).get("source") or {}).get("kind")
+        return None
 
     def load_optimizer(self, ref: VariantRef, epoch: int) -> dict[str, np.ndarray] | None:
         path = self._checkpoint_path(ref, epoch, "optimizer")
-        return read_arrays(path)[0] if path.is_file() else None
+        return read_arrays(path, "delete it: training then resumes (or replays) from an earlier checkpoint's "
+                                 "state")[0] if path.is_file() else None
 
     def prune_optimizer(self, ref: VariantRef, keep: int) -> None:
         """Delete optimizer states other than the one at epoch `keep` (keep_optimizer = 'last')."""
@@ -204,7 +234,16 @@ class Store:
                                      "checkpoint), so there are no loss curves, phases or alerts")
             raise NotTrainedError(f"variant {ref} has no training history yet; "
                                   f"run `workbench train {ref.family} ...` first", ref=ref)
-        return History.from_arrays(read_arrays(path)[0])
+        return History.from_arrays(read_arrays(path, lambda: self._recreate_history(ref))[0])
+
+    def _recreate_history(self, ref: VariantRef) -> str:
+        """How to recreate a damaged history: train the variant again (deterministic), or import it again."""
+        if self._source(ref) != "trained":
+            return f"delete the variant's folder {self.variant_dir(ref)} and import its file again (`workbench import`)"
+        overrides = sorted((self.info(ref).get("overrides") or {}).items())
+        sets = " ".join(shlex.quote(f"{key}={json.dumps(value)}") for key, value in overrides)
+        return (f"training is deterministic, so deleting the variant's folder {self.variant_dir(ref)} and running "
+                f"`workbench train {ref.family}{' --set ' + sets if sets else ''}` recreates it exactly")
 
     def history_stamp(self, ref: VariantRef) -> int | None:
         """When the run's history last changed (file mtime in ns; None without one): a cache key."""
@@ -230,18 +269,14 @@ class Store:
         path = self.variant_dir(ref) / "log.safetensors"
         if not path.is_file():
             raise MissingError(f"{ref} is not an imported training log; `workbench import-log FILE` makes one")
-        arrays = read_arrays(path, "delete the run's folder and import the log again")[0]
+        arrays = read_arrays(path, lambda: "import the log again: `workbench import-log "
+                             f"{shlex.quote(str(self.info(ref).get('log', {}).get('source', 'FILE')))} --family "
+                             f"{ref.family} --id {ref.id} --replace`")[0]
         return {key[2:]: (arrays[key], arrays["y/" + key[2:]]) for key in sorted(arrays) if key.startswith("x/")}
 
     def checkpoint_fingerprint(self, ref: VariantRef, epoch: int) -> str:
         """The checksum recorded in a checkpoint's header (read without loading the weights)."""
-        path = self._checkpoint_path(ref, epoch)
-        try:
-            with open(path, "rb") as f:
-                header = json.loads(f.read(int.from_bytes(f.read(8), "little")))
-            return header.get("__metadata__", {}).get("crc32") or f"{path.stat().st_size}-{path.stat().st_mtime_ns}"
-        except (OSError, ValueError) as err:
-            raise DataError(f"{path} is unreadable ({err}); delete it and retrain the variant") from err
+        return checksum_of(self._checkpoint_path(ref, epoch), lambda: self._recreate_checkpoint(ref, epoch))
 
     # -- artifacts --------------------------------------------------------------------------
     def _artifact_path(self, ref: VariantRef, analyzer: str, epoch: int | None) -> Path:

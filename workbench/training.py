@@ -21,8 +21,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from workbench import tasks, threads
-from workbench.families import OPTIONAL, VariantSpec, checkpoint_schedule, setting
+from workbench import resources, tasks, threads
+from workbench.families import (MAX_CHECKPOINTS, MAX_EPOCHS, OPTIONAL, VariantSpec, checkpoint_schedule, schedule_size,
+                                setting)
 from workbench.history import History
 from workbench.model import ModelConfig, Transformer, check_weights, init_weights
 from workbench.errors import BadInputError, ConflictError
@@ -82,6 +83,42 @@ def default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+def resolve_device(device: str | None) -> str:
+    """The device to train on: `device` checked against what this machine has, else the default."""
+    if device is None:
+        return default_device()
+    name, _, index = str(device).partition(":")
+    if name == "cpu" and not index:
+        return "cpu"
+    if name == "cuda" and (not index or index.isdigit()):
+        if not torch.cuda.is_available():
+            raise BadInputError(f"--device {device}: CUDA is not available here (torch {torch.__version__}"
+                                f"{' is a CPU build' if torch.version.cuda is None else ' sees no GPU'}); use "
+                                "--device cpu, or leave --device out to use CUDA only when there is a GPU")
+        if index and int(index) >= torch.cuda.device_count():
+            raise BadInputError(f"--device {device}: this machine has {torch.cuda.device_count()} CUDA device(s), "
+                                f"cuda:0 to cuda:{torch.cuda.device_count() - 1}")
+        return str(device)
+    if name == "mps" and not index and torch.backends.mps.is_available():
+        return "mps"
+    raise BadInputError(f"--device {str(device)[:40]!r} is not a device here; use cpu or cuda (cuda:0, cuda:1, ...)")
+
+
+def check_memory(spec: dict, device: str, what: str) -> None:
+    """Refuse (ResourceError) a run whose estimated memory (`workbench.resources.training`) is more
+    than the budget: of the GPU's free memory when training on CUDA, else of this machine's."""
+    estimate = resources.training(spec, what)
+    fix = "Use a smaller model, p or number of epochs (e.g. --set d_model=128 d_mlp=512)"
+    if device.startswith("cuda"):
+        free = torch.cuda.mem_get_info(torch.device(device))[0]
+        if estimate.total > resources.SHARE * free:
+            raise resources.ResourceError(
+                f"{what} needs about {resources.size(estimate.total)} of GPU memory ({estimate.describe()}); "
+                f"{device} has {resources.size(free)} free. {fix}, or train on --device cpu")
+        return
+    resources.check(estimate, fix)
+
+
 def _optimizer_arrays(model: Transformer, opt: torch.optim.Optimizer) -> dict[str, np.ndarray]:
     arrays = {}
     for name, param in model.named_parameters():
@@ -114,11 +151,14 @@ def train(variant: VariantSpec, store: Store | None = None, *, device: str | Non
     """
     store = store or Store()
     ref = variant.ref
-    with store.lock(ref, "training"):
+    device = resolve_device(device)
+    if not store.is_trained(ref):
+        check_memory(variant.spec, device, f"training {ref}")
+    with store.creating(ref, "training"):
         info = _open_record(store, ref, variant)
         if info.get("status") in TRAINED:  # finished: nothing to do
             return info
-        return _run(store, ref, info["spec"], device or default_device(), progress, callback)
+        return _run(store, ref, info["spec"], device, progress, callback)
 
 
 def _open_record(store: Store, ref: VariantRef, variant: VariantSpec) -> dict:
@@ -148,6 +188,7 @@ def extend(ref: VariantRef, store: Store | None = None, *, epochs: int | None = 
     the record's `extensions` as evidence.
     """
     store = store or Store()
+    device = resolve_device(device)
     with store.lock(ref, "extending"):
         info = store.info(ref)
         if (info.get("source") or {}).get("kind") != "trained":
@@ -155,8 +196,13 @@ def extend(ref: VariantRef, store: Store | None = None, *, epochs: int | None = 
         spec = copy.deepcopy(info["spec"])
         tr = spec["training"]
         if epochs is not None:
-            if epochs <= tr["epochs"]:
+            if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs <= tr["epochs"]:
                 raise BadInputError(f"variant {ref} already has {tr['epochs']} epochs; extend it to more than that")
+            if epochs > MAX_EPOCHS or schedule_size(spec["checkpoints"], epochs) > MAX_CHECKPOINTS:
+                raise BadInputError(f"--to-epoch {epochs:,}: at most {MAX_EPOCHS:,} epochs and {MAX_CHECKPOINTS:,} "
+                                    "checkpoints (this variant's checkpoints.every continued to that epoch)")
+            check_memory({**spec, "training": {**tr, "epochs": epochs}}, device, f"extending {ref} to {epochs:,} "
+                         "epochs")
             if tr.get("lr_schedule") == "cosine":
                 raise ConflictError(f"variant {ref} uses a cosine schedule, which depends on the number of epochs, so "
                                     f"a longer run is a different run; train a new variant with --set epochs={epochs}")
@@ -164,26 +210,33 @@ def extend(ref: VariantRef, store: Store | None = None, *, epochs: int | None = 
             tr["epochs"] = epochs
             info = store.update_info(ref, spec=spec, created_spec=info.get("created_spec", info["spec"]),
                                      status="training", extensions=[*info.get("extensions", []), record])
-            return _run(store, ref, spec, device or default_device(), progress, callback)
+            return _run(store, ref, spec, device, progress, callback)
         if window is None:
             raise ValueError("extend needs epochs or window")
-        return _densify(store, ref, info, spec, window, device or default_device(), progress, callback)
+        check_memory(spec, device, f"replaying {ref}")
+        return _densify(store, ref, info, spec, window, device, progress, callback)
 
 
 def _densify(store, ref, info, spec, window, device, progress, callback) -> dict:
     start, stop, every = window
     last = store.checkpoint_epochs(ref)[-1] if store.checkpoint_epochs(ref) else -1
-    if not (0 <= start < stop and every > 0):
+    if not (0 <= start <= stop and every > 0):
         raise BadInputError(f"checkpoint window {start}-{stop} every {every} is invalid; "
-                            "use 0 <= start < stop, every > 0")
-    if stop > last:
+                            "use 0 <= start <= stop, every > 0")
+    # The recorded history reaches the last checkpoint written (or the last epoch of a finished run),
+    # also when that checkpoint was deleted (damaged): a window up to there replays and recreates it.
+    history = store.load_history(ref)
+    recorded = int(history.x("train_loss")[-1]) if len(history.get("train_loss", ())) else -1
+    if stop > max(last, recorded):
         raise BadInputError(f"variant {ref} has checkpoints up to epoch {last}; a denser window must end by then "
                             f"(extend its epochs first)")
+    if (stop - start) // every + 1 + len(spec["checkpoints"]["extra"]) > MAX_CHECKPOINTS:
+        raise BadInputError(f"checkpoint window {start}-{stop} every {every} asks for {(stop - start) // every + 1:,} "
+                            f"checkpoints; a run may have at most {MAX_CHECKPOINTS:,} - use a larger --every")
     wanted = sorted({*range(start, stop + 1, every), stop} - set(store.checkpoint_epochs(ref)))
     replayed = {"kind": "window", "start": start, "stop": stop, "every": every, "at": timestamp(),
                 "added": len(wanted)}
     if wanted:
-        history = store.load_history(ref)
         resume = _resume_point(store, ref, wanted[0]) or 0
         deviation = _replay(store, ref, spec, device, resume, set(wanted), history, progress, callback)
         if deviation is None:  # stopped early: what was written is kept, the record is not changed

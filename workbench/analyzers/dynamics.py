@@ -108,7 +108,7 @@ def run_dynamics(store: Store, ref: VariantRef, rules: phases.PhaseRules = PHASE
             "rules_json": _json_bytes({"phases": asdict(rules), "alerts": asdict(alert_rules)})}
 
 
-@register(NAME, kind="series", version=1, reference="phases: Nanda et al. 2023 §5.2; see workbench.phases")
+@register(NAME, kind="series", version=2, reference="phases: Nanda et al. 2023 §5.2; see workbench.phases")
 def loss_dynamics(ctx):
     """Phases (memorization, circuit formation, grokking, cleanup) and training alerts of the run."""
     return run_dynamics(ctx.store, ctx.ref)

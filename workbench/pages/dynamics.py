@@ -142,8 +142,14 @@ def alert_list(store, selection):
          html.Div(", ".join(f"{k}: {v:.4g}" for k, v in a.evidence.items()), className="small text-muted")],
         id={"type": "dynamics-alert", "index": i, "epoch": float(a.epoch)}, action=True, n_clicks=0,
         active=epoch is not None and abs(a.epoch - epoch) < 1, className="py-1")
-        for i, a in enumerate(alerts)]
+        for i, a in enumerate(alerts[:SHOWN_ALERTS])]
+    if len(alerts) > SHOWN_ALERTS:  # a page of thousands of buttons would stall the browser
+        items.append(dbc.ListGroupItem(f"… and {len(alerts) - SHOWN_ALERTS:,} more: `workbench alerts {ref} --all` "
+                                       "lists them all", className="py-1 small text-muted"))
     return dbc.ListGroup(items, style={"maxHeight": "14rem", "overflowY": "auto"})
+
+
+SHOWN_ALERTS = 200
 
 
 def go_to_alert(clicks, selection):

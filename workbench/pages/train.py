@@ -13,10 +13,12 @@ from dash import Input, Output, State, dcc, html
 
 from workbench import jobs
 from workbench.errors import BadInputError, UserError
-from workbench.families import LR_SCHEDULES, checkpoint_schedule, family_names, load_family, parse_value, setting
+from workbench.families import (LR_SCHEDULES, MAX_CHECKPOINTS, MAX_EPOCHS, checkpoint_schedule, family_names,
+                                load_family, parse_value, schedule_size, setting)
 from workbench.pages._common import for_browser, message_figure
 from workbench.pages._jobs import panel, start
 from workbench.renderers.training import checkpoint_plan
+from workbench.selection import as_int
 from workbench.store import VariantRef
 
 PATH, NAME = "/train", "Train"
@@ -157,13 +159,30 @@ EXTEND_INPUTS = [Input(f"extend-{fid}", "value") for fid in ("variant", "epochs"
                                                              "window-every")]
 
 
+def _whole(value) -> int | None:
+    """A form's number as a whole number (None when empty); anything else is refused."""
+    if value is None or value == "":
+        return None
+    number = as_int(value)
+    if number is None:
+        raise BadInputError(f"{str(value)[:20]!r} is not a whole number of epochs")
+    return number
+
+
 def _extension(ext) -> tuple[VariantRef, int | None, tuple[int, int, int] | None]:
     variant, epochs, start_, stop, every = ext
-    if not variant or "/" not in variant:
+    if not isinstance(variant, str) or "/" not in variant:
         raise BadInputError("pick a variant to extend")
-    window = (int(start_), int(stop), int(every)) if None not in (start_, stop, every) else None
+    epochs, start_, stop, every = (_whole(v) for v in (epochs, start_, stop, every))
+    window = (start_, stop, every) if None not in (start_, stop, every) else None
     if (epochs is None) == (window is None):
         raise BadInputError("give either 'train on to epoch', or a window (from, to, every)")
+    if window and not (0 <= window[0] <= window[1] <= MAX_EPOCHS and window[2] > 0
+                       and (window[1] - window[0]) // window[2] < MAX_CHECKPOINTS):
+        raise BadInputError(f"a window is from <= to (epochs) every > 0 epochs, at most {MAX_CHECKPOINTS:,} "
+                            "checkpoints")
+    if epochs is not None and not 0 < int(epochs) <= MAX_EPOCHS:
+        raise BadInputError(f"train on to an epoch between 1 and {MAX_EPOCHS:,}")
     return VariantRef.parse(variant), (int(epochs) if epochs is not None else None), window
 
 
@@ -175,6 +194,8 @@ def plan(store, family, mode, *args):
             info = store.info(ref)
             spec, existing = info["spec"], store.checkpoint_epochs(ref)
             if epochs is not None:
+                if schedule_size(spec["checkpoints"], epochs) > MAX_CHECKPOINTS:
+                    raise BadInputError(f"{epochs:,} epochs would make more than {MAX_CHECKPOINTS:,} checkpoints")
                 planned = checkpoint_schedule(spec["checkpoints"], epochs)
                 note = f"train {ref} on from epoch {spec['training']['epochs']:,} to {epochs:,}"
             else:
