@@ -9,6 +9,7 @@ the analyzers, read through the store and its caches.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Callable
 
@@ -19,6 +20,8 @@ import plotly.graph_objects as go
 from dash import Input, Output, State, dcc, html
 
 from workbench import figures
+from workbench.caching import StampedMemo
+from workbench.errors import UserError
 from workbench.pages import _patches
 from workbench.figures import is_missing, message_figure, safe_figure
 from workbench.renderers import CATALOG
@@ -180,9 +183,17 @@ class FigurePage:
     def _selection(self, selection, values) -> dict:
         return {**sanitize(selection), **dict(zip(self.controls, values))}
 
-    def figure(self, store: Store, spec: FigureSpec, selection: dict) -> dict:
+    def figure(self, store: Store, spec: FigureSpec, selection: dict, kept: tuple | None = None) -> dict:
+        """The figure as sent to the browser. With `kept` (the key of what it shows) it is drawn once
+        for every user while the files it comes from are unchanged (`_FIGURES`; read-only)."""
         ref = ref_of(selection)
-        return for_browser(safe_figure(ref, lambda: spec.build(store, ref, selection)))
+
+        def draw() -> dict:
+            return for_browser(safe_figure(ref, lambda: spec.build(store, ref, selection)))
+        stamp = None if kept is None else _files_stamp(store, ref, selection)
+        if stamp is None:
+            return draw()
+        return _FIGURES.get((str(store.root), self.page, spec.name, kept), stamp, draw)
 
     def summary(self, store: Store, spec: FigureSpec, selection, *values_and_rendered) -> list:
         """One summary: [the figure when its key (variant and `depends`) changed, else a Patch of
@@ -197,7 +208,10 @@ class FigurePage:
                 return [dash.no_update] * 3
             return [move_cursor(dash.Patch(), epoch, rendered.get("cursors", 0)), dash.no_update,
                     {**rendered, "epoch": epoch}]
-        figure = self.figure(store, spec, selection)
+        if epoch is None:
+            figure = self.figure(store, spec, selection)
+        else:  # drawn once per key for every user, each gets a copy with the cursors at their epoch
+            figure = _at_epoch(self.figure(store, spec, selection, kept=tuple(key)), epoch)
         return [figure, caption(figure), {"key": key, "cursors": cursor_count(figure), "epoch": epoch}]
 
     def summaries(self, store: Store, selection, *values_and_rendered) -> list:
@@ -217,7 +231,8 @@ class FigurePage:
         *values, shown = values_and_shown
         if visible is False and isinstance(shown, dict):
             return [dash.no_update] * 3
-        figure = self.figure(store, spec, self._selection(selection, values))
+        selection = self._selection(selection, values)
+        figure = self.figure(store, spec, selection, kept=(json.dumps(selection, sort_keys=True, default=str),))
         before = shown if isinstance(shown, dict) else {}
         send, prints = _patches.update(figure, before.get("figure"))
         text = caption(figure)
@@ -253,3 +268,31 @@ class FigurePage:
             else:
                 app.callback(*outputs, Input("selection", "data"), *control_inputs, State(shown_id(name), "data"),
                              )(lambda *args, spec=spec: self.detail(store, spec, *args))
+
+
+# Figures as sent to the browser, per (data root, page, figure, what it shows), while the files of
+# the variants it shows are unchanged: users stepping through the same run draw each summary once
+# per variant and each epoch's detail figure once (at p = 113 a detail figure is 0.1-0.5 s of
+# plotly and up to 2 MB, so 64 of them bound the memory).
+_FIGURES = StampedMemo(64)
+
+
+def _files_stamp(store: Store, ref: VariantRef | None, selection: dict) -> tuple | None:
+    """The stamp of the files the figures for `selection` are drawn from (the variant and those
+    compared with it); None: not kept (no variant, or one that does not exist)."""
+    if ref is None:
+        return None
+    try:
+        compared = [VariantRef.parse(v) for v in selection.get("compare") or [] if isinstance(v, str) and "/" in v]
+        return tuple(store.variant_stamp(r) for r in [ref, *compared])
+    except (UserError, OSError):
+        return None
+
+
+def _at_epoch(figure: dict, epoch: int) -> dict:
+    """A copy of a kept summary figure with its cursors at `epoch` (only what the cursors change is copied)."""
+    n = cursor_count(figure)
+    if not n:
+        return figure
+    layout = {**figure["layout"], "shapes": [dict(shape) for shape in figure["layout"]["shapes"]]}
+    return move_cursor({**figure, "layout": layout}, epoch, n)
