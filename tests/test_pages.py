@@ -124,3 +124,43 @@ def test_an_epoch_step_sends_the_details_changed_parts_and_captions_only_when_th
         assert ["layout", "title", "text"] in locations and ["layout", "template"] not in locations
     *again, _ = overview.FIGURES.details(store, {**selection, "epoch": 250, "head": 1}, shown)
     assert all(f is no_update for f in again[:4])                 # the head is not on these figures
+
+
+def test_users_share_each_drawn_figure_until_the_variants_files_change(app_context, tmp_path):
+    """Twenty researchers stepping through one run must not draw each figure twenty times: a
+    summary is drawn once per variant (each user gets their own cursor), a detail figure once per
+    selection, and both again once the run's files change (an analysis landed, training went on)."""
+    import json as json_
+    import os
+    from workbench.pages._common import FigurePage, FigureSpec
+    from workbench.renderers import CATALOG
+    from workbench.figures import build as build_figure
+    store, ref = app_context
+    drawn = []
+
+    def counted(name):
+        def build(store_, ref_, selection):
+            drawn.append((name, selection.get("epoch")))
+            return build_figure(store_, ref_, name, selection)
+        build.click = CATALOG[name].click
+        return build
+    page = FigurePage("memo-test", [FigureSpec("loss", "Loss", counted("loss_curves")),
+                                    FigureSpec("we", "W_E", counted("embedding_fourier_norms"), summary=False)])
+    loss, we = page.summary_specs[0], page.detail_specs[0]
+    first = page.summary(store, loss, {"variant": str(ref), "epoch": 100}, None)[0]
+    second = page.summary(store, loss, {"variant": str(ref), "epoch": 250}, None)[0]
+    assert drawn == [("loss_curves", 100)]
+    cursor = lambda figure: figure["layout"]["shapes"][0]["x0"]  # noqa: E731
+    assert (cursor(first), cursor(second)) == (100, 250)  # each user's copy, the kept one untouched
+    for _ in range(2):
+        page.detail(store, we, {"variant": str(ref), "epoch": 250}, None)
+    page.detail(store, we, {"variant": str(ref), "epoch": 100}, None)
+    assert drawn[1:] == [("embedding_fourier_norms", 250), ("embedding_fourier_norms", 100)]
+
+    manifest = store.variant_dir(ref) / "artifacts" / "manifest.json"
+    later = manifest.stat().st_mtime_ns + 10**9
+    os.utime(manifest, ns=(later, later))  # what an analysis landing does to the stamp
+    page.summary(store, loss, {"variant": str(ref), "epoch": 100}, None)
+    page.detail(store, we, {"variant": str(ref), "epoch": 250}, None)
+    assert drawn[3:] == [("loss_curves", 100), ("embedding_fourier_norms", 250)]
+    assert json_.dumps(first)  # what was sent stays JSON

@@ -34,9 +34,17 @@ def open_settled(driver, url):
     wait_for(driver, lambda d: settled(d, 0) is not None, "the page did not settle")
 
 
-def press(driver, key=Keys.ARROW_RIGHT) -> float:
+def title(driver, name) -> str:
+    return driver.execute_script("return arguments[0].layout.title.text;", graph_element(driver, name)) or ""
+
+
+def press(driver, key=Keys.ARROW_RIGHT, until=None) -> float:
+    """Press `key`, wait for `until` (what the step must show; a quiet page alone can come before
+    every callback was even asked for, on a busy machine) and for the page to settle."""
     start = driver.execute_script("return performance.now();")
     driver.find_element(By.TAG_NAME, "body").send_keys(key)
+    if until is not None:
+        wait_for(driver, until, "the step did not arrive")
     wait_for(driver, lambda d: settled(d, start) is not None, "the step did not settle")
     return start
 
@@ -63,7 +71,8 @@ def test_an_epoch_step_moves_cursors_and_patches_only_what_changed(served, brows
     browser.execute_script("window.__lossData = arguments[0].data;", graph_element(browser, "overview-loss"))
     drawn_z = "return Array.from(arguments[0]._fullData[0].z, row => Array.from(row).join()).join(';');"
     z_before = browser.execute_script(drawn_z, graph_element(browser, "overview-neurons"))
-    start = press(browser)
+    start = press(browser, until=lambda d: f"epoch {epochs[6]}" in title(d, "overview-neurons")
+                  and cursor_x(d, "overview-loss") == epochs[6])
     assert query(browser)["epoch"] == str(epochs[6])
     assert cursor_x(browser, "overview-loss") == epochs[6]
     [moved] = sent(browser, start, "overview-loss")                 # a Patch of its cursor, nothing else
@@ -72,13 +81,9 @@ def test_an_epoch_step_moves_cursors_and_patches_only_what_changed(served, brows
                                   graph_element(browser, "overview-loss"))
     [changed] = sent(browser, start, "overview-neurons")            # a per-epoch figure: its changed parts,
     assert "data.0.z" in changed and not any(c.startswith("layout.template") for c in changed)  # not the theme
-    title = browser.execute_script("return arguments[0].layout.title.text;", graph_element(browser, "overview-neurons"))
-    assert f"epoch {epochs[6]}" in title
     assert browser.execute_script(drawn_z, graph_element(browser, "overview-neurons")) != z_before  # new data drawn
-    press(browser, Keys.ARROW_LEFT)
+    press(browser, Keys.ARROW_LEFT, until=lambda d: f"epoch {epochs[5]}" in title(d, "overview-neurons"))
     assert cursor_x(browser, "overview-loss") == epochs[5]
-    assert f"epoch {epochs[5]}" in browser.execute_script("return arguments[0].layout.title.text;",
-                                                          graph_element(browser, "overview-neurons"))
     assert not severe_console_errors(browser)
 
 
@@ -88,10 +93,33 @@ def test_a_new_neuron_rebuilds_only_the_figures_that_follow_it(served, browser):
     open_settled(browser, f"{app.url}/neurons?variant={ref}&epoch={epochs[-1]}&neuron=3")
     start = browser.execute_script("return performance.now();")
     browser.find_element(By.ID, "neuron-next").click()
-    wait_for(browser, lambda d: query(d).get("neuron") == "4" and settled(d, start) is not None, "no new neuron")
+    wait_for(browser, lambda d: query(d).get("neuron") == "4" and title(d, "neurons-heatmap").startswith("neuron 4 ")
+             and title(d, "neurons-fve").startswith("Neuron 4"), "no new neuron")
+    wait_for(browser, lambda d: settled(d, start) is not None, "the page did not settle")
     assert sent(browser, start, "neurons-fve") == ["value"]         # follows the neuron: rebuilt
     assert sent(browser, start, "neurons-sizes") == []              # does not: not sent at all
     assert sent(browser, start, "neurons-scale") == []
-    assert browser.execute_script("return arguments[0].layout.title.text;",
-                                  graph_element(browser, "neurons-heatmap")).startswith("neuron 4 ")
     assert not severe_console_errors(browser)
+
+
+def test_the_cluster_grid_follows_the_epoch_only_once_it_is_on_screen(served, browser):
+    app, store, ref = served
+    epochs = store.checkpoint_epochs(ref)
+    size = browser.get_window_size()
+    browser.set_window_size(1400, 700)                              # the grid starts below the fold
+    try:
+        open_settled(browser, f"{app.url}/neurons?variant={ref}&epoch={epochs[5]}&neuron=3")
+        grid = graph_element(browser, "neurons-grid")
+        assert f"epoch {epochs[5]}" in title(browser, "neurons-grid")    # drawn once, even off screen
+        assert browser.execute_script("return arguments[0].getBoundingClientRect().top > window.innerHeight + 100;",
+                                      grid)
+        start = press(browser, until=lambda d: f"epoch {epochs[6]}" in title(d, "neurons-heatmap"))
+        assert sent(browser, start, "neurons-grid") == []            # off screen: not sent
+        assert f"epoch {epochs[5]}" in title(browser, "neurons-grid")
+        start = browser.execute_script("arguments[0].scrollIntoView(); return performance.now();", grid)
+        wait_for(browser, lambda d: f"epoch {epochs[6]}" in title(d, "neurons-grid"), "the grid did not catch up")
+        assert sent(browser, start, "neurons-grid")
+        press(browser, until=lambda d: f"epoch {epochs[7]}" in title(d, "neurons-grid"))  # on screen: it follows
+        assert not severe_console_errors(browser)
+    finally:
+        browser.set_window_size(size["width"], size["height"])

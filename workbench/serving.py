@@ -23,6 +23,7 @@ import logging
 import os
 import socket
 import sys
+import threading
 from urllib.parse import parse_qsl, urlencode
 
 import waitress
@@ -35,9 +36,10 @@ from workbench.store import Store
 from workbench.worker import celery_app
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
-# Request threads. A request that computes (maps, traces, figures) holds one; 8 lets the quick
-# ones (selection, routing, small figures) pass beside those on 2 cores (benchmarks/bench_load.py).
-THREADS = 8
+# Request threads. A request that draws or computes (maps, traces, figures) holds one while it
+# waits for the CPU; with 16 the quick ones (selection, routing, small figures) pass beside those.
+# benchmarks/bench_load.py, 20 clients on 2 busy cores: 8 threads 30 requests/s, 16 threads 40/s.
+THREADS = 16
 COOKIE = "workbench_token"
 MIN_TOKEN = 16
 
@@ -95,12 +97,17 @@ def protect(server, token: str) -> None:
 
 
 def _import_shared_modules() -> None:
-    """Import pandas before requests run in threads. TransformerLens imports it the first time a
-    page needs per-input maps, and plotly looks it up in `sys.modules` without the import lock
-    while rendering; another thread's figure then met a half-imported pandas ("partially
-    initialized module 'pandas' has no attribute 'Series'": the load benchmark's errors)."""
+    """Import pandas before requests run in threads. Plotly looks it up in `sys.modules` without
+    the import lock while rendering, so a library that imports it lazily inside a request (as
+    TransformerLens did when the app's maps still used it; a user's plugin may) left another
+    thread's figure with a half-imported pandas ("partially initialized module 'pandas' has no
+    attribute 'Series'": the load benchmark's errors)."""
     with contextlib.suppress(ImportError):
         import pandas  # noqa: F401  (heavy, and only this fix needs it)
+
+
+def _import_model() -> None:
+    import workbench.model  # noqa: F401  (torch: what the per-input maps run on)
 
 
 def serve(root, *, host: str = "127.0.0.1", port: int = 8050, query: str = "", broker: str | None = None,
@@ -111,6 +118,9 @@ def serve(root, *, host: str = "127.0.0.1", port: int = 8050, query: str = "", b
     check_port(port)
     _import_shared_modules()
     derived.set_compute_threads(1)  # requests compute side by side, one torch thread each
+    # The app answers at once without torch; the first neuron or attention map needs it. Loading
+    # it now, beside the first requests, spares that page its seconds of import.
+    threading.Thread(target=_import_model, name="import-torch", daemon=True).start()
     app = create_app(root, broker=broker)
     if token:
         protect(app.server, token)

@@ -21,6 +21,8 @@ import plotly.graph_objects as go
 from dash import Input, Output, State, dcc, html
 
 from workbench import figures, live
+from workbench.caching import StampedMemo
+from workbench.errors import UserError
 from workbench.pages import _extend, _patches
 from workbench.figures import is_missing, message_figure, safe_figure
 from workbench.renderers import CATALOG
@@ -58,10 +60,11 @@ def graph(name: str, config: dict, click: str | None = "epoch", height: int | No
 
 
 def card(name: str, title: str, config: dict, click: str | None = "epoch", height: int | None = None,
-         width: int = 6) -> dbc.Col:
-    """A titled figure with its caption underneath (the caption comes from the figure's meta)."""
+         width: int = 6, lazy: bool = False) -> dbc.Col:
+    """A titled figure with its caption underneath (the caption comes from the figure's meta).
+    A `lazy` one reports whether it is on screen (assets/lazy.js) into the store `visible_id(name)`."""
     return dbc.Col(width=12, lg=width, className="wb-card", children=[
-        html.Div(graph(name, config, click, height), title=title),
+        html.Div(graph(name, config, click, height), title=title, **({"data-wb-lazy": name} if lazy else {})),
         html.P(id={"type": "wb-caption", "name": name}, className="wb-caption")])
 
 
@@ -76,6 +79,11 @@ def caption_id(name: str) -> dict:
 def rendered_id(name: str) -> dict:
     """The store of what summary `name` shows: {"key", "cursors", "epoch"} (see `FigurePage.summary`)."""
     return {"type": "wb-rendered", "name": name}
+
+
+def visible_id(name: str) -> dict:
+    """The store saying whether lazy figure `name` is on screen (set by assets/lazy.js; true at first)."""
+    return {"type": "wb-visible", "name": name}
 
 
 def shown_id(name: str) -> dict:
@@ -130,6 +138,7 @@ class FigureSpec:
     width: int = 6
     height: int | None = None
     depends: tuple[str, ...] = ()  # selection or control keys a summary is rebuilt for (besides the variant)
+    lazy: bool = False  # a heavy detail figure updated only while on screen (it catches up when scrolled to)
 
     @property
     def selects(self) -> str | None:
@@ -170,10 +179,12 @@ class FigurePage:
         self.detail_specs = [s for s in specs if not s.summary]
 
     def layout(self, intro: str, config: dict, controls=()) -> html.Div:
-        cards = [card(self._name(s), s.title, config, s.selects, s.height, s.width) for s in self.specs]
+        cards = [card(self._name(s), s.title, config, s.selects, s.height, s.width, s.lazy and not s.summary)
+                 for s in self.specs]
         return html.Div([html.P(intro, className="text-muted"), *controls, dbc.Row(cards),
                          *[dcc.Store(id=rendered_id(self._name(s)), storage_type="memory") for s in self.summary_specs],
-                         *[dcc.Store(id=shown_id(self._name(s)), storage_type="memory") for s in self.detail_specs]])
+                         *[dcc.Store(id=shown_id(self._name(s)), storage_type="memory") for s in self.detail_specs],
+                         *[dcc.Store(id=visible_id(self._name(s)), data=True) for s in self.detail_specs if s.lazy]])
 
     def _name(self, spec: FigureSpec) -> str:
         return f"{self.page}-{spec.name}"
@@ -181,9 +192,17 @@ class FigurePage:
     def _selection(self, selection, values) -> dict:
         return {**sanitize(selection), **dict(zip(self.controls, values))}
 
-    def figure(self, store: Store, spec: FigureSpec, selection: dict) -> dict:
+    def figure(self, store: Store, spec: FigureSpec, selection: dict, kept: tuple | None = None) -> dict:
+        """The figure as sent to the browser. With `kept` (the key of what it shows) it is drawn once
+        for every user while the files it comes from are unchanged (`_FIGURES`; read-only)."""
         ref = ref_of(selection)
-        return for_browser(safe_figure(ref, lambda: spec.build(store, ref, selection)))
+
+        def draw() -> dict:  # lines a live run may extend travel as plain lists (`_extend`)
+            return _extend.as_plain_lists(for_browser(safe_figure(ref, lambda: spec.build(store, ref, selection))))
+        stamp = None if kept is None else _files_stamp(store, ref, selection)
+        if stamp is None:
+            return draw()
+        return _FIGURES.get((str(store.root), self.page, spec.name, kept), stamp, draw)
 
     def summary(self, store: Store, spec: FigureSpec, selection, *values_and_rendered) -> list:
         """One summary: [the figure when its key (variant and `depends`) or what it reads changed;
@@ -204,11 +223,12 @@ class FigurePage:
                     return [dash.no_update] * 3
                 return [move_cursor(patch or dash.Patch(), epoch, rendered.get("cursors", 0)), dash.no_update,
                         {**rendered, "epoch": epoch, "stamp": stamp, "lines": lines}]
-        built = safe_figure(ref, lambda: spec.build(store, ref, selection))
-        lines = _extend.lines(built)
-        figure = _extend.as_plain_lists(built, for_browser(built), lines)
-        return [figure, caption(figure),
-                {"key": key, "cursors": cursor_count(figure), "epoch": epoch, "stamp": stamp, "lines": lines}]
+        if epoch is None:
+            figure = self.figure(store, spec, selection)
+        else:  # drawn once per key for every user, each gets a copy with the cursors at their epoch
+            figure = _at_epoch(self.figure(store, spec, selection, kept=tuple(key)), epoch)
+        return [figure, caption(figure), {"key": key, "cursors": cursor_count(figure), "epoch": epoch,
+                                          "stamp": stamp, "lines": _extend.lines(figure)}]
 
     def summaries(self, store: Store, selection, *values_and_rendered) -> list:
         """Every summary as `summary` sends it: figures, captions, then {name: rendered}
@@ -220,19 +240,21 @@ class FigurePage:
                for s, o in zip(self.summary_specs, out)}
         return [o[0] for o in out] + [o[1] for o in out] + [now]
 
-    def detail(self, store: Store, spec: FigureSpec, selection, *values_and_shown) -> list:
+    def detail(self, store: Store, spec: FigureSpec, selection, *values_and_shown, visible=True) -> list:
         """One detail figure: [what changed since the browser's copy (`_patches.update`), its caption
-        (no update when unchanged), the prints of what the browser now shows]."""
+        (no update when unchanged), the prints of what the browser now shows]. Nothing while a lazy
+        figure is off screen, once the browser has one (its prints then stay those of what it shows)."""
         *values, shown = values_and_shown
+        if visible is False and isinstance(shown, dict):
+            return [dash.no_update] * 3
         selection = self._selection(selection, values)
-        ref = ref_of(selection)
-        before = shown if isinstance(shown, dict) else {}
+        ref, before = ref_of(selection), shown if isinstance(shown, dict) else {}
         # What it is drawn for: a live update that moved neither leaves it (no rebuild, no prints).
         drawn_for = [json.dumps(selection, sort_keys=True, default=str),
                      live.analysis_stamp(store, ref) if ref is not None else None]
         if before.get("figure") and before.get("drawn_for") == drawn_for:
             return [dash.no_update] * 3
-        figure = self.figure(store, spec, selection)
+        figure = self.figure(store, spec, selection, kept=(drawn_for[0],))
         send, prints = _patches.update(figure, before.get("figure"))
         text = caption(figure)
         return [send, dash.no_update if send is not figure and before.get("caption") == text else text,
@@ -259,7 +281,43 @@ class FigurePage:
                          )(lambda selection, _live, *rest, spec=spec: self.summary(store, spec, selection, *rest))
         for spec in self.detail_specs:
             name = self._name(spec)
-            app.callback(Output(graph_id(name, spec.selects), "figure"), Output(caption_id(name), "children"),
-                         Output(shown_id(name), "data"), Input("selection", "data"), Input("live", "data"),
-                         *control_inputs, State(shown_id(name), "data"),
-                         )(lambda selection, _live, *rest, spec=spec: self.detail(store, spec, selection, *rest))
+            outputs = [Output(graph_id(name, spec.selects), "figure"), Output(caption_id(name), "children"),
+                       Output(shown_id(name), "data")]
+            if spec.lazy:
+                app.callback(*outputs, Input("selection", "data"), Input("live", "data"), *control_inputs,
+                             Input(visible_id(name), "data"), State(shown_id(name), "data"))(
+                    lambda selection, _live, *rest, spec=spec: self.detail(store, spec, selection, *rest[:-2], rest[-1],
+                                                                           visible=rest[-2]))
+            else:
+                app.callback(*outputs, Input("selection", "data"), Input("live", "data"), *control_inputs,
+                             State(shown_id(name), "data"),
+                             )(lambda selection, _live, *rest, spec=spec: self.detail(store, spec, selection, *rest))
+
+
+# Figures as sent to the browser, per (data root, page, figure, what it shows), while the files of
+# the variants it shows are unchanged: users stepping through the same run draw each summary once
+# per variant and each epoch's detail figure once (at p = 113 a detail figure is 0.1-0.5 s of
+# plotly and up to 2 MB, so 64 of them bound the memory).
+_FIGURES = StampedMemo(64)
+
+
+def _files_stamp(store: Store, ref: VariantRef | None, selection: dict) -> tuple | None:
+    """The stamp of the files the figures for `selection` are drawn from (the variant and those
+    compared with it, and the rows of a run while it trains: `live.stamp`); None: not kept (no
+    variant, or one that does not exist)."""
+    if ref is None:
+        return None
+    try:
+        compared = [VariantRef.parse(v) for v in selection.get("compare") or [] if isinstance(v, str) and "/" in v]
+        return tuple((store.variant_stamp(r), live.stamp(store, r)) for r in [ref, *compared])
+    except (UserError, OSError):
+        return None
+
+
+def _at_epoch(figure: dict, epoch: int) -> dict:
+    """A copy of a kept summary figure with its cursors at `epoch` (only what the cursors change is copied)."""
+    n = cursor_count(figure)
+    if not n:
+        return figure
+    layout = {**figure["layout"], "shapes": [dict(shape) for shape in figure["layout"]["shapes"]]}
+    return move_cursor({**figure, "layout": layout}, epoch, n)

@@ -4,14 +4,14 @@ A summary figure whose every trace draws a history series as it is (`meta={"seri
 its checkpoints (`meta={"checkpoints_on": name}`) is *extendable*: `lines` lists its traces with
 the last x each shows, and `appended` answers with a `dash.Patch` that extends each trace's x, y
 and customdata by the points measured since. A Patch extends plain lists only, so such a figure
-travels with plain lists (`as_plain_lists`), not packed arrays. Whether the figure changed in any
+travels with plain lists (`as_plain_lists`), not packed arrays. Both read the figure as the
+browser gets it (`_common.for_browser`, a dict). Whether the figure changed in any
 other way is `live.data_stamp`'s second token (`FigurePage.summary` decides).
 """
 from __future__ import annotations
 
 import dash
 import numpy as np
-import plotly.graph_objects as go
 
 from workbench import live
 from workbench.store import Store, VariantRef
@@ -19,30 +19,31 @@ from workbench.store import Store, VariantRef
 MAX_APPENDED = 5000  # points appended to a live figure's lines at once; more: it is drawn again
 
 
-def lines(figure: go.Figure) -> list | None:
+def lines(figure: dict) -> list | None:
     """[[trace index, "series" | "checkpoints_on", series name, last x shown], ...] when every
     trace of the figure draws a history series as it is (or its checkpoints), so a live run's new
     points can be appended to it; None otherwise."""
     traces = []
-    for i, trace in enumerate(figure.data):
-        meta = trace.meta
+    for i, trace in enumerate(figure.get("data", [])):
+        meta = trace.get("meta")
         kind = next((k for k in ("series", "checkpoints_on") if isinstance(meta, dict) and meta.get(k)), None)
         if kind is None:
             return None
-        x = np.asarray(trace.x if trace.x is not None else [])
-        traces.append([i, kind, meta[kind], x[-1].item() if len(x) else None])
+        x = trace.get("x")
+        last = x[-1] if x is not None and len(x) else None
+        traces.append([i, kind, meta[kind], last.item() if isinstance(last, np.generic) else last])
     return traces or None
 
 
-def as_plain_lists(figure: go.Figure, data: dict, traces: list | None) -> dict:
-    """`data` (the figure as the browser gets it) with the x, y and customdata of the `traces`
-    (`lines`) as plain lists, NaN as None: a Patch appends to those, not to packed arrays."""
-    for index, *_ in traces or ():
+def as_plain_lists(figure: dict) -> dict:
+    """`figure` with the x, y and customdata of the traces `lines` lists as plain lists, NaN as
+    None: a Patch appends to those, not to packed arrays. Other figures are left as they are."""
+    for index, *_ in lines(figure) or ():
+        trace = figure["data"][index]
         for key in ("x", "y", "customdata"):
-            values = getattr(figure.data[index], key)
-            if isinstance(values, np.ndarray):
-                data["data"][index][key] = [None if isinstance(v, float) and v != v else v for v in values.tolist()]
-    return data
+            if isinstance(trace.get(key), np.ndarray):
+                trace[key] = [None if isinstance(v, float) and v != v else v for v in trace[key].tolist()]
+    return figure
 
 
 def appended(store: Store, ref: VariantRef, traces: list) -> tuple[dash.Patch | None, list | None]:
