@@ -198,7 +198,8 @@ class FigurePage:
         ref = ref_of(selection)
 
         def draw() -> dict:  # lines a live run may extend travel as plain lists (`_extend`)
-            return _extend.as_plain_lists(for_browser(safe_figure(ref, lambda: spec.build(store, ref, selection))))
+            built = safe_figure(ref, lambda: spec.build(store, ref, selection))
+            return _extend.as_plain_lists(built, for_browser(built))
         stamp = None if kept is None else _files_stamp(store, ref, selection)
         if stamp is None:
             return draw()

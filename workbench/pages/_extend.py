@@ -4,14 +4,15 @@ A summary figure whose every trace draws a history series as it is (`meta={"seri
 its checkpoints (`meta={"checkpoints_on": name}`) is *extendable*: `lines` lists its traces with
 the last x each shows, and `appended` answers with a `dash.Patch` that extends each trace's x, y
 and customdata by the points measured since. A Patch extends plain lists only, so such a figure
-travels with plain lists (`as_plain_lists`), not packed arrays. Both read the figure as the
-browser gets it (`_common.for_browser`, a dict). Whether the figure changed in any
+travels with plain lists (`as_plain_lists`, from the figure as drawn), not packed arrays; `lines`
+reads the figure as the browser gets it (`_common.for_browser`, a dict). Whether the figure changed in any
 other way is `live.data_stamp`'s second token (`FigurePage.summary` decides).
 """
 from __future__ import annotations
 
 import dash
 import numpy as np
+import plotly.graph_objects as go
 
 from workbench import live
 from workbench.store import Store, VariantRef
@@ -19,30 +20,38 @@ from workbench.store import Store, VariantRef
 MAX_APPENDED = 5000  # points appended to a live figure's lines at once; more: it is drawn again
 
 
+def _kind(meta) -> str | None:
+    return next((k for k in ("series", "checkpoints_on") if isinstance(meta, dict) and meta.get(k)), None)
+
+
 def lines(figure: dict) -> list | None:
     """[[trace index, "series" | "checkpoints_on", series name, last x shown], ...] when every
-    trace of the figure draws a history series as it is (or its checkpoints), so a live run's new
-    points can be appended to it; None otherwise."""
-    traces = []
-    for i, trace in enumerate(figure.get("data", [])):
-        meta = trace.get("meta")
-        kind = next((k for k in ("series", "checkpoints_on") if isinstance(meta, dict) and meta.get(k)), None)
-        if kind is None:
-            return None
+    trace of the figure (as `as_plain_lists` left it) draws a history series as it is (or its
+    checkpoints), so a live run's new points can be appended to it; None otherwise."""
+    traces = figure.get("data", [])
+    kinds = [_kind(trace.get("meta")) for trace in traces]
+    if not traces or None in kinds:
+        return None
+    out = []
+    for i, (trace, kind) in enumerate(zip(traces, kinds)):
         x = trace.get("x")
-        last = x[-1] if x is not None and len(x) else None
-        traces.append([i, kind, meta[kind], last.item() if isinstance(last, np.generic) else last])
-    return traces or None
+        if x is not None and not isinstance(x, (list, tuple)):
+            return None  # a packed array: a Patch cannot extend it
+        out.append([i, kind, trace["meta"][kind], x[-1] if x else None])
+    return out
 
 
-def as_plain_lists(figure: dict) -> dict:
-    """`figure` with the x, y and customdata of the traces `lines` lists as plain lists, NaN as
-    None: a Patch appends to those, not to packed arrays. Other figures are left as they are."""
-    for index, *_ in lines(figure) or ():
-        trace = figure["data"][index]
+def as_plain_lists(built: go.Figure, figure: dict) -> dict:
+    """`figure` (`built` as the browser gets it) with the x, y and customdata of every trace as
+    plain lists, NaN as None, when `lines` can list them: a Patch appends to plain lists, not to
+    packed arrays. Other figures are left as they are."""
+    if not built.data or None in [_kind(trace.meta) for trace in built.data]:
+        return figure
+    for index, trace in enumerate(built.data):
         for key in ("x", "y", "customdata"):
-            if isinstance(trace.get(key), np.ndarray):
-                trace[key] = [None if isinstance(v, float) and v != v else v for v in trace[key].tolist()]
+            values = getattr(trace, key)
+            if isinstance(values, np.ndarray):
+                figure["data"][index][key] = [None if isinstance(v, float) and v != v else v for v in values.tolist()]
     return figure
 
 
