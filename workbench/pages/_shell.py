@@ -139,6 +139,19 @@ def poll_live(store: Store, _n, selection, stamp):
     return {"variant": str(ref), "stamp": token, "state": state}, token, live.describe(state)
 
 
+def _slider_only(epochs: list, current: dict, shown) -> list:
+    """The selection callback's answer when a live run gained epochs and the selection stays."""
+    now = [current.get("variant"), len(epochs), epochs[-1] if epochs else None]
+    out = [dash.no_update] * 18
+    if now == shown:
+        return out
+    epoch = current.get("epoch")
+    out[3], out[4], out[5] = epochs[0] if epochs else 0, epochs[-1] if epochs else 1, sel.slider_marks(epochs)
+    out[8] = f"{epochs.index(epoch) + 1} / {len(epochs)}" if epoch in epochs else dash.no_update
+    out[17] = now
+    return out
+
+
 def sync_selection(store: Store, search, variant, slider_epoch, typed_epoch, _prev, _next, neuron, _nprev, _nnext,
                    head, typed_input, probe, compare_with, _clicks, live_data=None, follow=False, current=None,
                    options=(), shown=None):
@@ -153,9 +166,10 @@ def sync_selection(store: Store, search, variant, slider_epoch, typed_epoch, _pr
             return [dash.no_update] * 18
         epochs = selection_epochs(store, current.get("variant"))
         newest = epochs[-1] if follow and epochs else current.get("epoch")
-        if [current.get("variant"), len(epochs), epochs[-1] if epochs else None] == shown and \
-                newest == current.get("epoch"):
-            return [dash.no_update] * 18
+        if newest == current.get("epoch"):
+            # The selection stays: only the slider's stops may change. Nothing else is sent, so a
+            # poll answered late never undoes what the user chose meanwhile.
+            return _slider_only(epochs, current, shown)
         slider_epoch, trigger = newest, "epoch-slider"
     if trigger in (None, "url") or not current:
         # A fresh page (controls announcing their initial values count too) starts from the URL.
