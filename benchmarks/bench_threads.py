@@ -61,7 +61,7 @@ def child_main() -> None:
         elif cmd["do"] == "job":  # the app's way: a fresh process per job, in a fresh data root here
             root = Path(tempfile.mkdtemp(dir=cmd["scratch"]))
             job = jobs.submit_train(Store(root), load_family(FAMILY).variant(**cmd["overrides"]))
-            jobs.execute_in_subprocess(str(root), job["id"])
+            jobs.start_process(str(root), job["id"]).wait()
             shutil.rmtree(root, ignore_errors=True)
         print(json.dumps({}), flush=True)
 

@@ -137,5 +137,5 @@ def test_local_slots_run_one_job_per_slot(store, monkeypatch):
 
 def test_the_job_subprocess_runs_a_job(store):
     job = jobs.submit_train(store, tiny(epochs=20))
-    assert jobs.execute_in_subprocess(str(store.root), job["id"]) == 0
+    assert jobs.start_process(str(store.root), job["id"]).wait() == 0
     assert store.load_job(job["id"])["state"] == "done"

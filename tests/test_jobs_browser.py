@@ -1,4 +1,4 @@
-"""Train, watch, cancel, resume and analyze from the browser (background callbacks, DiskcacheManager)."""
+"""Train, watch, cancel, resume and analyze from the browser (each job its own process, started by the app)."""
 from __future__ import annotations
 
 import contextlib

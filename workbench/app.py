@@ -17,7 +17,7 @@ from pathlib import Path
 from urllib.parse import unquote
 
 import dash
-from dash import MATCH, CeleryManager, DiskcacheManager, Input, Output, html
+from dash import MATCH, CeleryManager, Input, Output, html
 
 from workbench import jobs
 from workbench.config import family_dirs, load_plugins
@@ -36,14 +36,14 @@ log = logging.getLogger("workbench.app")
 
 
 def create_app(data_root: str | Path | None = None, *, broker: str | None = None, celery=None) -> dash.Dash:
-    """The app on one data root. Jobs (train, extend, analyze) run as background callbacks: in a
-    process on this machine (`DiskcacheManager`), or on Celery workers when a `broker` URL (or a
-    ready `celery` app) is given - workers that share this data root."""
+    """The app on one data root. Jobs (train, extend, analyze) run in their own Python process on
+    this machine, or as background callbacks on Celery workers when a `broker` URL (or a ready
+    `celery` app) is given - workers that share this data root."""
     load_plugins()  # users' analyzers and renderers, for the report pages
     store = Store(data_root)
     if celery is None and broker:
         celery = celery_app(broker, str(store.root))
-    manager = CeleryManager(celery) if celery is not None else DiskcacheManager(store.disk_cache("background"))
+    manager = CeleryManager(celery) if celery is not None else None
     app = dash.Dash(
         __name__, assets_folder=str(PACKAGE / "assets"), title="workbench", suppress_callback_exceptions=True,
         update_title=None,
@@ -60,7 +60,7 @@ def create_app(data_root: str | Path | None = None, *, broker: str | None = None
         page.register(app, store)
     app.callback(Output("page-content", "children"), Input("url", "pathname"), Input("download-format", "value"))(
         lambda pathname, download_format: route(store, pathname, download_format))
-    register_job_runner(app, str(store.root), in_process=celery is not None)
+    register_job_runner(app, str(store.root), on_celery=celery is not None)
     return app
 
 
@@ -127,15 +127,18 @@ def callback_error(err: Exception):
     return None  # the callback's outputs keep their values
 
 
-def register_job_runner(app: dash.Dash, root: str, in_process: bool) -> None:
-    """One background callback per job: a runner (see `pages._jobs.runner`) mounted in the
-    shell starts it, so it keeps running while the user moves between pages. On Celery every
-    job is its own task (a sweep fans out over the workers); on this machine each job gets a
-    fresh Python process, and `jobs.local_slots()` of them run at once."""
-    @app.callback(Output({"type": "job-finished", "job": MATCH}, "data"),
-                  Input({"type": "job-runner", "job": MATCH}, "data"), background=True)
-    def run_job(job_id):
-        if in_process:
-            return jobs.execute(Store(root), job_id)["state"]
-        jobs.execute_in_subprocess(root, job_id)
-        return Store(root).load_job(job_id)["state"]
+def register_job_runner(app: dash.Dash, root: str, on_celery: bool) -> None:
+    """One callback per job: a runner (see `pages._jobs.runner`) mounted in the shell starts it, so
+    it keeps running while the user moves between pages. On Celery every job is its own task (a
+    sweep fans out over the workers). On this machine every job is a fresh Python process
+    (`jobs.start_process`), and `jobs.local_slots()` of them run at once: started with fork+exec,
+    never a fork of this threaded server (a forked child inherits other threads' locks: Dash's
+    DiskcacheManager children hung in SQLite's connect, and the server waited for them at exit)."""
+    if on_celery:
+        app.callback(Output({"type": "job-finished", "job": MATCH}, "data"),
+                     Input({"type": "job-runner", "job": MATCH}, "data"), background=True,
+                     )(lambda job_id: jobs.execute(Store(root), job_id)["state"])
+    else:
+        app.callback(Output({"type": "job-finished", "job": MATCH}, "data"),
+                     Input({"type": "job-runner", "job": MATCH}, "data"),
+                     )(lambda job_id: jobs.start_process(root, job_id).pid and "started")

@@ -5,7 +5,7 @@ the app restarting and every browser tab, the CLI and every worker machine see t
 
     queued -> running -> done | failed | cancelled
 
-Whoever runs a job (a Dash background callback on this machine, a Celery worker on another, or
+Whoever runs a job (its own process started by the app on this machine, a Celery worker on another, or
 `python -m workbench.jobs run ID`) calls `execute`, which holds the job's lock while it runs.
 So a job marked running whose lock is free has lost its process (killed, machine rebooted):
 `listing` reports it failed, with that reason. Cancel is a request file the running job checks
@@ -25,6 +25,7 @@ import secrets
 import socket
 import subprocess
 import sys
+import threading
 import time
 from typing import Iterator
 
@@ -316,12 +317,17 @@ def local_slots() -> int:
     return int(value) if value.isdigit() and int(value) > 0 else max(1, (os.cpu_count() or 1) // 2)
 
 
-def execute_in_subprocess(root: str, job_id: str) -> int:
-    """Run a job in a fresh Python process (what the app's background callbacks do: the app's
-    own process may hold torch's thread pools, which a forked child must not inherit)."""
-    command = [sys.executable, "-m", "workbench.jobs", "run", job_id, "--data", str(root),
-               "--slots", str(local_slots())]
-    return subprocess.run(command, stdin=subprocess.DEVNULL, check=False).returncode
+def job_command(root: str, job_id: str) -> list[str]:
+    return [sys.executable, "-m", "workbench.jobs", "run", job_id, "--data", str(root), "--slots", str(local_slots())]
+
+
+def start_process(root: str, job_id: str) -> subprocess.Popen:
+    """Start a job in a fresh Python process and return it without waiting (what the app does
+    on this machine: the app's own process may hold torch's thread pools, which a forked child
+    must not inherit). A thread reaps it when it ends; the job's record says how it went."""
+    process = subprocess.Popen(job_command(root, job_id), stdin=subprocess.DEVNULL)
+    threading.Thread(target=process.wait, name=f"job-{job_id}", daemon=True).start()
+    return process
 
 
 def main(argv: list[str] | None = None) -> int:

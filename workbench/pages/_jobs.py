@@ -1,7 +1,7 @@
 """What the Train, Analyze and Jobs pages share: starting jobs and the live list of jobs.
 
 A job is started by appending a *runner* to the shell's hidden `job-runners` container: the
-app's background callback (see `workbench.app.register_job_runner`) fires for it and runs the job. The
+app's job-runner callback (see `workbench.app.register_job_runner`) fires for it and starts the job. The
 list shows every job's record from the store, polled once a second, so progress is the same
 in every tab, after a restart of the app, and for jobs queued from the command line.
 """
