@@ -52,10 +52,12 @@ def _run_and_kill(args: list[str], root: Path, progress, target: int) -> bool:
 def _assert_consistent(variant_dir: Path, context: str) -> None:
     """Every file that looks complete reads cleanly (checksums hold); anything else is a temp file."""
     for path in variant_dir.rglob("*"):
-        if path.is_dir() or path.name == ".lock":
+        if path.is_dir() or path.name in (".lock", ".analysis.lock"):
             continue
         if path.name.startswith(".") and path.name.endswith(".tmp"):
             continue  # a write the kill interrupted: never read, removed by the next writer
+        if path.name == "live.bin":
+            continue  # a killed run's live rows: read only while the variant trains, removed by the next writer
         if path.suffix == ".safetensors":
             read_arrays(path)
         elif path.suffix == ".json":

@@ -151,6 +151,8 @@ class Store:
             for leftover in directory.rglob(".*.tmp"):
                 if (leftover.relative_to(directory).parts[0] == "artifacts") == (part == "analysis"):
                     leftover.unlink(missing_ok=True)
+            if part == "variant":  # the live rows of a run that was killed (a run that ends removes its own)
+                self.live_path(ref).unlink(missing_ok=True)
             yield
 
     @contextlib.contextmanager
