@@ -56,9 +56,11 @@ TIMING_SCRIPT = r"""
     window.fetch = function (resource, init) {
         const url = String((resource && resource.url) || resource);
         if (!url.includes("_dash-update-component")) { return fetch0.apply(this, arguments); }
-        t.inflight++;
         let output = "", sent = 0;
         try { const body = JSON.parse(init.body); output = body.output; sent = init.body.length; } catch (e) {}
+        // The once-a-second live poll (`live-stamp`) is not part of what a step or a load does.
+        if (output.includes("live-stamp")) { return fetch0.apply(this, arguments); }
+        t.inflight++;
         return fetch0.apply(this, arguments).then(function (response) {
             return response.clone().arrayBuffer().then(function (buffer) {
                 const answer = {output: output, bytes: buffer.byteLength, sent: sent, at: performance.now()};
@@ -80,7 +82,17 @@ TIMING_SCRIPT = r"""
         }, function (error) { t.inflight--; t.last = performance.now(); throw error; });
     };
     const watch = function () {
-        new MutationObserver(function () { t.last = performance.now(); }).observe(
+        // Dash marks a callback's outputs loading and back, and shows a hidden "loading" div while
+        // any callback runs (the live poll's, once a second): neither is drawing.
+        const marker = function (n) { return n.classList && n.classList.contains("_dash-loading-callback"); };
+        const drawing = function (c) {
+            if (c.type === "attributes") { return c.attributeName !== "data-dash-is-loading"; }
+            const nodes = Array.from(c.addedNodes).concat(Array.from(c.removedNodes));
+            return !(c.type === "childList" && nodes.length && nodes.every(marker));
+        };
+        new MutationObserver(function (changes) {
+            if (changes.some(drawing)) { t.last = performance.now(); }
+        }).observe(
             document.documentElement, {subtree: true, childList: true, attributes: true, characterData: true});
     };
     if (document.documentElement) { watch(); } else { document.addEventListener("DOMContentLoaded", watch); }
