@@ -169,6 +169,8 @@ def test_page_navigation_keeps_the_selection(served, browser):
     open_page(browser, app.url, variant=str(ref), epoch=250, neuron=7)
     wait_for(browser, lambda d: query(d).get("neuron") == "7")
     for page in ("Fourier", "Attention", "Trajectories", "Dimensionality", "Progress measures", "Neurons"):
+        wait_for(browser, lambda d, page=page: "epoch=250" in (d.find_element(By.LINK_TEXT, page).get_attribute("href")
+                                                               or ""), f"the {page} link carries the selection")
         browser.find_element(By.LINK_TEXT, page).click()
         wait_for(browser, lambda d: urlparse(d.current_url).path != "/" and query(d).get("epoch") == "250",
                  f"navigating to {page} lost the selection")
