@@ -99,7 +99,7 @@ LAYERS = [
     {"training", "importers", "paperrun", "logimport", "analyzers", "pipeline", "derived", "llc", "jobs", "worker",
      "compare", "live", "watch", "following"},
     {"renderers", "figures"},
-    {"api", "export", "reports", "pages", "app", "serving", "cli", "cli_runs"},
+    {"api", "export", "reports", "pages", "app", "serving", "cli", "cli_runs", "cli_analysis"},
 ]
 
 
