@@ -18,7 +18,7 @@ import dash
 import dash_bootstrap_components as dbc
 import numpy as np
 import plotly.graph_objects as go
-from dash import Input, Output, State, dcc, html
+from dash import ClientsideFunction, Input, Output, State, dcc, html
 
 from workbench import figures, live
 from workbench.caching import StampedMemo
@@ -74,6 +74,11 @@ def graph_id(name: str, click: str | None = "epoch") -> dict:
 
 def caption_id(name: str) -> dict:
     return {"type": "wb-caption", "name": name}
+
+
+def page_key_id(page: str) -> str:
+    """The store of the page's key: the selection without the epoch (assets/cursor.js)."""
+    return f"{page}-page-key"
 
 
 def rendered_id(name: str) -> dict:
@@ -182,6 +187,7 @@ class FigurePage:
         cards = [card(self._name(s), s.title, config, s.selects, s.height, s.width, s.lazy and not s.summary)
                  for s in self.specs]
         return html.Div([html.P(intro, className="text-muted"), *controls, dbc.Row(cards),
+                         dcc.Store(id=page_key_id(self.page)),
                          *[dcc.Store(id=rendered_id(self._name(s)), storage_type="memory") for s in self.summary_specs],
                          *[dcc.Store(id=shown_id(self._name(s)), storage_type="memory") for s in self.detail_specs],
                          *[dcc.Store(id=visible_id(self._name(s)), data=True) for s in self.detail_specs if s.lazy]])
@@ -205,7 +211,7 @@ class FigurePage:
             return draw()
         return _FIGURES.get((str(store.root), self.page, spec.name, kept), stamp, draw)
 
-    def summary(self, store: Store, spec: FigureSpec, selection, *values_and_rendered) -> list:
+    def summary(self, store: Store, spec: FigureSpec, selection, *values_and_rendered, page_key=None) -> list:
         """One summary: [the figure when its key (variant and `depends`) or what it reads changed;
         else a Patch of its cursor and of a live run's new points (no update when neither the
         epoch nor the data moved); its caption; what is rendered now]."""
@@ -220,16 +226,25 @@ class FigurePage:
             if stamp != old and old and lines and stamp[1] == old[1]:  # only the history grew
                 patch, lines = _extend.appended(store, ref, lines)
             if stamp == old or patch is not None:
-                if stamp == old and rendered.get("epoch") == epoch:
-                    return [dash.no_update] * 3
+                if stamp == old and rendered.get("epoch") == epoch:  # (the key the browser moves cursors for)
+                    return [dash.no_update, dash.no_update,
+                            dash.no_update if rendered.get("page_key") == page_key else {**rendered, "page_key": page_key}]
                 return [move_cursor(patch or dash.Patch(), epoch, rendered.get("cursors", 0)), dash.no_update,
-                        {**rendered, "epoch": epoch, "stamp": stamp, "lines": lines}]
+                        {**rendered, "epoch": epoch, "stamp": stamp, "lines": lines, "page_key": page_key}]
         if epoch is None:
             figure = self.figure(store, spec, selection)
         else:  # drawn once per key for every user, each gets a copy with the cursors at their epoch
             figure = _at_epoch(self.figure(store, spec, selection, kept=tuple(key)), epoch)
         return [figure, caption(figure), {"key": key, "cursors": cursor_count(figure), "epoch": epoch,
-                                          "stamp": stamp, "lines": _extend.lines(figure)}]
+                                          "stamp": stamp, "lines": _extend.lines(figure), "page_key": page_key}]
+
+    def _summary_for(self, store: Store, spec: FigureSpec, page_key, *values_selection_rendered) -> list:
+        """The registered summary callback: asked when the page key (the selection but its epoch),
+        a live run or a control changed; nothing before the browser computed the key."""
+        *values, selection, rendered = values_selection_rendered
+        if page_key is None:
+            return [dash.no_update] * 3
+        return self.summary(store, spec, selection, *values, rendered, page_key=page_key)
 
     def summaries(self, store: Store, selection, *values_and_rendered) -> list:
         """Every summary as `summary` sends it: figures, captions, then {name: rendered}
@@ -274,12 +289,20 @@ class FigurePage:
         the first while the server builds the next. Each also listens to the shell's `live` store
         (what changed is read from disk, not from it)."""
         control_inputs = [Input(cid, prop) for cid, prop in self.controls.values()]
+        if self.summary_specs:  # an epoch step moves summary cursors in the browser (assets/cursor.js)
+            key = page_key_id(self.page)
+            app.clientside_callback(ClientsideFunction("workbench", "newPageKey"), Output(key, "data"),
+                                    Input("selection", "data"), State(key, "data"))
         for spec in self.summary_specs:
             name = self._name(spec)
             app.callback(Output(graph_id(name, spec.selects), "figure"), Output(caption_id(name), "children"),
-                         Output(rendered_id(name), "data"), Input("selection", "data"), Input("live", "data"),
-                         *control_inputs, State(rendered_id(name), "data"),
-                         )(lambda selection, _live, *rest, spec=spec: self.summary(store, spec, selection, *rest))
+                         Output(rendered_id(name), "data"), Input(page_key_id(self.page), "data"), Input("live", "data"),
+                         *control_inputs, State("selection", "data"), State(rendered_id(name), "data"),
+                         )(lambda page_key, _live, *rest, spec=spec: self._summary_for(store, spec, page_key, *rest))
+            app.clientside_callback(ClientsideFunction("workbench", "moveCursor"),
+                                    Output(graph_id(name, spec.selects), "figure", allow_duplicate=True),
+                                    Input("selection", "data"), Input(rendered_id(name), "data"),
+                                    State(graph_id(name, spec.selects), "figure"), prevent_initial_call=True)
         for spec in self.detail_specs:
             name = self._name(spec)
             outputs = [Output(graph_id(name, spec.selects), "figure"), Output(caption_id(name), "children"),
