@@ -77,14 +77,19 @@ def epoch_step(page: str, patched: bool):
     def figure_callbacks(kind):  # one callback per figure, each with the store of what it shows
         return [c for c in dependencies if f'"type":"{kind}"' in c["output"] and f'"name":"{page}-' in c["output"]]
     summaries, details = figure_callbacks("wb-rendered"), figure_callbacks("wb-shown")
+
+    def ask(callback, chosen, state) -> bytes:  # as the browser asks: summaries by page key, details by selection
+        if callback in summaries:
+            return _post(client, callback, [page_key(chosen), {}, *controls], [chosen, state], "selection.data")
+        return _post(client, callback, [chosen, {}, *controls], [state], "selection.data")
     first = len(epochs) * 2 // 5  # checkpoint 40 of 101
     selection = {"variant": str(ref), "epoch": epochs[first], "neuron": 3, "head": 0}
 
     def answer(callback, epoch, state):
-        response = json.loads(_post(client, callback, [{**selection, "epoch": epoch}, *controls], [state],
-                                    "selection.data"))["response"]
+        response = json.loads(ask(callback, {**selection, "epoch": epoch}, state))["response"]
         return next(v["data"] for k, v in response.items() if "wb-rendered" in k or "wb-shown" in k)
-    rendered = [answer(callback, epochs[first], None) for callback in summaries]
+    for callback in summaries:  # drawn once, as a first visit does (an epoch step then asks nothing of them)
+        answer(callback, epochs[first], None)
     shown = {}
     for epoch in epochs[first:first + 11]:  # warm the map cache for these epochs, as a first visit does
         for i, callback in enumerate(details):
@@ -100,13 +105,17 @@ def epoch_step(page: str, patched: bool):
         inputs[names.index("variant.value")], inputs[names.index("epoch-slider.value")] = str(ref), epoch
         inputs[names.index("neuron.value")], inputs[names.index("head.value")] = 3, 0
         _post(client, select, inputs, [selection, [{"value": str(ref)}]], "epoch-slider.value")
-        for callback, state in zip(summaries, rendered):  # the cursor moves from the first epoch
-            _post(client, callback, [{**selection, "epoch": epoch}, *controls], [state if patched else None],
-                  "selection.data")
+        if not patched:  # before: every summary drawn again; now their cursors move in the browser
+            for callback in summaries:
+                ask(callback, {**selection, "epoch": epoch}, None)
         for i, callback in enumerate(details):
-            _post(client, callback, [{**selection, "epoch": epoch}, *controls],
-                  [shown.get((previous, i)) if patched else None], "selection.data")
+            ask(callback, {**selection, "epoch": epoch}, shown.get((previous, i)) if patched else None)
     return run
+
+
+def page_key(selection: dict) -> str:
+    """What the browser computes for a page's key store (assets/cursor.js): the selection without its epoch."""
+    return json.dumps([[k, selection[k]] for k in sorted(selection) if k != "epoch"], separators=(",", ":"))
 
 
 def _free_port() -> int:

@@ -25,6 +25,7 @@ import threading
 import time
 from pathlib import Path
 
+from benchmarks.bench_app import page_key
 from benchmarks.run import Benchmark
 
 _state: dict = {}
@@ -95,7 +96,7 @@ def _summaries(client, callbacks, selection, rendered) -> tuple[int, list]:
     """Every summary callback's answer to a live update: (bytes in all, what each renders now)."""
     from benchmarks.bench_app import _post
     rendered = rendered or [None] * len(callbacks)
-    bodies = [_post(client, c, [selection, {}], [r], "live.data") for c, r in zip(callbacks, rendered)]
+    bodies = [_post(client, c, [page_key(selection), {}], [selection, r], "live.data") for c, r in zip(callbacks, rendered)]
     return sum(len(b) for b in bodies), [_rendered(b, r) for b, r in zip(bodies, rendered)]
 
 
@@ -186,7 +187,8 @@ def main(argv: list[str] | None = None) -> int:
                 token = answer["response"]["live-stamp"]["data"]
                 began = time.perf_counter()
                 live_data = answer["response"]["live"]["data"]
-                bodies = [_http(url, c, [selection, live_data], [r], raw=True) for c, r in zip(summaries, rendered)]
+                bodies = [_http(url, c, [page_key(selection), live_data], [selection, r], raw=True)
+                          for c, r in zip(summaries, rendered)]
                 latencies["update"].append(time.perf_counter() - began)
                 sizes.append(sum(len(b) for b in bodies))
                 rendered = [_rendered(b, r) for b, r in zip(bodies, rendered)]

@@ -28,6 +28,8 @@ import urllib.request
 from collections import Counter, defaultdict
 from pathlib import Path
 
+from benchmarks.bench_app import page_key
+
 BENCHMARKS: list = []  # not a ratio benchmark; run this module directly
 PAGES = ["/", "/fourier", "/neurons", "/attention", "/dimensionality", "/progress", "/trajectories", "/inputs"]
 
@@ -79,11 +81,12 @@ class Client:
             self.request("route", "/_dash-update-component", _body(route, {
                 ("url", "pathname"): page, ("download-format", "value"): "png"}, changed="url.pathname"))
             name = page.strip("/") or "overview"
-            for spec in dependencies:
+            values = {("selection", "data"): self.selection, (f"{name}-page-key", "data"): page_key(self.selection)}
+            for spec in dependencies:  # every figure of the new page (summaries by its page key)
                 if spec["output"].startswith("..{") and f'"name":"{name}-' in spec["output"] \
-                        and any(i["id"] == "selection" for i in spec["inputs"]):
+                        and any(i["id"] in ("selection", f"{name}-page-key") for i in spec["inputs"]):
                     self.request(f"figures {name}", "/_dash-update-component",
-                                 _body(spec, {("selection", "data"): self.selection}, changed="selection.data"))
+                                 _body(spec, values, changed="selection.data"))
 
 
 def _body(spec: dict, values: dict, changed: str) -> dict:
