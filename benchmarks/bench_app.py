@@ -48,15 +48,20 @@ def _callback(client, output_contains: str) -> dict:
     return next(c for c in client.get("/_dash-dependencies").get_json() if output_contains in c["output"])
 
 
-def _post(client, callback: dict, inputs: list, state: list, changed: str) -> bytes:
-    """Call `callback` the way the browser does (values in the order of its inputs and state)."""
+def callback_body(callback: dict, inputs: list, state: list, changed: str) -> dict:
+    """The POST body a browser sends to call `callback` (values in the order of its inputs and state)."""
     def parse(spec):
         component, _, prop = spec.rpartition(".")
         return {"id": json.loads(component) if component.startswith("{") else component, "property": prop}
     outputs = [parse(o) for o in callback["output"].strip(".").split("...")]
-    body = {"output": callback["output"], "outputs": outputs if len(outputs) > 1 else outputs[0],
+    return {"output": callback["output"], "outputs": outputs if len(outputs) > 1 else outputs[0],
             "inputs": [{**i, "value": v} for i, v in zip(callback["inputs"], inputs)],
             "state": [{**i, "value": v} for i, v in zip(callback["state"], state)], "changedPropIds": [changed]}
+
+
+def _post(client, callback: dict, inputs: list, state: list, changed: str) -> bytes:
+    """Call `callback` the way the browser does (values in the order of its inputs and state)."""
+    body = callback_body(callback, inputs, state, changed)
     response = client.post("/_dash-update-component", data=json.dumps(body), content_type="application/json")
     assert response.status_code == 200, response.get_data(as_text=True)[:300]
     return response.get_data()

@@ -25,7 +25,7 @@ import threading
 import time
 from pathlib import Path
 
-from benchmarks.bench_app import page_key
+from benchmarks.bench_app import callback_body, page_key
 from benchmarks.run import Benchmark
 
 _state: dict = {}
@@ -231,14 +231,8 @@ def _copy(run: LiveRun, ref) -> LiveRun:
 def _http(url, callback, inputs, state, raw=False):
     import urllib.request
 
-    def parse(spec):
-        component, _, prop = spec.rpartition(".")
-        return {"id": json.loads(component) if component.startswith("{") else component, "property": prop}
-    outputs = [parse(o) for o in callback["output"].strip(".").split("...")]
-    body = {"output": callback["output"], "outputs": outputs if len(outputs) > 1 else outputs[0],
-            "inputs": [{**i, "value": v} for i, v in zip(callback["inputs"], inputs)],
-            "state": [{**i, "value": v} for i, v in zip(callback["state"], state)],
-            "changedPropIds": [callback["inputs"][0]["id"] + "." + callback["inputs"][0]["property"]]}
+    first = callback["inputs"][0]
+    body = callback_body(callback, inputs, state, f"{first['id']}.{first['property']}")
     request = urllib.request.Request(url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=60) as response:
         text = response.read()
