@@ -9,7 +9,8 @@ anything else computes. So:
 
 - intra-op threads: the cores nobody else is using, re-measured every couple of seconds while a
   training or an in-process analysis runs (`Governor`: the machine's busy time from /proc/stat
-  minus this process's own CPU time), at least 1, at most the process's limit.
+  minus this process's own CPU time and niced processes' time), at least 1, at most the
+  process's limit.
 - results do not depend on it: MKL's strict conditional numerical reproducibility
   (MKL_CBWR=AUTO,STRICT) makes its matrix products, the only thread-dependent step of training
   measured here (the weight gradients, summed over the batch), bitwise the same for any thread
@@ -49,14 +50,15 @@ WAIT_VARIABLES = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
 REPRODUCIBLE = ("MKL_CBWR", "AUTO,STRICT")
 BLAS_VARIABLES = ("OPENBLAS_NUM_THREADS",)
 EVERY_SECONDS = 1.0   # a Governor's window: it re-measures the machine and its own speed this often
-FIRST_SECONDS = 0.25  # its first window, and the shortest start-up it decides on
+FIRST_SECONDS = 0.25  # its first window
 MIN_TICKS = 3         # ... and at least this many units of work per window
+LOOK_SECONDS = 0.05   # a look at the machine before work starts (5 clock ticks per core: 0 and 1 busy core differ clearly)
+RECENT_SECONDS = 1.0  # a look this recent (by `available`, or the process's start-up) is not repeated
 PROBE_WINDOWS = 10    # every this many windows it tries the neighbouring thread count (FIRST_SECONDS),
 PROBE_MARGIN = 1.05   # keeps it when it ran this much faster,
 MAX_PROBE_WINDOWS = 80  # and else waits twice as long before the next try, up to this
-EARLY_PROBE_TICKS = 8  # the first try comes after the first window when that had this many units
-START_SECONDS = 0.1    # a Governor in a process that did not just start looks this long first
 _ENTRY: tuple[float, float, float] | None = None  # (wall, machine busy, own CPU) when workbench was imported
+_looked: tuple[float, int] | None = None  # (when, free cores) of the last look at the machine
 _interop_set = False
 _limit: int | None = None  # this process's cap (`set_limit`)
 _strict_before_torch = False  # MKL_CBWR asked for strict reproducibility before torch loaded MKL
@@ -112,16 +114,22 @@ def set_limit(n: int | None) -> None:
 
 
 def _sample() -> tuple[float, float, float] | None:
-    """(wall time, CPU seconds the whole machine was busy, CPU seconds of this process)."""
+    """(wall time, CPU seconds the machine was busy with work that competes with this process,
+    CPU seconds of this process)."""
     try:
         with open("/proc/stat", "rb") as f:
             fields = f.readline().split()
     except OSError:
         return None
-    # user nice system idle iowait irq softirq steal: busy is all but idle and iowait
-    ticks = [int(x) for x in fields[1:9]]
+    return time.monotonic(), busy_ticks([int(x) for x in fields[1:9]], os.nice(0)) / _TICKS, time.process_time()
+
+
+def busy_ticks(ticks: list[int], own_nice: int) -> int:
+    """The busy ticks of /proc/stat's first line (user nice system idle iowait irq softirq steal)
+    that compete with a process at `own_nice`: all but idle and iowait, and without the niced
+    processes' time ("nice") when this one is not niced itself - they yield to it."""
     busy = sum(ticks) - ticks[3] - ticks[4]
-    return time.monotonic(), busy / _TICKS, time.process_time()
+    return busy - ticks[1] if own_nice <= 0 else busy
 
 
 try:
@@ -144,19 +152,26 @@ def choose(free: float | None, limit: int | None = None) -> int:
     return top if free is None else max(1, min(top, int(free + 0.5)))
 
 
-def available(window: float = FIRST_SECONDS) -> int:
+def available(window: float = LOOK_SECONDS) -> int:
     """Free cores now, as a whole number >= 1: measured since `import workbench` when that was
-    recently, else over `window` seconds. What a worker pool sizes itself to."""
+    recently, else over `window` seconds (a look less than RECENT_SECONDS old is reused). What a
+    worker pool sizes itself to, and where a Governor starts."""
+    global _looked
     fixed = pinned()
     if fixed:
         return min(fixed, cores())
-    start = _ENTRY
     now = _sample()
+    if _looked and now and now[0] - _looked[0] <= RECENT_SECONDS:
+        return _looked[1]
+    start = _ENTRY
     if start is None or now is None or not FIRST_SECONDS <= now[0] - start[0] <= 30:
         start = now
         time.sleep(window if now is not None else 0)
         now = _sample()
-    return choose(free_cores(start, now))
+    free = choose(free_cores(start, now))
+    if now is not None:
+        _looked = (now[0], free)
+    return free
 
 
 def _torch():
@@ -197,16 +212,17 @@ def worker_setup() -> None:
 
 class Governor:
     """Keeps this process's torch threads where its work goes fastest without taking cores others
-    use. Call `tick()` once per unit of work (an epoch, a checkpoint); at the end of each window
-    (at least EVERY_SECONDS and MIN_TICKS) it looks at two things:
-    - the cores other processes used (/proc/stat minus this process's CPU time): when fewer are
-      free than it has threads, or more are free and the other count's speed is unknown, it moves
-      to the free count;
-    - its own speed (ticks per second) at each count: every PROBE_WINDOWS windows (and after the
-      first one when its units of work are short, EARLY_PROBE_TICKS in it) it tries the
+    use. It starts with the free cores (`available`: a 0.05 s look, or one just taken). Call
+    `tick()` once per unit of work (an epoch, a checkpoint); at the end of each window (at least
+    EVERY_SECONDS and MIN_TICKS) it looks at two things:
+    - the cores other processes used (/proc/stat minus this process's CPU time; niced processes'
+      time does not count, they yield): when fewer are free than it has threads, or more are free
+      and the other count's speed is unknown, it moves to the free count;
+    - its own speed (ticks per second) at each count: every PROBE_WINDOWS windows it tries the
       neighbouring count for a short window and keeps whichever ran faster (by PROBE_MARGIN);
-      after a failed try it waits twice as long. That catches what CPU time cannot tell: a core kept busy
-      only by work that yields to this one, or one more thread that does not pay.
+      after a failed try it waits twice as long. That catches what CPU time cannot tell: a core
+      kept busy by work that yields to this one anyway, or one more thread that does not pay.
+      Not sooner: on a run of a few seconds a try costs more than it can win.
     With $WORKBENCH_THREADS set it applies that number; where results would depend on the count
     (`thread_invariant`) it leaves torch's count as it is; neither is re-measured.
 
@@ -218,7 +234,7 @@ class Governor:
         self.fixed, self.sample, self.adaptive = pinned(), _sample(), False
         self.rates: dict[int, float] = {}  # threads -> ticks per second, since others last changed
         self.windows, self.probe_from, self.ticks, self.start, self.last_free = 0, None, 0, None, None
-        self.since_probe, self.probe_every = PROBE_WINDOWS - 1, PROBE_WINDOWS  # the first try comes early
+        self.since_probe, self.probe_every = 0, PROBE_WINDOWS
         _set_blas(self.fixed or 1)
         if self.fixed:
             self.threads = self.fixed
@@ -226,12 +242,8 @@ class Governor:
             self.threads = torch.get_num_threads()  # left as it is: torch's default, or the caller's
         else:
             self.adaptive = True
-            start = _ENTRY
-            if not (start and FIRST_SECONDS <= self.sample[0] - start[0] <= 30):
-                start = self.sample  # not a process that has just started (whose start-up tells): look now
-                time.sleep(START_SECONDS)
-                self.sample = _sample()
-            self.threads = choose(free_cores(start, self.sample), self.limit)
+            self.threads = min(available(), self.limit)
+            self.sample = _sample()
         self._apply()
 
     def _apply(self) -> None:
@@ -269,7 +281,7 @@ class Governor:
                 self.probe_every = PROBE_WINDOWS
         elif free < self.threads or (free > self.threads and free not in self.rates):
             self.threads = free  # others took cores, or left some and that count's speed is unknown
-        elif self.since_probe >= self.probe_every and (self.windows or self.ticks >= EARLY_PROBE_TICKS):
+        elif self.since_probe >= self.probe_every:
             neighbour = self.threads + 1 if self.threads < self.limit else self.threads - 1
             if neighbour >= 1 and neighbour != self.threads:
                 self.probe_from, self.threads, self.since_probe = (self.threads, rate), neighbour, 0
