@@ -31,6 +31,7 @@ from pathlib import Path
 from benchmarks.bench_app import page_key
 
 BENCHMARKS: list = []  # not a ratio benchmark; run this module directly
+COLD_SECONDS = 15  # the server's first seconds: torch loading, every checkpoint's maps computed for the first time
 PAGES = ["/", "/fourier", "/neurons", "/attention", "/dimensionality", "/progress", "/trajectories", "/inputs"]
 
 
@@ -142,10 +143,12 @@ def main(argv: list[str] | None = None) -> int:
         _wait_until_serving(url, server, log)
         memory = psutil.Process(server.pid)
         latencies, errors, lock = defaultdict(list), Counter(), threading.Lock()
+        start, by_second = time.monotonic(), []  # by_second: (seconds since the clients started, latency): the cold start apart from the rest
 
         def record(kind, seconds, error):
             with lock:
                 latencies[kind].append(seconds)
+                by_second.append((time.monotonic() - start - seconds, seconds, kind))
                 if error:
                     errors[error] += 1
 
@@ -165,6 +168,13 @@ def main(argv: list[str] | None = None) -> int:
         for t in threads:
             t.join(timeout=120)
         _report(args, variant, len(epochs), latencies, errors, rss, time.monotonic() - start)
+        for label, keep in ((f"started in the first {COLD_SECONDS} s", lambda t: t < COLD_SECONDS),
+                            ("started after that", lambda t: t >= COLD_SECONDS)):
+            values = [s for t, s, _ in by_second if keep(t)]
+            print(f"  {label:28s} {len(values):6,d} requests  p50 {_ms(values, 50)}  p95 {_ms(values, 95)}")
+        import os
+        if os.environ.get("SLOW"):
+            print(sorted([(round(t, 1), round(s, 1), k) for t, s, k in by_second if s > 2]))
         _print_failures(Path(log.name).read_text())
     finally:
         server.terminate()

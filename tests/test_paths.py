@@ -48,6 +48,15 @@ def test_a_symlink_pointing_out_of_the_root_is_neither_listed_nor_followed(store
         store.info(VariantRef("fam", "stolen"))
     with pytest.raises(UserError, match="outside the data root"):
         store.variants("linked_family")
+    with pytest.raises(UserError, match="outside the data root"):  # a link higher up leads out too
+        store.info(VariantRef("linked_family", "stolen"))
+
+
+def test_a_data_root_that_is_itself_a_link_is_inside_itself(tmp_path):
+    (tmp_path / "real" / "fam" / "v1").mkdir(parents=True)
+    (tmp_path / "real" / "fam" / "v1" / "variant.json").write_text('{"id": "v1"}')
+    os.symlink(tmp_path / "real", tmp_path / "root")
+    assert Store(tmp_path / "root").info(VariantRef("fam", "v1")) == {"id": "v1"}
 
 
 def test_a_symlink_inside_the_root_still_works(store):

@@ -324,6 +324,14 @@ def test_downsample_shrinks_the_neuron_map_and_says_so():
     assert small.data[0].x[-1] == P - 1, "down-sampled cells keep their a, b coordinates"
 
 
+def test_neuron_grid_shows_each_named_neurons_own_map():
+    maps = neuron_maps()
+    fig = neurons.neuron_heatmap_grid(maps, 20, neurons=[5, 2, 9])
+    assert [int(t.customdata[0, 0]) for t in fig.data] == [5, 2, 9]
+    for trace, n in zip(fig.data, [5, 2, 9]):
+        assert np.allclose(np.asarray(trace.z, dtype=np.float64), maps[n], atol=1e-2), f"neuron {n} shows another map"
+
+
 def test_neuron_grid_pages_through_the_given_order_with_readable_titles():
     order = neurons.neurons_by_frequency(neuron_artifact(), 20)
     fig = neurons.neuron_heatmap_grid(neuron_maps(), 20, order=order, frequencies=neuron_artifact(),

@@ -9,6 +9,7 @@ import fcntl
 import json
 import os
 import re
+import stat
 import tempfile
 import zlib
 from pathlib import Path
@@ -35,10 +36,34 @@ def check_name(kind: str, name: str) -> str:
 
 def inside(root: Path, path: Path) -> Path:
     """`path`, refused unless it resolves inside `root` (a symlink may not lead out of it)."""
+    if _no_links_below(root, path):  # the common case, in a few lstat calls: resolving costs ~10x more
+        return path
     resolved, base = path.resolve(), root.resolve()
     if resolved != base and base not in resolved.parents:
         raise BadInputError(f"{path} leads outside the data root {root} (a symlink?); remove it")
     return path
+
+
+def _no_links_below(root: Path, path: Path) -> bool:
+    """Whether `path` is `root` joined with plain names none of which is (yet) a symbolic link:
+    then it resolves inside `root`, wherever `root` itself resolves to."""
+    try:
+        parts = path.relative_to(root).parts
+    except ValueError:
+        return False
+    here = root
+    for part in parts:
+        if part in ("..", ".", ""):
+            return False
+        here = here / part
+        try:
+            if stat.S_ISLNK(os.lstat(here).st_mode):
+                return False
+        except FileNotFoundError:
+            return True  # nothing further exists, so nothing further can lead out
+        except OSError:
+            return False
+    return True
 
 
 def atomic_write(path: Path, write: Callable[[object], None]) -> None:

@@ -166,8 +166,8 @@ def neuron_heatmap_grid(maps: np.ndarray, epoch: int | None = None, *, neurons=N
                         selected: int | None = None) -> go.Figure:
     """Small multiples of neuron activation maps, one page at a time.
 
-    maps [n, p, p] are the maps of neuron ids `neurons` (default 0..n-1); pages walk through
-    `order` (neuron ids, default `neurons`; e.g. `neurons_by_frequency(...)`). Subplot titles read
+    maps [d_mlp, p, p] are every neuron's maps (`derived.neuron_heatmaps`); pages walk through
+    `order` (neuron ids, default `neurons`, default all; e.g. `neurons_by_frequency(...)`). Subplot titles read
     "neuron 17" over "k=14 · FVE 0.93" when `frequencies` is given; the `selected` neuron's title
     is highlighted; `about` (what these neurons are) leads the caption. customdata neuron, click
     neuron; meta also has "page", "n_pages" and "neurons" (the ids shown)."""
@@ -177,13 +177,12 @@ def neuron_heatmap_grid(maps: np.ndarray, epoch: int | None = None, *, neurons=N
     n_pages = max(1, math.ceil(len(order) / page_size))
     page = min(max(int(page), 0), n_pages - 1)
     shown = [int(n) for n in order[page * page_size:(page + 1) * page_size]]
-    row_of = {int(n): i for i, n in enumerate(neurons)}
     info = at_epoch(frequencies, epoch)[0] if frequencies is not None else None
     columns = max(1, min(columns, len(shown)))
     rows = max(1, math.ceil(len(shown) / columns))
     traces, note = [], ""
     for neuron in shown:
-        trace, note = grid_heatmap(maps[row_of[neuron]], downsample=downsample, id_value=neuron,
+        trace, note = grid_heatmap(maps[neuron], downsample=downsample, id_value=neuron,
                                    id_label=f"neuron {neuron}<br>", value_label="activation", showscale=False)
         traces.append(trace)
     at = epoch_suffix(epoch)
