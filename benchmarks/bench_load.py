@@ -148,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
         def record(kind, seconds, error):
             with lock:
                 latencies[kind].append(seconds)
-                by_second.append((time.monotonic() - start - seconds, seconds, kind))
+                by_second.append((time.monotonic() - start - seconds, seconds))
                 if error:
                     errors[error] += 1
 
@@ -170,11 +170,8 @@ def main(argv: list[str] | None = None) -> int:
         _report(args, variant, len(epochs), latencies, errors, rss, time.monotonic() - start)
         for label, keep in ((f"started in the first {COLD_SECONDS} s", lambda t: t < COLD_SECONDS),
                             ("started after that", lambda t: t >= COLD_SECONDS)):
-            values = [s for t, s, _ in by_second if keep(t)]
+            values = [s for t, s in by_second if keep(t)]
             print(f"  {label:28s} {len(values):6,d} requests  p50 {_ms(values, 50)}  p95 {_ms(values, 95)}")
-        import os
-        if os.environ.get("SLOW"):
-            print(sorted([(round(t, 1), round(s, 1), k) for t, s, k in by_second if s > 2]))
         _print_failures(Path(log.name).read_text())
     finally:
         server.terminate()
