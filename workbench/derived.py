@@ -1,12 +1,16 @@
 """Heavy per-input data, recomputed from a checkpoint on demand and kept in the disk cache.
 
 Neuron heatmaps (d_mlp maps of p x p) and attention maps are far larger than the per-epoch
-artifacts (13 MB vs 80 kB per p=113 checkpoint), and the app shows them one epoch at a time, so
-they are not stored for every epoch: one run of the model's `=`-only path (`EpochContext.at_equals`,
-~0.1 s at p = 113) recomputes them, and a size-capped disk cache under `<data root>/.cache/derived`
-(`Store.disk_cache`) keeps the recent ones, neurons and attention apart. Entries are keyed by the
-checkpoint's checksum, so a retrained checkpoint never serves stale maps. One input's direct
-logit attribution across every checkpoint (`input_trace`) is cached the same way.
+artifacts (13 MB vs 80 kB per p = 113 checkpoint), and the app shows them one epoch at a time, so
+they are not stored for every epoch. What is cached per checkpoint is what they are made from:
+the run of the model's `=`-only path up to the MLP's input (`EpochContext.at_equals`, ~15 ms at
+p = 113): the attention maps and the MLP's input at `=` (6.5 MB at p = 113). A neuron's map is one
+column of the MLP from there, so a page computes the maps it shows (`NeuronMaps`: the selected
+neuron and its cluster, ~1 ms each) instead of all 512 (0.25 s cold, and 5-8 s under twenty
+users, bench_load). The cache is size-capped, under `<data root>/.cache/derived`
+(`Store.disk_cache`); entries are keyed by the checkpoint's checksum, so a retrained checkpoint
+never serves stale maps. One input's direct logit attribution across every checkpoint
+(`input_trace`) is cached the same way.
 """
 from __future__ import annotations
 
@@ -20,7 +24,6 @@ from workbench import tasks
 from workbench.analyzers.attention import head_maps
 from workbench.analyzers.context import EpochContext
 from workbench.analyzers.logit_lens import attribution_summary, component_logits
-from workbench.analyzers.neurons import neuron_maps
 from workbench.errors import BadInputError, NotTrainedError
 from workbench.store import Store, VariantRef
 
@@ -64,31 +67,56 @@ def _cached(store: Store, key: tuple, compute: Callable[[], dict]) -> dict:
     return value
 
 
-def _maps(store: Store, ref: VariantRef, epoch: int, kind: str) -> np.ndarray:
-    """One kind of map ("neuron_maps" or "attention_maps") at a checkpoint. Each kind is its own cache
-    entry, so the Attention page never reads the neurons' 13 MB; one run of the model's `=`-only
-    path makes both, and the kind not asked for is stored too."""
-    fingerprint = store.checkpoint_fingerprint(ref, epoch)
-    keys = {k: (k, ref.family, ref.id, epoch, fingerprint) for k in ("neuron_maps", "attention_maps")}
-
+def _before_mlp(store: Store, ref: VariantRef, epoch: int) -> dict[str, np.ndarray]:
+    """The attention maps (float16 [2, head, p, p]) and the MLP's input at `=` (float32
+    [p*p, d_model]) at a checkpoint, cached."""
     def compute():
         ctx = EpochContext(store.info(ref)["spec"], epoch, store.load_weights(ref, epoch))
-        maps = {"neuron_maps": np.ascontiguousarray(np.moveaxis(neuron_maps(ctx), -1, 0)).astype(np.float16),
-                "attention_maps": head_maps(ctx).astype(np.float16)}
-        for other in (k for k in maps if k != kind):
-            cache_for(store).set(keys[other], maps[other])
-        return maps[kind]
-    return _cached(store, keys[kind], compute)
+        return {"attention_maps": head_maps(ctx).astype(np.float16),
+                "resid_mid": ctx.at_equals("blocks.0.hook_resid_mid").astype(np.float32)}
+    return _cached(store, ("before_mlp", ref.family, ref.id, epoch, store.checkpoint_fingerprint(ref, epoch)), compute)
 
 
-def neuron_heatmaps(store: Store, ref: VariantRef, epoch: int) -> np.ndarray:
-    """Every MLP neuron's activation at `=` over the grid, [d_mlp, p (a), p (b)], float16."""
-    return _maps(store, ref, epoch, "neuron_maps")
+class NeuronMaps:
+    """Every MLP neuron's activation at `=` over the grid, [d_mlp, p (a), p (b)] float16, made a
+    neuron at a time from the MLP's input: `maps[17]` or `maps[[3, 9]]` computes only those,
+    `np.asarray(maps)` all of them."""
+
+    def __init__(self, resid_mid: np.ndarray, spec: dict, weights: dict[str, np.ndarray], epoch: int):
+        self.resid_mid, self.spec, self.weights, self.epoch = resid_mid, spec, weights, epoch
+        p, self.d_mlp = spec["domain"]["p"], spec["model"]["d_mlp"]
+        self.shape, self.ndim, self.dtype = (self.d_mlp, p, p), 3, np.dtype(np.float16)
+
+    def __len__(self) -> int:
+        return self.d_mlp
+
+    def __getitem__(self, index) -> np.ndarray:
+        import torch  # heavy: the model's MLP
+
+        from workbench.model import ANALYSIS_DTYPE, ModelConfig, load_model
+        ids = np.arange(self.d_mlp)[index]
+        model = load_model(ModelConfig.from_spec(self.spec), self.weights, f"epoch {self.epoch}", dtype=ANALYSIS_DTYPE)
+        with torch.no_grad():
+            post = model.neuron_activations(torch.from_numpy(self.resid_mid).to(model.embed.W_E.dtype),
+                                            torch.as_tensor(np.atleast_1d(ids)))
+        maps = post.numpy().T.reshape(-1, *self.shape[1:]).astype(np.float16)
+        return maps[0] if np.ndim(ids) == 0 else maps
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        maps = self[:]
+        return maps if dtype is None else maps.astype(dtype)
+
+
+def neuron_heatmaps(store: Store, ref: VariantRef, epoch: int) -> NeuronMaps:
+    """Every MLP neuron's activation at `=` over the grid, [d_mlp, p (a), p (b)], float16 (made
+    when indexed: `NeuronMaps`)."""
+    return NeuronMaps(_before_mlp(store, ref, epoch)["resid_mid"], store.info(ref)["spec"],
+                      store.load_weights(ref, epoch), epoch)
 
 
 def attention_maps(store: Store, ref: VariantRef, epoch: int) -> np.ndarray:
     """Attention from `=` to `a` and to `b` per head over the grid, [2, n_heads, p (a), p (b)], float16."""
-    return _maps(store, ref, epoch, "attention_maps")
+    return _before_mlp(store, ref, epoch)["attention_maps"]
 
 
 def input_trace(store: Store, ref: VariantRef, pair: int) -> dict[str, np.ndarray]:

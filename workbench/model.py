@@ -276,18 +276,20 @@ class Transformer(nn.Module):
         """Logits at the `=` position for inputs `a b =` (`last_position`'s "logits")."""
         return self.last_position(a, b)["logits"]
 
-    def last_position(self, a: torch.Tensor, b: torch.Tensor) -> dict[str, torch.Tensor]:
+    def last_position(self, a: torch.Tensor, b: torch.Tensor, mlp: bool = True) -> dict[str, torch.Tensor]:
         """The `=` position for inputs `a b =`, computing only what its logits depend on:
             "blocks.0.attn.hook_pattern"  [batch, head, 3 key positions]  the `=` row of the pattern
+            "blocks.0.hook_resid_mid"     [batch, d_model]  the MLP's input
             "blocks.0.mlp.hook_post"      [batch, d_mlp]
             "logits"                      [batch, p]
+        With `mlp=False` it stops at the MLP's input (the first two): a tenth of the work.
 
         The `=` position's residual is the same for every input, so its query is one vector per
         head; keys and values of positions 0 and 1 depend only on (token, position), so they are
         computed once per vocabulary entry and gathered. The MLP and unembedding then run once
         per input instead of three times.
         """
-        cfg, attn, mlp = self.cfg, self.blocks[0].attn, self.blocks[0].mlp
+        cfg, attn = self.cfg, self.blocks[0].attn
         W_E, W_pos = self.embed.W_E, self.pos_embed.W_pos
         resid_eq = W_E[cfg.p] + W_pos[2]  # [d_model]
         resid_tok = W_E[: cfg.p, None, :] + W_pos[None, :2, :]  # [p, position 0/1, d_model]
@@ -311,12 +313,20 @@ class Transformer(nn.Module):
              + pattern[..., 1, None] * rows_b[:, h:].view(-1, h, cfg.d_head)
              + pattern[..., 2, None] * v_eq)  # [batch, head, d_head]
         resid = resid_eq + z.flatten(1) @ attn.W_O.flatten(0, 1)
+        if not mlp:
+            return {"blocks.0.attn.hook_pattern": pattern, "blocks.0.hook_resid_mid": resid}
         # in place: the same values and gradients, without two [batch, d_mlp] temporaries
-        post = (resid @ mlp.W_in).add_(mlp.b_in)
-        post = post.relu_() if mlp.act is F.relu else mlp.act(post)
-        resid = resid + post @ mlp.W_out + mlp.b_out
-        return {"blocks.0.attn.hook_pattern": pattern, "blocks.0.mlp.hook_post": post,
-                "logits": resid @ self.unembed.W_U}
+        resid_mid, block = resid, self.blocks[0].mlp
+        post = (resid @ block.W_in).add_(block.b_in)
+        post = post.relu_() if block.act is F.relu else block.act(post)
+        resid = resid + post @ block.W_out + block.b_out
+        return {"blocks.0.attn.hook_pattern": pattern, "blocks.0.hook_resid_mid": resid_mid,
+                "blocks.0.mlp.hook_post": post, "logits": resid @ self.unembed.W_U}
+
+    def neuron_activations(self, resid_mid: torch.Tensor, neurons) -> torch.Tensor:
+        """"blocks.0.mlp.hook_post" of only `neurons` (ids), from the MLP's input [batch, d_model]."""
+        block = self.blocks[0].mlp
+        return block.act(resid_mid @ block.W_in[:, neurons] + block.b_in[neurons])
 
 
 class WeightsError(BadInputError):

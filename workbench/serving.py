@@ -36,10 +36,13 @@ from workbench.store import Store
 from workbench.worker import celery_app
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
-# Request threads. A request that draws or computes (maps, traces, figures) holds one while it
-# waits for the CPU; with 16 the quick ones (selection, routing, small figures) pass beside those.
-# benchmarks/bench_load.py, 20 clients on 2 busy cores: 8 threads 30 requests/s, 16 threads 40/s.
-THREADS = 16
+# Request threads. Requests are short (the per-input maps a page needs take ~50 ms cold, see
+# `derived`) and hold the GIL for most of their time, so more threads only share it more finely:
+# the requests that draw most, neurons and attention, then wait longest. benchmarks/bench_load.py,
+# 20 clients on 2 busy cores, nothing cached: 16 threads p95 4.6-5.6 s on those pages (1.0 s
+# overall, 50 requests/s, 1.6 GB); 8 threads 2.2-2.7 s (0.77 s, 57/s); 4 threads 0.9-1.0 s
+# (0.66 s, 60/s, 0.85 GB).
+THREADS = 4
 COOKIE = "workbench_token"
 MIN_TOKEN = 16
 

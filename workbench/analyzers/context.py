@@ -15,6 +15,8 @@ import numpy as np
 from workbench import fourier, tasks
 from workbench.store import Store, VariantRef
 
+BEFORE_MLP = ("blocks.0.attn.hook_pattern", "blocks.0.hook_resid_mid")  # `at_equals` names that need no MLP
+
 
 class EpochContext:
     """One checkpoint of one variant. `weights` are NumPy arrays with TransformerLens names."""
@@ -64,10 +66,24 @@ class EpochContext:
 
     def at_equals(self, name: str) -> np.ndarray:
         """At the `=` position over the probe, rows in row-major (a, b) order: 'logits' [p*p, p],
-        'blocks.0.mlp.hook_post' [p*p, d_mlp] or 'blocks.0.attn.hook_pattern' [p*p, head, 3 key
-        positions] (float64, `_forward_model`). One run of the model's `=`-only path (`Transformer.last_position`,
-        the one training uses) gives all three: a third of `activation`'s work and a tenth of its memory."""
+        'blocks.0.mlp.hook_post' [p*p, d_mlp], 'blocks.0.hook_resid_mid' [p*p, d_model] or
+        'blocks.0.attn.hook_pattern' [p*p, head, 3 key positions] (float64, `_forward_model`). One
+        run of the model's `=`-only path (`Transformer.last_position`, the one training uses) gives
+        all four: a third of `activation`'s work and a tenth of its memory; the last two alone stop
+        before the MLP (a tenth of that again), the same values."""
+        if name in BEFORE_MLP and "_at_equals" not in self.__dict__:
+            return self._before_mlp[name]
         return self._at_equals[name]
+
+    @cached_property
+    def _before_mlp(self) -> dict[str, np.ndarray]:
+        return self._equals_path(mlp=False)
+
+    def _equals_path(self, mlp: bool) -> dict[str, np.ndarray]:
+        import torch  # heavy: only for a forward pass
+        grid = torch.as_tensor(tasks.probe_inputs(self.p))
+        with torch.no_grad():
+            return {k: v.numpy() for k, v in self._forward_model.last_position(grid[:, 0], grid[:, 1], mlp).items()}
 
     @cached_property
     def _forward_model(self):
@@ -79,10 +95,7 @@ class EpochContext:
 
     @cached_property
     def _at_equals(self) -> dict[str, np.ndarray]:
-        import torch  # heavy: only for a forward pass
-        grid = torch.as_tensor(tasks.probe_inputs(self.p))
-        with torch.no_grad():
-            return {k: v.numpy() for k, v in self._forward_model.last_position(grid[:, 0], grid[:, 1]).items()}
+        return self._equals_path(mlp=True)
 
     @cached_property
     def logits(self) -> np.ndarray:

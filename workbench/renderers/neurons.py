@@ -106,8 +106,7 @@ def _stripes(p: int, row: dict | None, neuron: int) -> str:
 
 
 def _one_map(maps, neuron: int) -> np.ndarray:
-    maps = np.asarray(maps)
-    return maps[neuron] if maps.ndim == 3 else maps
+    return np.asarray(maps[neuron] if np.ndim(maps) == 3 else maps)  # only that neuron's (`derived.NeuronMaps`)
 
 
 def _label(neuron: int, row: dict | None) -> str:
@@ -171,7 +170,6 @@ def neuron_heatmap_grid(maps: np.ndarray, epoch: int | None = None, *, neurons=N
     "neuron 17" over "k=14 · FVE 0.93" when `frequencies` is given; the `selected` neuron's title
     is highlighted; `about` (what these neurons are) leads the caption. customdata neuron, click
     neuron; meta also has "page", "n_pages" and "neurons" (the ids shown)."""
-    maps = np.asarray(maps)
     neurons = np.arange(len(maps)) if neurons is None else np.asarray(neurons)
     order = neurons if order is None else np.asarray(order)
     n_pages = max(1, math.ceil(len(order) / page_size))
@@ -181,8 +179,9 @@ def neuron_heatmap_grid(maps: np.ndarray, epoch: int | None = None, *, neurons=N
     columns = max(1, min(columns, len(shown)))
     rows = max(1, math.ceil(len(shown) / columns))
     traces, note = [], ""
-    for neuron in shown:
-        trace, note = grid_heatmap(maps[neuron], downsample=downsample, id_value=neuron,
+    shown_maps = np.asarray(maps[shown]) if shown else []  # only these (`derived.NeuronMaps`)
+    for neuron, z in zip(shown, shown_maps):
+        trace, note = grid_heatmap(z, downsample=downsample, id_value=neuron,
                                    id_label=f"neuron {neuron}<br>", value_label="activation", showscale=False)
         traces.append(trace)
     at = epoch_suffix(epoch)
