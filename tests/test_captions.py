@@ -52,3 +52,19 @@ def test_a_neuron_in_no_cluster_gets_its_frequency_peers_and_a_caption_saying_so
     assert members.tolist() == [1, 3, 0], "every neuron of its dominant k, strongest first, it among them"
     assert "Neuron 0 is in no cluster" in describe_cluster(row, 0, members) and "40%" in describe_cluster(row, 0, members)
     assert cluster_members(row, 1).tolist() == [1] and "The cluster of neuron 1" in describe_cluster(row, 1, [1])
+
+
+def test_heads_table_shows_every_head_and_says_why_a_and_b_agree_only_when_no_head_attends_to_equals():
+    from test_renderers import N_HEADS, attention_artifact
+    from workbench.renderers import attention
+    from workbench.renderers.theme import MARGIN
+    data = attention_artifact()
+    fig = attention.head_badges_table(data, 20)
+    rows = N_HEADS + 1  # the header too
+    assert fig.layout.height - fig.layout.margin.t - fig.layout.margin.b >= rows * attention.TABLE_ROW
+    assert fig.layout.margin.t == MARGIN["t"]
+    caption = fig.layout.meta["caption"]
+    assert "Head 0 follows one frequency most cleanly: k = 4 explains 90%" in caption
+    assert "agree" not in caption  # a third of the attention goes to = here
+    data["mean_attention"][:] = [[0.5], [0.5], [0.0]]
+    assert "the → a and → b columns agree" in attention.head_badges_table(data, 20).layout.meta["caption"]

@@ -15,7 +15,7 @@ def stats(store, ref, _selection):
 
 
 FIGURES = FigurePage("attention", [
-    FigureSpec("badges", "Heads at the epoch", catalog_figure("head_badges"), summary=False, width=12, height=300),
+    FigureSpec("badges", "Heads at the epoch", catalog_figure("head_badges"), summary=False, width=12, height=240),
     FigureSpec("patterns", "Attention from = to a and to b (click a head)", catalog_figure(
         "attention_patterns", stats=stats, downsample=downsample), summary=False, width=12, height=520),
     FigureSpec("specialization", "Head frequency specialization", catalog_figure("head_specialization")),

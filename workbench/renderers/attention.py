@@ -14,7 +14,7 @@ from plotly.subplots import make_subplots
 from workbench.renderers import captions
 from workbench.renderers.cursor import add_cursor, at_epoch, cursor_epoch, epoch_suffix, finish
 from workbench.renderers.neurons import SPATIAL_METRICS
-from workbench.renderers.theme import (MAGNITUDE_COLORSCALE, SIDE_LEGEND, base_layout, head_color,
+from workbench.renderers.theme import (MAGNITUDE_COLORSCALE, MARGIN, SIDE_LEGEND, base_layout, head_color,
                                        subplot_axis_names)
 from workbench.renderers.traces import epoch_line, grid_heatmap, unified_epoch_hover
 from workbench.vocabulary import SCALE_TYPES
@@ -149,6 +149,24 @@ def head_badges(data: dict[str, np.ndarray], epoch: int | None = None) -> list[d
     return badges
 
 
+TABLE_ROW, TABLE_BOTTOM = 26, 12  # px
+
+
+def _badges_caption(badges: list[dict]) -> str:
+    """What the heads table shows for this run: the cleanest head, and why the → a and → b
+    columns agree when no head attends to `=`."""
+    if not badges:
+        return "No heads."
+    best = max(badges, key=lambda b: b["fve"])
+    text = (f"Head {best['head']} follows one frequency most cleanly: k = {best['dominant_freq']} explains "
+            f"{best['fve']:.0%} of its map's variance.")
+    to_equals = [b["mean_attention"]["="] for b in badges if "mean_attention" in b]
+    if to_equals and len(to_equals) == len(badges) and max(to_equals) < 0.005:
+        text += (" No head attends to = (mean under 0.005), so each head's map to b is ≈ 1 − its map to a:"
+                 " the → a and → b columns agree.")
+    return text
+
+
 def head_badges_table(data: dict[str, np.ndarray], epoch: int | None = None) -> go.Figure:
     """`head_badges` as a table: per head, dominant k, FVE and scale type of the maps to a and to
     b, and mean attention to a / b / =. Not clickable (tables carry no click events)."""
@@ -162,12 +180,13 @@ def head_badges_table(data: dict[str, np.ndarray], epoch: int | None = None) -> 
                   [b["by_key"][key]["scale_type"] for b in badges]]
     cells.append([" / ".join(f"{v:.2f}" for v in b["mean_attention"].values()) if "mean_attention" in b else ""
                   for b in badges])
-    layout = base_layout(f"Heads{epoch_suffix(shown)}", "", "",
-                         "Each head's preferred frequency and map texture at a glance.",
-                         height=120 + 30 * len(badges), showlegend=False)
+    layout = base_layout(f"Heads{epoch_suffix(shown)}", "", "", _badges_caption(badges),
+                         height=MARGIN["t"] + TABLE_BOTTOM + TABLE_ROW * (len(badges) + 1) + 8, showlegend=False)
+    layout["margin"] = {**MARGIN, "b": TABLE_BOTTOM}  # no axis below: every row in view, none behind a scroll
     fig = go.Figure(layout=layout)
-    fig.add_trace(go.Table(header=dict(values=columns, align="left", font=dict(size=12)),
-                           cells=dict(values=cells, align="left", height=26)))
+    fig.add_trace(go.Table(header=dict(values=columns, align="left", font=dict(size=12), height=TABLE_ROW),
+                           cells=dict(values=cells, align="left", height=TABLE_ROW),
+                           columnwidth=[0.5] + [1] * (len(columns) - 2) + [1.8]))  # the last on one line at 1280 px
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
     return finish(fig)
