@@ -1,6 +1,7 @@
 """Shared fixtures: an isolated data root per test and one tiny trained variant per session."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -38,6 +39,20 @@ def _isolated(monkeypatch, tmp_path):
 def store(tmp_path):
     from workbench.store import Store
     return Store(tmp_path / "data")
+
+
+@pytest.fixture
+def write_family(tmp_path, monkeypatch):
+    """A directory of family files searched before the test families: write_family(name, text)."""
+    directory = tmp_path / "families"
+    directory.mkdir()
+    monkeypatch.setenv("WORKBENCH_FAMILIES", f"{directory}{os.pathsep}{TEST_FAMILIES}")
+
+    def write(name: str, text: str | bytes) -> str:
+        path = directory / f"{name}.toml"
+        path.write_bytes(text.encode() if isinstance(text, str) else text)
+        return name
+    return write
 
 
 @pytest.fixture(scope="session")

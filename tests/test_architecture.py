@@ -96,8 +96,8 @@ LAYERS = [
     {"files", "caching", "history", "store"},
     {"families", "tasks", "fourier", "spectra", "spatial", "trajectory", "phases", "alerts", "gates", "oscillation",
      "probes", "selection", "model", "hooked"},
-    {"training", "importers", "paperrun", "logimport", "analyzers", "pipeline", "derived", "llc", "jobs", "worker",
-     "compare", "live", "watch", "following"},
+    {"training", "importers", "paperrun", "logrules", "logstream", "logdocuments", "logimport", "analyzers",
+     "workerpool", "pipeline", "derived", "llc", "jobs", "worker", "compare", "live", "watch", "following"},
     {"renderers", "figures"},
     {"api", "export", "reports", "pages", "app", "serving", "cli", "cli_runs", "cli_analysis"},
 ]

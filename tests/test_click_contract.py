@@ -3,8 +3,8 @@ epoch, a frequency, a neuron, a head, an input) or nothing - never a k, a neuron
 singular-value index read as an epoch."""
 import numpy as np
 import pytest
+from renderer_inputs import D_MLP, EPOCHS, N_FREQ, N_HEADS, P, render
 
-from test_renderers import D_MLP, EPOCHS, N_FREQ, N_HEADS, P, render
 from workbench import app as app_module
 from workbench.pages._common import FigurePage
 from workbench.renderers import CATALOG, cursor

@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 
 from workbench.families import FamilyError, load_family
 from workbench.importers import CheckpointImportError, import_checkpoint
-from workbench.logimport import LogImportError, read_log
+from workbench.logimport import read_log
+from workbench.logrules import LogImportError
 from workbench.store import Store
 
 # Bounded: a few dozen examples each, no per-example deadline (the first import loads torch).

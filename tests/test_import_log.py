@@ -9,7 +9,8 @@ import torch
 
 from workbench import logimport
 from workbench.cli import main
-from workbench.logimport import LogImportError, read_log
+from workbench.logimport import read_log
+from workbench.logrules import LogImportError
 from workbench.store import VariantRef
 
 STEPS = np.arange(0, 200)

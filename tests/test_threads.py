@@ -130,7 +130,7 @@ def test_worker_processes_inherit_the_environment_and_the_override(monkeypatch):
     import os
     env = {k: v for k, v in os.environ.items() if k not in ("GOMP_SPINCOUNT", "MKL_CBWR", "OPENBLAS_NUM_THREADS")}
     env[threads.VARIABLE] = "3"
-    code = ("import json; from workbench import threads, pipeline; pool, _ = pipeline._pool(2, ()); "
+    code = ("import json; from workbench import threads, workerpool; pool, _ = workerpool.start_pool(2, ()); "
             "print(json.dumps([threads.report()] + [pool.submit(threads.report).result() for _ in range(2)])); "
             "pool.shutdown()")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)

@@ -14,7 +14,8 @@ import pytest
 
 from workbench import live
 from workbench.errors import ConflictError
-from workbench.logimport import LogImportError, import_log
+from workbench.logimport import import_log
+from workbench.logrules import LogImportError
 from workbench.store import Store, VariantRef
 from workbench.watch import GATE_FAILED, LogTail, Watcher
 

@@ -3,26 +3,18 @@
 Resumable and incremental: every artifact is stamped in the manifest with its analyzer's version
 and the checksum of the checkpoint it came from (and of the final checkpoint, for analyzers that
 use it), so a rerun computes only what is missing or stale, and an interrupted run continues
-where it stopped. Checkpoints are analyzed in worker processes (one per core) when there are
-enough of them to pay for the workers' start-up. A stacked series grows by appending the rows of
-new checkpoints to it; it is rebuilt from every per-epoch file only when an earlier row changed.
+where it stopped. Checkpoints are analyzed in worker processes (one per core,
+`workbench.workerpool`) when there are enough of them to pay for the workers' start-up. A
+stacked series grows by appending the rows of new checkpoints to it; it is rebuilt from every
+per-epoch file only when an earlier row changed.
 `workbench.following` makes the same passes over a run while it trains.
 """
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import hashlib
-import importlib
 import json
-import multiprocessing
 import os
-import queue
-import signal
-import sys
-import threading
-import time
-from concurrent.futures import ProcessPoolExecutor, wait
 from functools import lru_cache
 from typing import Callable
 
@@ -35,6 +27,7 @@ from workbench.caching import StampedMemo, file_time
 from workbench.families import FamilyError, analysis_settings, family_path, load_family
 from workbench.errors import BadInputError, BusyError, DataError, MissingError, NotTrainedError
 from workbench.store import Store, VariantRef
+from workbench.workerpool import pooled, start_pool
 
 # (analyzed so far, total, what was just done) -> True to stop (everything done so far is kept).
 # Inside a long checkpoint (SGLD chains) it is also called with a fractional count and what is
@@ -174,9 +167,11 @@ def _run_epochs(store, ref, spec, todo, manifest, fingerprints, final_fp, final_
         if callback and callback(done + fraction, len(jobs), f"epoch {epoch}: {note}"):
             stop = True
 
-    pool = _pool(workers, _modules(names)) if workers > 1 else None
+    pool = start_pool(workers, _modules(names)) if workers > 1 else None
     try:
-        for epoch, artifacts in _pooled(pool, jobs, report) if pool else _in_process(jobs, report):
+        keyed = [(job[4], job) for job in jobs]  # progress notes name the epoch
+        results = pooled(pool, _analyze_epoch, keyed, report) if pool else _in_process(jobs, report)
+        for epoch, artifacts in results:
             for name, arrays in artifacts.items():
                 stamp = _stamp(registry.get(name), fingerprints[epoch], final_fp, spec)
                 store.save_artifact(ref, name, epoch, arrays, {"stamp": stamp})
@@ -202,33 +197,10 @@ def _in_process(jobs, report):
         yield _analyze_epoch(job, lambda f, n, e=job[4]: report(e, f, n))
 
 
-def _pooled(pool, jobs, report):
-    """Results of the jobs in order from the worker pool, forwarding the workers' progress
-    notes (epoch, fraction, note) from the pool's queue to `report` while waiting."""
-    executor, notes = pool
-    futures = [executor.submit(_analyze_epoch, job) for job in jobs]
-    for future in futures:
-        while True:
-            finished = wait([future], timeout=0.2).done
-            try:
-                while True:
-                    report(*notes.get_nowait())
-            except queue.Empty:
-                pass
-            if finished:
-                break
-        yield future.result()
-
-
-_NOTES = None  # in a worker process: the queue its progress notes go to
-
-
-def _analyze_epoch(job, progress=None) -> tuple[int, dict[str, dict[str, np.ndarray]]]:
+def _analyze_epoch(job, progress) -> tuple[int, dict[str, dict[str, np.ndarray]]]:
+    """(epoch, {analyzer: arrays}) of one checkpoint: in this process or a worker's."""
     root, family, vid, spec, epoch, names, final_epoch = job
     store, ref = Store(root), VariantRef(family, vid)
-    if progress is None and _NOTES is not None:
-        def progress(fraction, note):
-            _NOTES.put((epoch, fraction, note))
     final = _final_weights(root, family, vid, final_epoch) if epoch != final_epoch else None  # None: these
     ctx = EpochContext(spec, epoch, store.load_weights(ref, epoch), final, progress=progress)
     out = {}
@@ -379,65 +351,6 @@ def _worker_count(requested: int | None, serial_seconds: float, names: list[str]
 
 def _modules(names: list[str]) -> tuple[str, ...]:
     return tuple(sorted({registry.get(n).compute.__module__ for n in names}))
-
-
-def _init_worker(modules: tuple[str, ...], notes, parent: int) -> None:
-    global _NOTES
-    die_with_parent(parent)
-    import torch  # noqa: F401 - heavy: the worker processes analyze checkpoints
-    threads.worker_setup()  # one thread per process, one process per core
-    _NOTES = notes
-    for module in modules:
-        importlib.import_module(module)
-
-
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-
-
-def _pool(workers: int, modules: tuple[str, ...]):
-    """One single-threaded worker per core. Spawned, not forked: a forked child of a process that
-    already ran torch's OpenMP pool can hang. The BLAS thread variables must be in the
-    environment before a worker imports NumPy; two workers each running two BLAS threads on two
-    cores spin against each other and were measured 3x slower than one process.
-    Returns (executor, queue of the workers' progress notes)."""
-    context = multiprocessing.get_context("spawn")
-    notes = context.Queue()
-    saved = {k: os.environ.get(k) for k in THREAD_VARIABLES}
-    os.environ.update({k: str(threads.pinned() or 1) for k in THREAD_VARIABLES})
-    try:
-        pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
-                                   initargs=(modules, notes, os.getpid()))
-        # Workers are spawned on demand, one per submit while none is idle: start them all now,
-        # while the variables are set.
-        for future in [pool.submit(int) for _ in range(workers)]:
-            future.result()
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-    return pool, notes
-
-
-def die_with_parent(parent: int) -> None:
-    """Make this (worker) process end when process `parent` does, even by SIGKILL: on Linux the
-    kernel sends it SIGKILL (prctl PR_SET_PDEATHSIG); everywhere, a thread checks every second
-    that the parent is still there. A worker whose parent died before this ran exits now."""
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    if os.getppid() != parent:
-        os._exit(1)
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(1.0)
-        os._exit(1)
-    threading.Thread(target=watch, name="watch-parent", daemon=True).start()
-
-
-PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 def _bar(enabled: bool, total: int, desc: str):

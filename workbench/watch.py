@@ -1,7 +1,7 @@
 """Watch a training log while another program writes it: `workbench watch FILE`.
 
 The file is a CSV/TSV (a header row) or JSONL log, the formats `workbench import-log` reads, with
-the same rules for x and metrics (`workbench.logimport`). `LogTail` reads only the complete lines
+the same rules for x and metrics (`workbench.logrules`). `LogTail` reads only the complete lines
 appended since its last read (a line still being written waits for its newline; a file that
 shrinks was rewritten, and is read again from the start). `Watcher` keeps every metric's points,
 and after each batch of new lines runs the alert detectors and gates of the Loss dynamics page
@@ -29,8 +29,9 @@ import numpy as np
 from workbench.analyzers.dynamics import NAME, series_dynamics, stored_alerts, stored_phases
 from workbench.errors import ConflictError
 from workbench.gates import GateError, evaluate, parse_gates
-from workbench.logimport import (FORMATS, LogImportError, csv_delimiter, is_metric, is_number, jsonl_record, number,
-                                 run_id, x_column)
+from workbench.logimport import run_id
+from workbench.logrules import FORMATS, LogImportError, is_metric, is_number, number, x_column
+from workbench.logstream import csv_delimiter, jsonl_record
 from workbench.store import Store, VariantRef, check_name, timestamp
 
 POLL_SECONDS = 0.1        # how often the file is looked at
