@@ -55,7 +55,7 @@ def test_a_neuron_in_no_cluster_gets_its_frequency_peers_and_a_caption_saying_so
 
 
 def test_heads_table_shows_every_head_and_says_why_a_and_b_agree_only_when_no_head_attends_to_equals():
-    from test_renderers import N_HEADS, attention_artifact
+    from renderer_inputs import N_HEADS, attention_artifact
     from workbench.renderers import attention
     from workbench.renderers.theme import MARGIN
     data = attention_artifact()
