@@ -15,7 +15,8 @@ import numpy as np
 from benchmarks.run import Benchmark
 from workbench import analyzers as registry
 from workbench.analyzers.context import EpochContext
-from workbench.families import LLC_DEFAULTS, load_family
+from workbench.families import load_family
+from workbench.familyschema import LLC_DEFAULTS
 from workbench.model import ModelConfig, init_weights
 
 SPEC = load_family("modular_addition").variant().spec

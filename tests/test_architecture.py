@@ -94,7 +94,7 @@ def test_the_import_graph_has_no_circle():
 LAYERS = [
     {"errors", "vocabulary", "config", "threads", "resources"},
     {"files", "caching", "history", "store"},
-    {"families", "tasks", "fourier", "spectra", "spatial", "trajectory", "phases", "alerts", "gates", "oscillation",
+    {"familyschema", "families", "tasks", "fourier", "spectra", "spatial", "trajectory", "phases", "alerts", "gates", "oscillation",
      "probes", "selection", "model", "hooked"},
     {"training", "importers", "paperrun", "logrules", "logstream", "logdocuments", "logimport", "analyzers",
      "workerpool", "pipeline", "derived", "llc", "jobs", "worker", "compare", "live", "watch", "following"},

@@ -8,7 +8,8 @@ import pytest
 from workbench import compare, llc
 from workbench.analyzers.context import EpochContext
 from workbench.analyzers.developmental import essential_dynamics, output_pairs
-from workbench.families import FamilyError, LLC_DEFAULTS, load_family
+from workbench.families import FamilyError, load_family
+from workbench.familyschema import LLC_DEFAULTS
 from workbench.pipeline import analyze, status
 from workbench.renderers import CATALOG
 from workbench.store import VariantRef

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from workbench.families import FamilyError, checkpoint_schedule, is_prime, load_family, parse_value
+from workbench.families import FamilyError, load_family, parse_value
+from workbench.familyschema import checkpoint_schedule, is_prime
 
 
 def write_family(tmp_path, monkeypatch, text, name="custom"):

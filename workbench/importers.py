@@ -28,7 +28,8 @@ from safetensors.torch import load_file
 from workbench import paperrun, resources, tasks
 from workbench.errors import BadInputError
 from workbench.files import MAX_NAME, NAME_RE, check_name
-from workbench.families import MAX_EPOCHS, SCHEMA, FamilyError, load_family
+from workbench.families import load_family
+from workbench.familyschema import MAX_EPOCHS, SCHEMA, FamilyError
 from workbench.model import ModelConfig, Transformer, WeightsError, check_weights, load_model
 from workbench.store import Store, VariantRef, timestamp
 

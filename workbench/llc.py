@@ -104,7 +104,7 @@ def estimate_llc(model: nn.Module, pairs: np.ndarray, settings: dict,
     """λ̂ at the model's weights on the training `pairs` [n, 3] of (a, b, answer).
 
     settings: lr (ε), nbeta (nβ), localization (γ), chains, draws, batch_size, seed (see
-    `workbench.families.LLC_DEFAULTS`). Chain c uses seed + c for its noise; every chain sees
+    `workbench.familyschema.LLC_DEFAULTS`). Chain c uses seed + c for its noise; every chain sees
     the same minibatch order (seeded by `seed`), so a run is reproducible bit for bit.
 
     Returns float64 arrays: llc_mean, llc_std (across chains, ddof 0 like devinterp),

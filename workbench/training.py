@@ -23,8 +23,9 @@ import torch
 import torch.nn.functional as F
 
 from workbench import resources, tasks, threads
-from workbench.families import (MAX_CHECKPOINTS, MAX_EPOCHS, OPTIONAL, VariantSpec, checkpoint_schedule, schedule_size,
-                                setting)
+from workbench.families import VariantSpec
+from workbench.familyschema import (MAX_CHECKPOINTS, MAX_EPOCHS, OPTIONAL, checkpoint_schedule, schedule_size,
+                                    setting)
 from workbench.history import History
 from workbench.live import LiveLog
 from workbench.model import ModelConfig, Transformer, check_weights, init_weights

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from workbench import tasks
-from workbench.families import LLC_DEFAULTS
+from workbench.familyschema import LLC_DEFAULTS
 from workbench.analyzers.registry import register
 from workbench.analyzers.trajectory import trajectory_summary
 

@@ -13,8 +13,9 @@ from dash import Input, Output, State, dcc, html
 
 from workbench import jobs
 from workbench.errors import BadInputError, UserError
-from workbench.families import (LR_SCHEDULES, MAX_CHECKPOINTS, MAX_EPOCHS, checkpoint_schedule, family_names,
-                                load_family, parse_value, schedule_size, setting)
+from workbench.families import family_names, load_family, parse_value
+from workbench.familyschema import (LR_SCHEDULES, MAX_CHECKPOINTS, MAX_EPOCHS, checkpoint_schedule, schedule_size,
+                                    setting)
 from workbench.pages._common import for_browser, message_figure
 from workbench.pages._jobs import panel, start
 from workbench.renderers.training import checkpoint_plan
