@@ -1,0 +1,290 @@
+"""The click contract in headless Chromium, figure by figure: on every page that shows figures, a
+real mouse click on one data point of each drawn figure selects exactly what the figure declares
+(`layout.meta["click"]`, `renderers.cursor.CLICK_KINDS`) - the URL key of that kind becomes the
+point's id (an epoch snapped to its checkpoint) and no other key moves - and a click on a figure
+that declares no click changes nothing. (test_click_contract.py checks the catalog statically.)"""
+from __future__ import annotations
+
+import json
+
+import pytest
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.by import By
+
+from browser import install_timing
+from test_app_browser import query, wait_for
+from workbench.pages._shell import selection_epochs, variant_facts
+from workbench.selection import snap
+
+pytestmark = pytest.mark.browser
+
+# Every page that shows figures, by path (the sidebar's order); Compare also once per click kind
+# its side-by-side figure can declare, walking that figure only.
+PAGES = ["/", "/fourier", "/neurons", "/attention", "/trajectories", "/dimensionality", "/progress", "/dynamics",
+         "/inputs", "/compare"]
+COMPARE_SIDES = {"frequency": "embedding_fourier_norms", "neuron": "neuron_clusters", "input": "neuron_heatmap",
+                 "head": "attention_patterns", None: "singular_values"}
+# Figures that stand in for data the tiny analyzed run does not have: a message, no point to click.
+PLACEHOLDERS = {"progress-llc", "progress-llc-chains",  # LLC is an optional analysis, not run
+                "compare-llc",
+                "dynamics-gates", "dynamics-compare"}  # no gates typed, no run compared
+# 3-D scatter: Plotly picks its points on the GPU (WebGL), which headless Chromium renders in
+# software here; a real click on them is tried like any other, this list only says which figures
+# are 3-D (checked below, so it cannot grow beyond 3-D figures).
+THREE_D = {"trajectories-path-3d"}
+
+GRAPHS = "div[id*='\"type\":\"wb-graph\"']"
+
+# The graphs on the page (in page order) that are shown and drawn: name, the click their id carries,
+# the click their figure declares, and whether the figure is a message (no data). null until every
+# shown graph has its figure (not the "loading…" stand-in).
+DRAWN_JS = r"""
+const graphs = Array.from(document.querySelectorAll(arguments[0])).filter(div => div.offsetParent !== null);
+const out = [];
+for (const div of graphs) {
+    const gd = div.querySelector('.js-plotly-plot'), id = JSON.parse(div.id);
+    const meta = gd && gd.layout && gd.layout.meta;
+    if (!meta || !gd._fullData) { return null; }
+    const loading = (gd.layout.annotations || []).some(a => a.text === 'loading…');
+    if (loading || !('click' in meta || meta.missing)) { return null; }
+    out.push({name: id.name, id_click: id.click, click: 'click' in meta ? meta.click : 'missing',
+              missing: !!meta.missing, traces: gd._fullData.length});
+}
+return out.length ? out : null;
+"""
+
+# Points one could click on graph `name`: {curve, point, id, subplot, three_d}, a few per trace
+# spread over it (a heatmap's cells by [row, column]); the id is the point's customdata (null
+# where it has none).
+POINTS_JS = r"""
+const div = document.querySelector(arguments[0]), gd = div.querySelector('.js-plotly-plot');
+const out = [], spread = function (n) {
+    const picks = [];
+    for (let k = 0; k < 8 && n; k++) { picks.push(Math.floor((k + 0.5) * n / 8)); }
+    return Array.from(new Set(picks));
+};
+const id = function (custom) { return custom === undefined || custom === null ? null : Number(custom); };
+gd._fullData.forEach(function (t, curve) {
+    if (t.visible !== true || t.hoverinfo === 'skip' || t.hovertemplate === '<extra></extra>') { return; }
+    const custom = t.customdata ? Array.from(t.customdata) : null;
+    if (t.type === 'heatmap') {
+        const z = t.z || [];
+        for (const r of spread(z.length)) {
+            for (const c of spread((z[r] || []).length).slice(0, 3)) {
+                if (z[r][c] === null || Number.isNaN(z[r][c])) { continue; }
+                out.push({curve: curve, point: [r, c], id: custom ? id(Array.from(custom[r] || [])[c]) : null,
+                          subplot: t.xaxis + t.yaxis});
+            }
+        }
+    } else if (t.type === 'scatter3d') {
+        for (const i of spread((t.x || []).length)) {
+            out.push({curve: curve, point: i, id: custom ? id(custom[i]) : null, three_d: true});
+        }
+    } else if (t.type === 'table') {
+        out.push({curve: curve, point: 0, id: null, table: true});
+    } else {
+        const n = (gd.calcdata[curve] || []).length;
+        for (const i of spread(n)) {
+            const pt = gd.calcdata[curve][i];
+            if (!pt || pt.y === undefined && pt.s === undefined) { continue; }
+            out.push({curve: curve, point: i, id: custom ? id(custom[i]) : null, subplot: t.xaxis + t.yaxis});
+        }
+    }
+});
+return out;
+"""
+
+# The viewport pixel of one point, from its own axes (subplots, log and category axes alike: the
+# axis converts): a marker, a bar's middle, a heatmap cell's centre; a 3-D point projected with
+# its scene's camera; a table's middle. null when it is not on screen. Also starts listening to the
+# graph's hover and click events.
+AIM_JS = r"""
+const div = document.querySelector(arguments[0]), gd = div.querySelector('.js-plotly-plot'), p = arguments[1];
+if (!gd.__walk) {
+    gd.__walk = {hover: [], clicks: []};
+    const points = e => (e.points || []).map(q => ({curve: q.curveNumber, point: q.pointNumber,
+                                                   custom: q.customdata === undefined ? null : q.customdata}));
+    gd.on('plotly_hover', function (e) { gd.__walk.hover = points(e); });
+    gd.on('plotly_unhover', function () { gd.__walk.hover = []; });
+    gd.on('plotly_click', function (e) { gd.__walk.clicks.push(points(e)); });
+}
+const box = gd.getBoundingClientRect(), t = gd._fullData[p.curve];
+let x, y;
+if (p.table) {
+    [x, y] = [box.left + box.width / 2, box.top + box.height / 2];
+} else if (p.three_d) {
+    const scene = gd._fullLayout[t.scene]._scene, cam = scene.glplot.cameraParams, s = scene.dataScale;
+    let v = [t.x[p.point] * s[0], t.y[p.point] * s[1], t.z[p.point] * s[2], 1];
+    for (const m of [cam.model, cam.view, cam.projection]) {  // column-major 4x4
+        v = [0, 1, 2, 3].map(r => m[r] * v[0] + m[4 + r] * v[1] + m[8 + r] * v[2] + m[12 + r] * v[3]);
+    }
+    const rect = scene.container.getBoundingClientRect();
+    [x, y] = [rect.left + rect.width * (1 + v[0] / v[3]) / 2, rect.top + rect.height * (1 - v[1] / v[3]) / 2];
+} else {
+    const axis = id => gd._fullLayout[id.charAt(0) + 'axis' + id.slice(1)];
+    const xa = axis(t.xaxis), ya = axis(t.yaxis);
+    let px, py;
+    if (t.type === 'heatmap') {
+        const cd = gd.calcdata[p.curve][0], [r, c] = p.point;
+        const mid = (edges, i, n) => edges.length > n ? (edges[i] + edges[i + 1]) / 2 : edges[i];
+        [px, py] = [xa.c2p(mid(cd.x, c, t.z[r].length)), ya.c2p(mid(cd.y, r, t.z.length))];
+    } else {
+        const pt = gd.calcdata[p.curve][p.point];
+        if (t.type === 'bar') {
+            const [pos, size] = t.orientation === 'h' ? [ya, xa] : [xa, ya];
+            const along = (pos.c2p(pt.p0) + pos.c2p(pt.p1)) / 2, across = (size.c2p(pt.s0) + size.c2p(pt.s1)) / 2;
+            [px, py] = t.orientation === 'h' ? [across, along] : [along, across];
+        } else {
+            [px, py] = [xa.c2p(pt.x), ya.c2p(pt.y)];
+        }
+    }
+    [x, y] = [box.left + xa._offset + px, box.top + ya._offset + py];
+}
+const inside = x >= 1 && y >= 1 && x < window.innerWidth - 1 && y < window.innerHeight - 1;
+return Number.isFinite(x) && Number.isFinite(y) && inside ? [x, y] : null;
+"""
+
+QUIET_JS = "const t = window.__wb; return t.inflight === 0 && performance.now() - t.last > 300;"
+
+
+def selector(name: str) -> str:
+    return f"div[id*='\"name\":\"{name}\"']"
+
+
+def expected_value(kind: str | None, point_id, facts: dict):
+    """What the selection's `kind` becomes when a point with this id is clicked (None: invalid id)."""
+    if point_id is None:
+        return None
+    value = int(round(point_id))
+    n_heads, d_mlp, p = facts["n_heads"], facts["d_mlp"], facts["p"]
+    if kind == "epoch":
+        return snap(value, facts["epochs"])
+    valid = {"frequency": 1 <= value <= (p - 1) // 2, "neuron": 0 <= value < d_mlp, "head": 0 <= value < n_heads,
+             "input": 0 <= value < p * p}
+    return value if valid.get(kind) else None
+
+
+def pick(kind: str | None, points: list[dict], before: dict, facts: dict) -> tuple[dict, int | None]:
+    """A point to click: for a clickable figure one whose id selects something other than now."""
+    if kind is None:
+        return points[len(points) // 2], None
+    for point in points:
+        value = expected_value(kind, point["id"], facts)
+        if value is not None and str(value) != before.get(kind):
+            return point, value
+    pytest.fail(f"no point carries a {kind} id other than the selected {before.get(kind)}: {points[:6]}")
+
+
+def point_under_mouse(driver, name: str, point: dict) -> list | None:
+    """Move the real mouse onto the point (leaving the plot first: a move to where the mouse is
+    fires no hover); the points Plotly then hovers, once the intended one is among them."""
+    xy = driver.execute_script(AIM_JS, selector(name), point)
+    if xy is None:
+        return None
+    actions = ActionChains(driver)
+    actions.w3c_actions.pointer_action.move_to_location(1, 1)
+    actions.w3c_actions.pointer_action.move_to_location(round(xy[0]), round(xy[1]))
+    actions.perform()
+    if point.get("table"):
+        return [True]
+    hovered = driver.execute_script("return document.querySelector(arguments[0])"
+                                    ".querySelector('.js-plotly-plot').__walk.hover;", selector(name))
+    target = point["point"]
+    return hovered if any(h["curve"] == point["curve"] and h["point"] == target for h in hovered) else None
+
+
+def click_one_point(driver, name: str, kind: str | None, before: dict, facts: dict) -> dict:
+    """Click one data point of graph `name` with the mouse and return what the click should select."""
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'});",
+                          driver.find_element(By.CSS_SELECTOR, selector(name)))
+    wait_for(driver, lambda d: d.execute_script(QUIET_JS), f"the page did not settle before clicking {name}")
+    points = driver.execute_script(POINTS_JS, selector(name))
+    assert points, f"{name}: a drawn figure without a point to click"
+    point, value = pick(kind, points, before, facts)
+    wait_for(driver, lambda d: point_under_mouse(d, name, point),
+             f"{name}: the mouse over trace {point['curve']} point {point['point']} does not hover it")
+    ActionChains(driver).click().perform()
+    return {} if kind is None else {kind: str(value)}
+
+
+def facts_of(store, ref) -> dict:
+    n_heads, d_mlp, p, _probes = variant_facts(store, str(ref))
+    return {"n_heads": n_heads, "d_mlp": d_mlp, "p": p, "epochs": selection_epochs(store, str(ref))}
+
+
+@pytest.fixture(scope="module")
+def walker(served_app, browser):
+    install_timing(browser)
+    return served_app, browser
+
+
+def open_drawn(driver, url: str) -> list[dict]:
+    driver.get(url)
+    return wait_for(driver, lambda d: d.execute_script(DRAWN_JS, GRAPHS), f"the figures of {url} were not drawn")
+
+
+def walk(driver, url: str, facts: dict, only: set[str] | None = None) -> list[str]:
+    """Click every drawn figure of the page at `url` once; returns the names walked."""
+    graphs = open_drawn(driver, url)
+    walked = []
+    for graph in graphs:
+        name = graph["name"]
+        if only is not None and name not in only:
+            continue
+        if graph["missing"]:
+            assert name in PLACEHOLDERS, f"{name} shows a message instead of its figure"
+            continue
+        kind = graph["click"]
+        assert graph["id_click"] == (kind or "none"), f"{name}: its graph id says {graph['id_click']}, the figure {kind}"
+        before = query(driver)
+        clicks = driver.execute_script("const gd = document.querySelector(arguments[0]).querySelector("
+                                       "'.js-plotly-plot'); return gd.__walk ? gd.__walk.clicks.length : 0;",
+                                       selector(name))
+        start = driver.execute_script("return performance.now();")
+        change = click_one_point(driver, name, kind, before, facts)
+        if kind is not None:
+            key = kind
+            wait_for(driver, lambda d: query(d).get(key) == change[key],
+                     f"{name}: clicking a point with {key} {change[key]} did not select it (URL {query(driver)})")
+        else:
+            table = graph["traces"] == 1 and driver.execute_script(
+                "return document.querySelector(arguments[0]).querySelector('.js-plotly-plot')._fullData[0].type;",
+                selector(name)) == "table"
+            if not table:  # a table has no points: Plotly reports no click on it
+                wait_for(driver, lambda d: d.execute_script(
+                    "return document.querySelector(arguments[0]).querySelector('.js-plotly-plot').__walk.clicks.length;",
+                    selector(name)) > clicks, f"{name}: the mouse click reached no point")
+                wait_for(driver, lambda d: d.execute_script(
+                    "const t = window.__wb; return t.inflight === 0 && t.answers.some(a => a.at > arguments[0]);",
+                    start), f"{name}: the app did not answer the click")
+        after = query(driver)
+        assert after == {**before, **change}, f"{name} ({kind}): the click changed {before} into {after}"
+        walked.append(name)
+    return walked
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_every_figure_of_the_page_selects_what_it_declares_when_clicked(walker, path):
+    (app, store, ref), driver = walker
+    facts = facts_of(store, ref)
+    url = f"{app.url}{path}?variant={ref}&epoch={facts['epochs'][len(facts['epochs']) // 2]}&neuron=0&head=0"
+    walked = walk(driver, url, facts)
+    assert walked, f"{path}: no figure was clicked"
+    print(f"{path}: {len(walked)} figures clicked: {', '.join(walked)}")
+
+
+@pytest.mark.parametrize("kind", list(COMPARE_SIDES), ids=lambda k: k or "none")
+def test_compare_side_by_side_selects_what_its_figure_declares(walker, kind):
+    (app, store, ref), driver = walker
+    facts = facts_of(store, ref)
+    url = f"{app.url}/compare?variant={ref}&epoch=250&neuron=0&head=0&side={COMPARE_SIDES[kind]}"
+    walked = walk(driver, url, facts, only={"compare-side-0"})
+    assert walked == ["compare-side-0"]
+
+
+def test_the_three_d_list_names_only_three_d_figures():
+    from workbench.pages import trajectories
+    names = {f"trajectories-{s.name}" for s in trajectories.FIGURES.specs
+             if s.build.click is not None and "3d" in s.name}
+    assert THREE_D == names
+    assert json.dumps(sorted(THREE_D))
