@@ -5,8 +5,6 @@ point's id (an epoch snapped to its checkpoint) and no other key moves - and a c
 that declares no click changes nothing. (test_click_contract.py checks the catalog statically.)"""
 from __future__ import annotations
 
-import json
-
 import pytest
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
@@ -28,11 +26,6 @@ COMPARE_SIDES = {"frequency": "embedding_fourier_norms", "neuron": "neuron_clust
 PLACEHOLDERS = {"progress-llc", "progress-llc-chains",  # LLC is an optional analysis, not run
                 "compare-llc",
                 "dynamics-gates", "dynamics-compare"}  # no gates typed, no run compared
-# 3-D scatter: Plotly picks its points on the GPU (WebGL), which headless Chromium renders in
-# software here; a real click on them is tried like any other, this list only says which figures
-# are 3-D (checked below, so it cannot grow beyond 3-D figures).
-THREE_D = {"trajectories-path-3d"}
-
 GRAPHS = "div[id*='\"type\":\"wb-graph\"']"
 
 # The graphs on the page (in page order) that are shown and drawn: name, the click their id carries,
@@ -53,9 +46,9 @@ for (const div of graphs) {
 return out.length ? out : null;
 """
 
-# Points one could click on graph `name`: {curve, point, id, subplot, three_d}, a few per trace
+# Points one could click on graph `name`: {curve, point, id, x, subplot, ...}, a few per trace
 # spread over it (a heatmap's cells by [row, column]); the id is the point's customdata (null
-# where it has none).
+# where it has none: an epoch figure's click then reads the point's x, `cursor.clicked`).
 POINTS_JS = r"""
 const div = document.querySelector(arguments[0]), gd = div.querySelector('.js-plotly-plot');
 const out = [], spread = function (n) {
@@ -73,12 +66,17 @@ gd._fullData.forEach(function (t, curve) {
             for (const c of spread((z[r] || []).length).slice(0, 3)) {
                 if (z[r][c] === null || Number.isNaN(z[r][c])) { continue; }
                 out.push({curve: curve, point: [r, c], id: custom ? id(Array.from(custom[r] || [])[c]) : null,
-                          subplot: t.xaxis + t.yaxis});
+                          x: t.x ? Number(t.x[c]) : c, subplot: t.xaxis + t.yaxis});
             }
         }
     } else if (t.type === 'scatter3d') {
         for (const i of spread((t.x || []).length)) {
             out.push({curve: curve, point: i, id: custom ? id(custom[i]) : null, three_d: true});
+        }
+    } else if (t.type === 'scattergl') {  // drawn in WebGL: no per-point calcdata
+        for (const i of spread((t.x || []).length)) {
+            out.push({curve: curve, point: i, id: custom ? id(custom[i]) : null, x: Number(t.x[i]),
+                      subplot: t.xaxis + t.yaxis, gl: true});
         }
     } else if (t.type === 'table') {
         out.push({curve: curve, point: 0, id: null, table: true});
@@ -87,7 +85,8 @@ gd._fullData.forEach(function (t, curve) {
         for (const i of spread(n)) {
             const pt = gd.calcdata[curve][i];
             if (!pt || pt.y === undefined && pt.s === undefined) { continue; }
-            out.push({curve: curve, point: i, id: custom ? id(custom[i]) : null, subplot: t.xaxis + t.yaxis});
+            out.push({curve: curve, point: i, id: custom ? id(custom[i]) : null, x: Number(pt.x),
+                      subplot: t.xaxis + t.yaxis});
         }
     }
 });
@@ -102,8 +101,8 @@ AIM_JS = r"""
 const div = document.querySelector(arguments[0]), gd = div.querySelector('.js-plotly-plot'), p = arguments[1];
 if (!gd.__walk) {
     gd.__walk = {hover: [], clicks: []};
-    const points = e => (e.points || []).map(q => ({curve: q.curveNumber, point: q.pointNumber,
-                                                   custom: q.customdata === undefined ? null : q.customdata}));
+    const points = e => (e.points || []).map(q => ({curve: q.curveNumber, point: q.pointNumber, x: q.x,
+                                                   id: q.customdata === undefined ? null : q.customdata}));
     gd.on('plotly_hover', function (e) { gd.__walk.hover = points(e); });
     gd.on('plotly_unhover', function () { gd.__walk.hover = []; });
     gd.on('plotly_click', function (e) { gd.__walk.clicks.push(points(e)); });
@@ -128,6 +127,8 @@ if (p.table) {
         const cd = gd.calcdata[p.curve][0], [r, c] = p.point;
         const mid = (edges, i, n) => edges.length > n ? (edges[i] + edges[i + 1]) / 2 : edges[i];
         [px, py] = [xa.c2p(mid(cd.x, c, t.z[r].length)), ya.c2p(mid(cd.y, r, t.z.length))];
+    } else if (p.gl) {
+        [px, py] = [xa.d2p(t.x[p.point]), ya.d2p(t.y[p.point])];
     } else {
         const pt = gd.calcdata[p.curve][p.point];
         if (t.type === 'bar') {
@@ -151,33 +152,31 @@ def selector(name: str) -> str:
     return f"div[id*='\"name\":\"{name}\"']"
 
 
-def expected_value(kind: str | None, point_id, facts: dict):
-    """What the selection's `kind` becomes when a point with this id is clicked (None: invalid id)."""
-    if point_id is None:
+def point_id(kind: str | None, point: dict):
+    """A point's id as a click reads it: its customdata, or for an epoch figure its x."""
+    return point.get("x") if point["id"] is None and kind == "epoch" else point["id"]
+
+
+def expected_value(kind: str | None, point: dict, facts: dict) -> str | None:
+    """What the URL says of `kind` once `point` is clicked (None: it carries no valid id)."""
+    ident = point_id(kind, point)
+    if isinstance(ident, list):
+        ident = ident[0] if ident else None
+    if ident is None:
         return None
-    value = int(round(point_id))
+    value = int(round(float(ident)))
     n_heads, d_mlp, p = facts["n_heads"], facts["d_mlp"], facts["p"]
     if kind == "epoch":
-        return snap(value, facts["epochs"])
+        return str(snap(value, facts["epochs"]))
     valid = {"frequency": 1 <= value <= (p - 1) // 2, "neuron": 0 <= value < d_mlp, "head": 0 <= value < n_heads,
              "input": 0 <= value < p * p}
-    return value if valid.get(kind) else None
+    return str(value) if valid.get(kind) else None
 
 
-def pick(kind: str | None, points: list[dict], before: dict, facts: dict) -> tuple[dict, int | None]:
-    """A point to click: for a clickable figure one whose id selects something other than now."""
-    if kind is None:
-        return points[len(points) // 2], None
-    for point in points:
-        value = expected_value(kind, point["id"], facts)
-        if value is not None and str(value) != before.get(kind):
-            return point, value
-    pytest.fail(f"no point carries a {kind} id other than the selected {before.get(kind)}: {points[:6]}")
-
-
-def point_under_mouse(driver, name: str, point: dict) -> list | None:
+def point_under_mouse(driver, name: str, point: dict) -> dict | None:
     """Move the real mouse onto the point (leaving the plot first: a move to where the mouse is
-    fires no hover); the points Plotly then hovers, once the intended one is among them."""
+    fires no hover) and return the point of that trace Plotly then hovers (on a dense line, maybe
+    a neighbour), {curve, point, x, id}; None when the mouse is not on that trace."""
     xy = driver.execute_script(AIM_JS, selector(name), point)
     if xy is None:
         return None
@@ -186,25 +185,47 @@ def point_under_mouse(driver, name: str, point: dict) -> list | None:
     actions.w3c_actions.pointer_action.move_to_location(round(xy[0]), round(xy[1]))
     actions.perform()
     if point.get("table"):
-        return [True]
+        return {"curve": point["curve"], "point": None, "id": None}
     hovered = driver.execute_script("return document.querySelector(arguments[0])"
                                     ".querySelector('.js-plotly-plot').__walk.hover;", selector(name))
-    target = point["point"]
-    return hovered if any(h["curve"] == point["curve"] and h["point"] == target for h in hovered) else None
+    return next((h for h in hovered if h["curve"] == point["curve"]), None)
+
+
+def hover_a_new_point(driver, name: str, kind: str | None, points: list[dict], before: dict, facts: dict):
+    """The mouse on a point whose click should select something other than now (any point for a
+    figure that selects nothing): (the point, the value its click selects), else None."""
+    for point in points:
+        if kind is not None and expected_value(kind, point, facts) in (None, before.get(kind)):
+            continue
+        hovered = point_under_mouse(driver, name, point)
+        if hovered is None:
+            continue
+        if kind is None:
+            return point, None
+        value = expected_value(kind, hovered, facts)
+        if value not in (None, before.get(kind)):
+            return point, value
+    return None
 
 
 def click_one_point(driver, name: str, kind: str | None, before: dict, facts: dict) -> dict:
-    """Click one data point of graph `name` with the mouse and return what the click should select."""
+    """Click one data point of graph `name` with the mouse; returns the selection change it should make."""
     driver.execute_script("arguments[0].scrollIntoView({block: 'center'});",
                           driver.find_element(By.CSS_SELECTOR, selector(name)))
     wait_for(driver, lambda d: d.execute_script(QUIET_JS), f"the page did not settle before clicking {name}")
     points = driver.execute_script(POINTS_JS, selector(name))
     assert points, f"{name}: a drawn figure without a point to click"
-    point, value = pick(kind, points, before, facts)
-    wait_for(driver, lambda d: point_under_mouse(d, name, point),
-             f"{name}: the mouse over trace {point['curve']} point {point['point']} does not hover it")
-    ActionChains(driver).click().perform()
-    return {} if kind is None else {kind: str(value)}
+    if kind is not None:
+        assert any(expected_value(kind, p, facts) not in (None, before.get(kind)) for p in points), \
+            f"{name}: no point carries a {kind} id other than the selected one ({before.get(kind)}): {points[:6]}"
+    point, value = wait_for(driver, lambda d: hover_a_new_point(d, name, kind, points, before, facts),
+                            f"{name}: the mouse hovers none of its points {points[:6]}")
+    if point.get("three_d"):
+        # A 3-D scene reads the mouse buttons once per frame it draws: hold the button over one.
+        ActionChains(driver).click_and_hold().pause(0.3).release().perform()
+    else:
+        ActionChains(driver).click().perform()
+    return {} if kind is None else {kind: value}
 
 
 def facts_of(store, ref) -> dict:
@@ -223,43 +244,45 @@ def open_drawn(driver, url: str) -> list[dict]:
     return wait_for(driver, lambda d: d.execute_script(DRAWN_JS, GRAPHS), f"the figures of {url} were not drawn")
 
 
+def on_graph(driver, name: str, body: str):
+    """Run JS `body` with `gd`, the plotly div of graph `name`."""
+    return driver.execute_script(f"const gd = document.querySelector(arguments[0]).querySelector('.js-plotly-plot');"
+                                 f"{body}", selector(name))
+
+
+def check_click(driver, graph: dict, facts: dict) -> None:
+    """Click one point of `graph` and check the URL: the declared key becomes the point's id and
+    nothing else moves; for a figure that selects nothing, nothing moves once the app answered."""
+    name, kind = graph["name"], graph["click"]
+    assert graph["id_click"] == (kind or "none"), f"{name}: its graph id says {graph['id_click']}, the figure {kind}"
+    before = query(driver)
+    clicks = on_graph(driver, name, "return gd.__walk ? gd.__walk.clicks.length : 0;")
+    start = driver.execute_script("return performance.now();")
+    change = click_one_point(driver, name, kind, before, facts)
+    if kind is not None:
+        wait_for(driver, lambda d: query(d).get(kind) == change[kind],
+                 f"{name}: clicking a point with {kind} {change[kind]} did not select it (URL {query(driver)})")
+    elif on_graph(driver, name, "return gd._fullData[0].type;") != "table":  # a table reports no clicks at all
+        wait_for(driver, lambda d: on_graph(d, name, "return gd.__walk.clicks.length;") > clicks,
+                 f"{name}: the mouse click reached no point")
+        wait_for(driver, lambda d: d.execute_script(
+            "const t = window.__wb; return t.inflight === 0 && t.answers.some(a => a.at > arguments[0]);", start),
+            f"{name}: the app did not answer the click")
+    after = query(driver)
+    assert after == {**before, **change}, f"{name} ({kind}): the click changed {before} into {after}"
+
+
 def walk(driver, url: str, facts: dict, only: set[str] | None = None) -> list[str]:
-    """Click every drawn figure of the page at `url` once; returns the names walked."""
-    graphs = open_drawn(driver, url)
+    """Click every drawn figure of the page at `url` once (or those named in `only`); returns their names."""
     walked = []
-    for graph in graphs:
-        name = graph["name"]
-        if only is not None and name not in only:
+    for graph in open_drawn(driver, url):
+        if only is not None and graph["name"] not in only:
             continue
         if graph["missing"]:
-            assert name in PLACEHOLDERS, f"{name} shows a message instead of its figure"
+            assert graph["name"] in PLACEHOLDERS, f"{graph['name']} shows a message instead of its figure"
             continue
-        kind = graph["click"]
-        assert graph["id_click"] == (kind or "none"), f"{name}: its graph id says {graph['id_click']}, the figure {kind}"
-        before = query(driver)
-        clicks = driver.execute_script("const gd = document.querySelector(arguments[0]).querySelector("
-                                       "'.js-plotly-plot'); return gd.__walk ? gd.__walk.clicks.length : 0;",
-                                       selector(name))
-        start = driver.execute_script("return performance.now();")
-        change = click_one_point(driver, name, kind, before, facts)
-        if kind is not None:
-            key = kind
-            wait_for(driver, lambda d: query(d).get(key) == change[key],
-                     f"{name}: clicking a point with {key} {change[key]} did not select it (URL {query(driver)})")
-        else:
-            table = graph["traces"] == 1 and driver.execute_script(
-                "return document.querySelector(arguments[0]).querySelector('.js-plotly-plot')._fullData[0].type;",
-                selector(name)) == "table"
-            if not table:  # a table has no points: Plotly reports no click on it
-                wait_for(driver, lambda d: d.execute_script(
-                    "return document.querySelector(arguments[0]).querySelector('.js-plotly-plot').__walk.clicks.length;",
-                    selector(name)) > clicks, f"{name}: the mouse click reached no point")
-                wait_for(driver, lambda d: d.execute_script(
-                    "const t = window.__wb; return t.inflight === 0 && t.answers.some(a => a.at > arguments[0]);",
-                    start), f"{name}: the app did not answer the click")
-        after = query(driver)
-        assert after == {**before, **change}, f"{name} ({kind}): the click changed {before} into {after}"
-        walked.append(name)
+        check_click(driver, graph, facts)
+        walked.append(graph["name"])
     return walked
 
 
@@ -281,10 +304,3 @@ def test_compare_side_by_side_selects_what_its_figure_declares(walker, kind):
     walked = walk(driver, url, facts, only={"compare-side-0"})
     assert walked == ["compare-side-0"]
 
-
-def test_the_three_d_list_names_only_three_d_figures():
-    from workbench.pages import trajectories
-    names = {f"trajectories-{s.name}" for s in trajectories.FIGURES.specs
-             if s.build.click is not None and "3d" in s.name}
-    assert THREE_D == names
-    assert json.dumps(sorted(THREE_D))
