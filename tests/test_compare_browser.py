@@ -39,6 +39,11 @@ def cursor(driver, name, i=0):
     return shapes[i] if len(shapes) > i else None
 
 
+def into_view(driver, name):
+    """Scroll figure `name` into view: one below the fold moves its cursors only once it can be seen."""
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", graph_element(driver, name))
+
+
 def onset(store, variant) -> int:
     return compare.grokking_onset(store.load_history(VariantRef(*variant.split("/", 1)))["test_loss"])
 
@@ -66,7 +71,9 @@ def test_clicking_an_overlay_point_moves_the_epoch_and_every_cursor(served, brow
     click_data_point(browser, "compare-loss", 2, 150)  # seed 1's train loss at epoch 150 (a checkpoint)
     wait_for(browser, lambda d: query(d).get("epoch") == "150", "the click did not set the epoch")
     for name in ("compare-loss", "compare-accuracy", "compare-clusters", "compare-side-0", "compare-side-1"):
+        into_view(browser, name)
         wait_for(browser, lambda d, name=name: cursor(d, name) == 150, f"the cursor of {name} did not move")
+    into_view(browser, "compare-trajectory")
     wait_for(browser, lambda d: "epoch 150 ringed" in (figure_title(d, "compare-trajectory") or ""))
     assert query(browser)["compare"] == seed1
 
@@ -88,11 +95,16 @@ def test_an_epoch_step_moves_every_compare_cursor_without_asking_the_server_for_
     start = browser.execute_script("return performance.now();")
     browser.find_element(By.TAG_NAME, "body").send_keys(Keys.ARROW_RIGHT)
     after = epochs[epochs.index(250) + 1]
+    wait_for(browser, lambda d: cursor(d, "compare-loss") == after, "the cursor on screen did not move")
+    wait_for(browser, lambda d: settled(d, start) is not None, "the step did not settle")
+    assert set(ring_epochs(browser)) == {250}    # below the fold: left as it is until it can be seen
     for name in names:
+        into_view(browser, name)
         wait_for(browser, lambda d, name=name: cursor(d, name) == after, f"the cursor of {name} did not move")
+    into_view(browser, "compare-trajectory")
     wait_for(browser, lambda d: set(ring_epochs(d)) == {after}, "the trajectory's rings did not move")
     assert f"epoch {after} ringed" in figure_title(browser, "compare-trajectory")
-    wait_for(browser, lambda d: settled(d, start) is not None, "the step did not settle")
+    wait_for(browser, lambda d: settled(d, start) is not None, "the page did not settle")
     asked = [answer["output"] for answer in answers_since(browser, start)]
     assert any("selection.data" in output for output in asked)          # the selection moved on the server,
     assert not [o for o in asked if "wb-graph" in o or "run-header" in o]  # nothing else: no figure, no header

@@ -6,6 +6,24 @@
    cursors: how many cursor shapes lead layout.shapes, offsets: per cursor, its epoch minus the
    selected one's (runs aligned on their own onsets), rings: markers that ring the checkpoint
    nearest the epoch on a path ([{trace, epochs, x, y}]), title: [before, after] the epoch}. */
+const MARGIN = 100;  // px beyond the window that count as on screen (as assets/lazy.js)
+const offscreen = new WeakMap();  // graph element -> {id, rendered} of the store that moves its cursors
+let seen = null;
+const observer = function () {
+    seen = seen || new IntersectionObserver(function (entries) {
+        for (const entry of entries) {
+            const waiting = offscreen.get(entry.target);
+            if (!entry.isIntersecting || !waiting) { continue; }
+            seen.unobserve(entry.target);
+            offscreen.delete(entry.target);
+            const clientside = window.dash_clientside;
+            if (clientside.set_props) {  // the same store again, newly stamped: its cursors move now
+                clientside.set_props(waiting.id, {data: Object.assign({}, waiting.rendered, {seen: performance.now()})});
+            }
+        }
+    }, {rootMargin: MARGIN + "px 0px"});
+    return seen;
+};
 window.dash_clientside = Object.assign({}, window.dash_clientside, {
     workbench: {
         pageKey: function (selection) {
@@ -30,9 +48,14 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
         },
         // A figure drawn for this page key: its cursors (and rings, and title) to the selected
         // epoch, when the selection moves and when the server's drawing lands (a step taken while
-        // it was drawn is not lost).
-        moveCursor: function (selection, rendered, figure) {
+        // it was drawn is not lost). A figure off screen is left as it is until it scrolls into
+        // view (`later`): Plotly redraws only what can be seen.
+        moveCursor: function (selection, rendered, figure, output) {
             const wb = window.dash_clientside.workbench, none = window.dash_clientside.no_update;
+            const context = window.dash_clientside.callback_context;
+            if (wb.later(output || (context && context.outputs_list), context && context.inputs_list[1], rendered)) {
+                return none;
+            }
             const epoch = selection ? selection.epoch : null;
             const n = rendered ? rendered.cursors || 0 : 0, rings = rendered ? rendered.rings || [] : [];
             const shapes = (figure && figure.layout && figure.layout.shapes) || [];
@@ -64,8 +87,30 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
         },
         // The same for the graphs a pattern id matches (a list, as Dash passes them).
         moveCursors: function (selection, rendered, figures) {
-            const wb = window.dash_clientside.workbench;
-            return (figures || []).map(function (figure) { return wb.moveCursor(selection, rendered, figure); });
+            const wb = window.dash_clientside.workbench, context = window.dash_clientside.callback_context;
+            const outputs = (context && context.outputs_list) || [];
+            return (figures || []).map(function (figure, i) {
+                return wb.moveCursor(selection, rendered, figure, outputs[i] || {});
+            });
+        },
+        // True when the graph of `output` ({id, property}) is off screen: its store `rendered`
+        // ({id}) is then touched once the graph comes into view, which moves its cursors.
+        later: function (output, renderedInput, rendered) {
+            if (!output || !output.id || !renderedInput || !("IntersectionObserver" in window)) { return false; }
+            const el = document.getElementById(window.dash_clientside.workbench.stringId(output.id));
+            if (!el) { return false; }
+            const box = el.getBoundingClientRect();
+            if (box.height > 0 && box.bottom > -MARGIN && box.top < window.innerHeight + MARGIN) { return false; }
+            offscreen.set(el, {id: renderedInput.id, rendered: rendered});
+            observer().observe(el);
+            return true;
+        },
+        // A component id as Dash writes it in the page: a dict id as JSON with its keys sorted.
+        stringId: function (id) {
+            if (typeof id !== "object") { return id; }
+            return "{" + Object.keys(id).sort().map(function (k) {
+                return JSON.stringify(k) + ":" + JSON.stringify(id[k]);
+            }).join(",") + "}";
         }
     }
 });
