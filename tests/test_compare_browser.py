@@ -79,9 +79,15 @@ def test_clicking_an_overlay_point_moves_the_epoch_and_every_cursor(served, brow
 
 
 def ring_epochs(driver) -> list:
-    """The epochs the shared trajectory's rings mark (one per variant and plane)."""
-    return driver.execute_script("return arguments[0].data.filter(t => t.name.endsWith(' now'))"
-                                 ".map(t => Array.from(t.customdata)[0]);", graph_element(driver, "compare-trajectory"))
+    """The epochs the shared trajectory's rings mark (one per variant and plane; None for a ring
+    not drawn on its path's point at that epoch)."""
+    return driver.execute_script("""
+        const data = arguments[0]._fullData;  // (decoded: typed arrays arrive base64-encoded in .data)
+        return data.map((t, i) => [t, data[i - 1]]).filter(([t]) => t.name.endsWith(' now')).map(([ring, path]) => {
+            const epoch = Array.from(ring.customdata)[0], at = Array.from(path.customdata).indexOf(epoch);
+            return at >= 0 && Array.from(ring.x)[0] === Array.from(path.x)[at]
+                && Array.from(ring.y)[0] === Array.from(path.y)[at] ? epoch : null;
+        });""", graph_element(driver, "compare-trajectory"))
 
 
 def test_an_epoch_step_moves_every_compare_cursor_without_asking_the_server_for_a_figure(served, browser):

@@ -25,6 +25,7 @@ from workbench.pages._differences import differences
 from workbench.phases import ONSET_RULE
 from workbench.renderers import CATALOG
 from workbench.renderers.compare import metric_overlay, shared_trajectory_paths
+from workbench.renderers.cursor import move_rings
 from workbench.selection import MAX_COMPARED, compared, parse_query, to_query
 from workbench.store import VariantRef
 from workbench.vocabulary import PARAMETER_GROUPS
@@ -239,28 +240,32 @@ def modes_to_url(align, cursors, side, search):
 
 def render_trajectory(store, selection, group, rendered, page_key=None):
     """All compared paths projected into one PCA basis fitted on all their checkpoints: drawn for
-    new variants or a new group; an epoch step moves the rings in the browser (their positions
-    for every checkpoint are in the store beside it, `rendered_id`)."""
+    new variants or a new group (once per such key for every user, `kept_figure`, its rings then
+    moved to this epoch); an epoch step moves the rings in the browser (their positions for every
+    checkpoint are in the store beside it, `rendered_id`)."""
     variants = compared(selection)
     key = [variants, group]
     rendered = rendered if isinstance(rendered, dict) else {}
     if rendered.get("key") == key and (selection or {}).get("epoch") is not None:
         return dash.no_update, dash.no_update, (
             dash.no_update if rendered.get("page_key") == page_key else {**rendered, "page_key": page_key})
-    if not variants:
-        figure = message_figure("No variant yet: run `workbench demo`")
-    else:
+    epoch = (selection or {}).get("epoch")
+
+    def draw() -> dict:
+        if not variants:
+            return for_browser(message_figure("No variant yet: run `workbench demo`"))
         try:
             data = compare.shared_trajectory(store, [VariantRef.parse(v) for v in variants], group)
-            figure = shared_trajectory_paths(data, (selection or {}).get("epoch"),
-                                             labels=compare.short_labels(variants))
+            return for_browser(shared_trajectory_paths(data, epoch, labels=compare.short_labels(variants)))
         except UserError as err:
-            figure = message_figure(str(err))
-    figure = for_browser(figure)
-    meta = figure["layout"].get("meta") or {}
-    rings = [{"trace": ring, "epochs": list(figure["data"][path]["customdata"]),
-              "x": np.asarray(figure["data"][path]["x"]).tolist(), "y": np.asarray(figure["data"][path]["y"]).tolist()}
-             for ring, path in meta.get("rings", [])]
+            return for_browser(message_figure(str(err)))
+    figure = kept_figure(store, selection or {}, (PAGE, "trajectory", json.dumps(key)), draw)
+    # The rings' places travel in the store beside the figure, not twice.
+    meta = dict(figure["layout"].get("meta") or {})
+    rings = meta.pop("rings", [])
+    figure = {**figure, "layout": {**figure["layout"], "meta": meta}}
+    if epoch is not None and rings:  # drawn for another epoch (another user's): its rings at this one
+        figure = move_rings(figure, rings, epoch, meta.get("epoch_title"))
     return figure, caption(figure), {"key": key, "rings": rings, "title": meta.get("epoch_title"),
                                      "page_key": page_key}
 
