@@ -70,8 +70,8 @@ def wait_settled(driver, start: float, loaded: bool = False) -> float:
 
 def shown_stores(path: str) -> list:
     """The ids of the stores holding what the browser shows of the page's per-epoch figures."""
-    if path == "/compare":
-        return ["compare-details"]
+    if path == "/compare":  # its figures follow the epoch in the browser (its side-by-side details are sent whole)
+        return []
     from workbench.app import PAGES as MODULES
     from workbench.pages._common import shown_id
     page = next(m for m in MODULES if m.PATH == path)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from dash import Patch, no_update
+from dash import no_update
 
 from second_seed import second_seed
 from workbench import compare
@@ -146,22 +146,30 @@ def compare_page(two_seeds):
 
 
 def test_an_epoch_change_shifts_each_aligned_cursor_by_its_variants_onset(compare_page):
-    from workbench.pages.compare import render_overlays
+    from workbench.pages.compare import OVERLAYS, render_overlays
     store, seed0, seed1 = compare_page
     selection = {"variant": seed0, "compare": [seed1], "epoch": 250, "align": "onset"}
-    *figures, rendered = render_overlays(store, selection, None)
-    offsets = rendered["offsets"]["loss"]
-    assert len(offsets) == 2 and figures[0].layout.shapes[0].x0 == 250 - offsets[0]
-    *moved, _ = render_overlays(store, {**selection, "epoch": 300}, rendered)
-    assert isinstance(moved[0], Patch)
-    shapes = moved[0].to_plotly_json()["operations"]
-    assert {op["params"]["value"] for op in shapes} == {300 - offsets[0], 300 - offsets[1]}
+    out = render_overlays(store, selection, None, "key")
+    figure, rendered = out[0], out[2 * len(OVERLAYS):]
+    offsets = rendered[0]["offsets"]
+    assert len(offsets) == 2 and rendered[0]["cursors"] == 2 and rendered[0]["page_key"] == "key"
+    assert [shape["x0"] for shape in figure["layout"]["shapes"][:2]] == [250 - offsets[0], 250 - offsets[1]]
+    # a figure kept for another user at another epoch comes with its cursors at this one's
+    again = render_overlays(store, {**selection, "epoch": 300}, None, "key")[0]
+    assert [shape["x0"] for shape in again["layout"]["shapes"][:2]] == [300 - offsets[0], 300 - offsets[1]]
+    # an epoch step sends nothing: the browser moves the cursors by these offsets (assets/cursor.js)
+    moved = render_overlays(store, {**selection, "epoch": 300}, rendered, "key")
+    assert moved == [no_update] * (3 * len(OVERLAYS))
+    # a new page key with the same figures: only the stores, so the browser moves cursors for it
+    rekeyed = render_overlays(store, {**selection, "neuron": 3}, rendered, "other")
+    assert rekeyed[:2 * len(OVERLAYS)] == [no_update] * (2 * len(OVERLAYS))
+    assert rekeyed[2 * len(OVERLAYS)] == {**rendered[0], "page_key": "other"}
 
 
 def test_side_by_side_shows_one_column_per_variant_and_differences_highlight(compare_page):
     from workbench.pages.compare import render_differences, render_side_by_side
     store, seed0, seed1 = compare_page
-    out = render_side_by_side(store, {"variant": seed0, "compare": [seed1], "epoch": 250}, "png", None)
+    out = render_side_by_side(store, {"variant": seed0, "compare": [seed1], "epoch": 250}, "png", None, "key")
     figures, classes = [slot_figure(card) for card in out[:6]], out[6:12]
     assert classes[:2] == ["col-12 col-lg-6"] * 2 and classes[2:] == ["d-none"] * 4
     assert figures[1]["layout"]["title"]["text"].startswith(seed1.split("/")[1])
@@ -181,22 +189,34 @@ def test_per_variant_cursors_sit_at_the_same_point_relative_to_each_onset(compar
     onsets = [36, 56]  # both tiny seeds turn at epoch 36; give them different onsets to see the shift
     monkeypatch.setattr(compare_module, "grokking_onsets", lambda _store, variants: dict(zip((seed0, seed1), onsets)))
     selection = {"variant": seed0, "compare": [seed1], "epoch": 300, "cursors": "onset"}
-    out = render_side_by_side(store, selection, "png", None)
-    rendered, out = out[12], [slot_figure(card) for card in out[:6]]
+    out = render_side_by_side(store, selection, "png", None, "key")
+    rendered, slots, out = out[12], out[13:], [slot_figure(card) for card in out[:6]]
     shift = onsets[1] - onsets[0]
     assert out[0]["layout"]["shapes"][0]["x0"] == 300 and out[1]["layout"]["shapes"][0]["x0"] == 300 + shift
     clicked = [t for t in out[1]["data"] if isinstance(t.get("customdata"), list)][0]  # a click picks seed 0's epoch
     assert clicked["customdata"][0] == -shift  # epoch 0 of seed 1 = epoch -shift of seed 0
-    moved = render_side_by_side(store, {**selection, "epoch": 350}, "png", rendered)[13:]
-    assert moved[1][0].to_plotly_json()["operations"][0]["params"]["value"] == 350 + shift
+    # the browser moves seed 1's cursor to the selected epoch + shift (offset = its epoch - the selected)
+    assert slots[1]["offsets"] == [-shift] * slots[1]["cursors"] and slots[1]["page_key"] == "key"
+    moved = render_side_by_side(store, {**selection, "epoch": 350}, "png", rendered, "key")
+    assert moved == [no_update] * 13 + [no_update] * 6  # an epoch step sends nothing
+
+
+def test_a_side_by_side_figure_at_the_epoch_is_drawn_again_for_each_epoch(compare_page):
+    from workbench.pages.compare import render_side_by_side
+    store, seed0, seed1 = compare_page
+    selection = {"variant": seed0, "compare": [seed1], "epoch": 250, "side": "embedding_fourier_norms"}
+    first = render_side_by_side(store, selection, "png", None, '["key"]@250')
+    assert first[12]["per_epoch"] and first[13]["page_key"] == '["key"]'  # the side key holds the epoch
+    then = render_side_by_side(store, {**selection, "epoch": 300}, "png", first[12], '["key"]@300')
+    assert "300" in slot_figure(then[0])["layout"]["title"]["text"]
 
 
 def test_switching_the_side_by_side_figure_redraws_its_slots_with_their_own_axes_and_clicks(compare_page):
     from workbench.pages.compare import render_side_by_side
     store, seed0, seed1 = compare_page
     selection = {"variant": seed0, "compare": [seed1], "epoch": 250}
-    first = render_side_by_side(store, {**selection, "side": "embedding_fourier_norms"}, "png", None)
-    then = render_side_by_side(store, {**selection, "side": "cluster_sizes"}, "png", first[12])
+    first = render_side_by_side(store, {**selection, "side": "embedding_fourier_norms"}, "png", None, "a")
+    then = render_side_by_side(store, {**selection, "side": "cluster_sizes"}, "png", first[12], "b")
     bars, sizes = slot_figure(first[0]), slot_figure(then[0])
     assert bars["layout"]["uirevision"] != sizes["layout"]["uirevision"], "a new figure starts from its own axes"
     assert first[0].children[0].children.id["click"] == "frequency" and then[0].children[0].children.id["click"] == "epoch"

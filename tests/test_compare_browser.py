@@ -7,7 +7,7 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
-from browser import ServedApp
+from browser import ServedApp, answers_since, install_timing, settled
 from second_seed import second_seed
 from test_app_browser import (click_data_point, figure_title, graph_element, open_page, query, severe_console_errors,
                               wait_for)
@@ -18,9 +18,10 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
-def served(tiny_analyzed):
+def served(tiny_analyzed, browser):
     store, seed0 = tiny_analyzed
     seed1 = second_seed(store)
+    install_timing(browser)
     app = ServedApp(store.root)
     yield app, store, str(seed0), str(seed1)
     app.close()
@@ -36,6 +37,11 @@ def layout_of(driver, name) -> dict:
 def cursor(driver, name, i=0):
     shapes = layout_of(driver, name)["shapes"]
     return shapes[i] if len(shapes) > i else None
+
+
+def into_view(driver, name):
+    """Scroll figure `name` into view: one below the fold moves its cursors only once it can be seen."""
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", graph_element(driver, name))
 
 
 def onset(store, variant) -> int:
@@ -65,9 +71,50 @@ def test_clicking_an_overlay_point_moves_the_epoch_and_every_cursor(served, brow
     click_data_point(browser, "compare-loss", 2, 150)  # seed 1's train loss at epoch 150 (a checkpoint)
     wait_for(browser, lambda d: query(d).get("epoch") == "150", "the click did not set the epoch")
     for name in ("compare-loss", "compare-accuracy", "compare-clusters", "compare-side-0", "compare-side-1"):
+        into_view(browser, name)
         wait_for(browser, lambda d, name=name: cursor(d, name) == 150, f"the cursor of {name} did not move")
+    into_view(browser, "compare-trajectory")
     wait_for(browser, lambda d: "epoch 150 ringed" in (figure_title(d, "compare-trajectory") or ""))
     assert query(browser)["compare"] == seed1
+
+
+def ring_epochs(driver) -> list:
+    """The epochs the shared trajectory's rings mark (one per variant and plane; None for a ring
+    not drawn on its path's point at that epoch)."""
+    return driver.execute_script("""
+        const data = arguments[0]._fullData;  // (decoded: typed arrays arrive base64-encoded in .data)
+        return data.map((t, i) => [t, data[i - 1]]).filter(([t]) => t.name.endsWith(' now')).map(([ring, path]) => {
+            const epoch = Array.from(ring.customdata)[0], at = Array.from(path.customdata).indexOf(epoch);
+            return at >= 0 && Array.from(ring.x)[0] === Array.from(path.x)[at]
+                && Array.from(ring.y)[0] === Array.from(path.y)[at] ? epoch : null;
+        });""", graph_element(driver, "compare-trajectory"))
+
+
+def test_an_epoch_step_moves_every_compare_cursor_without_asking_the_server_for_a_figure(served, browser):
+    app, store, seed0, seed1 = served
+    epochs = store.checkpoint_epochs(VariantRef.parse(seed0))
+    names = ("compare-loss", "compare-accuracy", "compare-side-0", "compare-side-1")
+    open_page(browser, app.url, "/compare", variant=seed0, epoch=250, compare=seed1)
+    wait_for(browser, lambda d: all(cursor(d, name) == 250 for name in names) and set(ring_epochs(d)) == {250},
+             "the figures were not drawn at epoch 250")
+    wait_for(browser, lambda d: settled(d, 0) is not None, "the page did not settle")
+    start = browser.execute_script("return performance.now();")
+    browser.find_element(By.TAG_NAME, "body").send_keys(Keys.ARROW_RIGHT)
+    after = epochs[epochs.index(250) + 1]
+    wait_for(browser, lambda d: cursor(d, "compare-loss") == after, "the cursor on screen did not move")
+    wait_for(browser, lambda d: settled(d, start) is not None, "the step did not settle")
+    assert set(ring_epochs(browser)) == {250}    # below the fold: left as it is until it can be seen
+    for name in names:
+        into_view(browser, name)
+        wait_for(browser, lambda d, name=name: cursor(d, name) == after, f"the cursor of {name} did not move")
+    into_view(browser, "compare-trajectory")
+    wait_for(browser, lambda d: set(ring_epochs(d)) == {after}, "the trajectory's rings did not move")
+    assert f"epoch {after} ringed" in figure_title(browser, "compare-trajectory")
+    wait_for(browser, lambda d: settled(d, start) is not None, "the page did not settle")
+    asked = [answer["output"] for answer in answers_since(browser, start)]
+    assert any("selection.data" in output for output in asked)          # the selection moved on the server,
+    assert not [o for o in asked if "wb-graph" in o or "run-header" in o]  # nothing else: no figure, no header
+    assert not severe_console_errors(browser)
 
 
 def test_aligning_on_onset_puts_both_onsets_at_zero_and_a_click_picks_that_seeds_epoch(served, browser):

@@ -1,6 +1,29 @@
-/* Summary figures' epoch cursors move here, in the browser: an epoch step sends no request for
-   them (workbench/pages/_common.py, FigurePage.register). A summary is drawn by the server for
-   its page key - the selection without the epoch - and only a new key asks the server again. */
+/* Epoch cursors move here, in the browser: an epoch step sends no request for the figures that
+   show one (summaries of a FigurePage, workbench/pages/_common.py; Compare's overlays, side by
+   side and shared trajectory, workbench/pages/compare.py). Such a figure is drawn by the server
+   for its page key - the selection without the epoch - and only a new key asks the server again.
+   What the server drew is described in a store beside the figure ("rendered"): {page_key,
+   cursors: how many cursor shapes lead layout.shapes, offsets: per cursor, its epoch minus the
+   selected one's (runs aligned on their own onsets), rings: markers that ring the checkpoint
+   nearest the epoch on a path ([{trace, epochs, x, y}]), title: [before, after] the epoch}. */
+const MARGIN = 100;  // px beyond the window that count as on screen (as assets/lazy.js)
+const offscreen = new WeakMap();  // graph element -> {id, rendered} of the store that moves its cursors
+let seen = null;
+const observer = function () {
+    seen = seen || new IntersectionObserver(function (entries) {
+        for (const entry of entries) {
+            const waiting = offscreen.get(entry.target);
+            if (!entry.isIntersecting || !waiting) { continue; }
+            seen.unobserve(entry.target);
+            offscreen.delete(entry.target);
+            const clientside = window.dash_clientside;
+            if (clientside.set_props) {  // the same store again, newly stamped: its cursors move now
+                clientside.set_props(waiting.id, {data: Object.assign({}, waiting.rendered, {seen: performance.now()})});
+            }
+        }
+    }, {rootMargin: MARGIN + "px 0px"});
+    return seen;
+};
 window.dash_clientside = Object.assign({}, window.dash_clientside, {
     workbench: {
         pageKey: function (selection) {
@@ -8,31 +31,86 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
             return JSON.stringify(Object.keys(s).filter(function (k) { return k !== "epoch"; }).sort()
                 .map(function (k) { return [k, s[k]]; }));
         },
-        // The page key store: a new value only when something but the epoch changed.
-        newPageKey: function (selection, before) {
-            const key = window.dash_clientside.workbench.pageKey(selection);
+        // The page key store: a new value only when something but the epoch changed (or the epoch
+        // too, while what is drawn follows it: `rendered.per_epoch`).
+        newPageKey: function (selection, before, rendered) {
+            let key = window.dash_clientside.workbench.pageKey(selection);
+            if (rendered && rendered.per_epoch) { key += "@" + (selection || {}).epoch; }
             return key === before ? window.dash_clientside.no_update : key;
         },
-        // A summary drawn for this page key: its cursors to the selected epoch, when the selection
-        // moves and when the server's drawing lands (a step taken while it was drawn is not lost).
-        moveCursor: function (selection, rendered, figure) {
-            const none = window.dash_clientside.no_update;
-            const epoch = selection ? selection.epoch : null;
-            const n = rendered ? rendered.cursors || 0 : 0;
-            const shapes = figure && figure.layout && figure.layout.shapes;
-            if (!n || epoch === null || epoch === undefined || !shapes || shapes.length < n ||
-                rendered.page_key !== window.dash_clientside.workbench.pageKey(selection)) {
+        // The checkpoint of `epochs` (sorted) nearest `epoch`, ties to the earlier (`selection.snap`).
+        nearest: function (epochs, epoch) {
+            let best = 0;
+            for (let i = 1; i < epochs.length; i++) {
+                if (Math.abs(epochs[i] - epoch) < Math.abs(epochs[best] - epoch)) { best = i; }
+            }
+            return best;
+        },
+        // A figure drawn for this page key: its cursors (and rings, and title) to the selected
+        // epoch, when the selection moves and when the server's drawing lands (a step taken while
+        // it was drawn is not lost). A figure off screen is left as it is until it scrolls into
+        // view (`later`): Plotly redraws only what can be seen.
+        moveCursor: function (selection, rendered, figure, output) {
+            const wb = window.dash_clientside.workbench, none = window.dash_clientside.no_update;
+            const context = window.dash_clientside.callback_context;
+            if (wb.later(output || (context && context.outputs_list), context && context.inputs_list[1], rendered)) {
                 return none;
             }
-            const patch = new window.dash_clientside.Patch();
+            const epoch = selection ? selection.epoch : null;
+            const n = rendered ? rendered.cursors || 0 : 0, rings = rendered ? rendered.rings || [] : [];
+            const shapes = (figure && figure.layout && figure.layout.shapes) || [];
+            if ((!n && !rings.length) || epoch === null || epoch === undefined || !figure || shapes.length < n ||
+                rendered.page_key !== wb.pageKey(selection)) {
+                return none;
+            }
+            const patch = new window.dash_clientside.Patch(), offsets = rendered.offsets || [];
             let moved = false;
             for (let i = 0; i < n; i++) {
-                if (shapes[i].x0 !== epoch || shapes[i].x1 !== epoch) {
-                    patch.assign(["layout", "shapes", i, "x0"], epoch).assign(["layout", "shapes", i, "x1"], epoch);
+                const x = epoch - (offsets[i] || 0);
+                if (shapes[i].x0 !== x || shapes[i].x1 !== x) {
+                    patch.assign(["layout", "shapes", i, "x0"], x).assign(["layout", "shapes", i, "x1"], x);
                     moved = true;
                 }
             }
+            for (const ring of rings) {
+                const i = wb.nearest(ring.epochs, epoch), trace = figure.data[ring.trace] || {};
+                if (!trace.customdata || trace.customdata[0] !== ring.epochs[i]) {
+                    patch.assign(["data", ring.trace, "x"], [ring.x[i]]).assign(["data", ring.trace, "y"], [ring.y[i]])
+                        .assign(["data", ring.trace, "customdata"], [ring.epochs[i]]);
+                    moved = true;
+                }
+            }
+            if (moved && rendered.title) {
+                patch.assign(["layout", "title", "text"], rendered.title[0] + epoch + rendered.title[1]);
+            }
             return moved ? patch.build() : none;
+        },
+        // The same for the graphs a pattern id matches (a list, as Dash passes them).
+        moveCursors: function (selection, rendered, figures) {
+            const wb = window.dash_clientside.workbench, context = window.dash_clientside.callback_context;
+            const outputs = (context && context.outputs_list) || [];
+            return (figures || []).map(function (figure, i) {
+                return wb.moveCursor(selection, rendered, figure, outputs[i] || {});
+            });
+        },
+        // True when the graph of `output` ({id, property}) is off screen: its store `rendered`
+        // ({id}) is then touched once the graph comes into view, which moves its cursors.
+        later: function (output, renderedInput, rendered) {
+            if (!output || !output.id || !renderedInput || !("IntersectionObserver" in window)) { return false; }
+            const el = document.getElementById(window.dash_clientside.workbench.stringId(output.id));
+            if (!el) { return false; }
+            const box = el.getBoundingClientRect();
+            if (box.height > 0 && box.bottom > -MARGIN && box.top < window.innerHeight + MARGIN) { return false; }
+            offscreen.set(el, {id: renderedInput.id, rendered: rendered});
+            observer().observe(el);
+            return true;
+        },
+        // A component id as Dash writes it in the page: a dict id as JSON with its keys sorted.
+        stringId: function (id) {
+            if (typeof id !== "object") { return id; }
+            return "{" + Object.keys(id).sort().map(function (k) {
+                return JSON.stringify(k) + ":" + JSON.stringify(id[k]);
+            }).join(",") + "}";
         }
     }
 });

@@ -18,7 +18,7 @@ import dash
 import dash_bootstrap_components as dbc
 import numpy as np
 import plotly.graph_objects as go
-from dash import ClientsideFunction, Input, Output, State, dcc, html
+from dash import ALL, ClientsideFunction, Input, Output, State, dcc, html
 
 from workbench import figures, live
 from workbench.caching import StampedMemo
@@ -81,8 +81,28 @@ def page_key_id(page: str) -> str:
     return f"{page}-page-key"
 
 
+def register_page_key(app: dash.Dash, key: str, rendered=None) -> None:
+    """The store `key` holds the selection without its epoch (assets/cursor.js `newPageKey`); with
+    `rendered` (a store's id), with the epoch too while that store says `per_epoch`."""
+    app.clientside_callback(ClientsideFunction("workbench", "newPageKey"), Output(key, "data"),
+                            Input("selection", "data"), State(key, "data"),
+                            *([State(rendered, "data")] if rendered is not None else []))
+
+
+def register_cursor(app: dash.Dash, graph: dict, rendered: dict) -> None:
+    """Graph `graph`'s cursors follow the selected epoch in the browser (assets/cursor.js
+    `moveCursor`), as the store `rendered` beside it describes them. A pattern id with ALL in it
+    moves every graph it matches."""
+    many = any(value is ALL for value in graph.values())
+    app.clientside_callback(ClientsideFunction("workbench", "moveCursors" if many else "moveCursor"),
+                            Output(graph, "figure", allow_duplicate=True),
+                            Input("selection", "data"), Input(rendered, "data"), State(graph, "figure"),
+                            prevent_initial_call=True)
+
+
 def rendered_id(name: str) -> dict:
-    """The store of what summary `name` shows: {"key", "cursors", "epoch"} (see `FigurePage.summary`)."""
+    """The store of what summary `name` shows: {"key", "cursors", "epoch", "page_key"} (see
+    `FigurePage.summary`; assets/cursor.js reads it)."""
     return {"type": "wb-rendered", "name": name}
 
 
@@ -206,10 +226,7 @@ class FigurePage:
         def draw() -> dict:  # lines a live run may extend travel as plain lists (`_extend`)
             built = safe_figure(ref, lambda: spec.build(store, ref, selection))
             return _extend.as_plain_lists(built, for_browser(built))
-        stamp = None if kept is None else _files_stamp(store, ref, selection)
-        if stamp is None:
-            return draw()
-        return _FIGURES.get((str(store.root), self.page, spec.name, kept), stamp, draw)
+        return draw() if kept is None else kept_figure(store, selection, (self.page, spec.name, kept), draw)
 
     def summary(self, store: Store, spec: FigureSpec, selection, *values_and_rendered, page_key=None) -> list:
         """One summary: [the figure when its key (variant and `depends`) or what it reads changed;
@@ -234,7 +251,7 @@ class FigurePage:
         if epoch is None:
             figure = self.figure(store, spec, selection)
         else:  # drawn once per key for every user, each gets a copy with the cursors at their epoch
-            figure = _at_epoch(self.figure(store, spec, selection, kept=tuple(key)), epoch)
+            figure = cursors_at(self.figure(store, spec, selection, kept=tuple(key)), epoch)
         return [figure, caption(figure), {"key": key, "cursors": cursor_count(figure), "epoch": epoch,
                                           "stamp": stamp, "lines": _extend.lines(figure), "page_key": page_key}]
 
@@ -290,19 +307,14 @@ class FigurePage:
         (what changed is read from disk, not from it)."""
         control_inputs = [Input(cid, prop) for cid, prop in self.controls.values()]
         if self.summary_specs:  # an epoch step moves summary cursors in the browser (assets/cursor.js)
-            key = page_key_id(self.page)
-            app.clientside_callback(ClientsideFunction("workbench", "newPageKey"), Output(key, "data"),
-                                    Input("selection", "data"), State(key, "data"))
+            register_page_key(app, page_key_id(self.page))
         for spec in self.summary_specs:
             name = self._name(spec)
             app.callback(Output(graph_id(name, spec.selects), "figure"), Output(caption_id(name), "children"),
                          Output(rendered_id(name), "data"), Input(page_key_id(self.page), "data"), Input("live", "data"),
                          *control_inputs, State("selection", "data"), State(rendered_id(name), "data"),
                          )(lambda page_key, _live, *rest, spec=spec: self._summary_for(store, spec, page_key, *rest))
-            app.clientside_callback(ClientsideFunction("workbench", "moveCursor"),
-                                    Output(graph_id(name, spec.selects), "figure", allow_duplicate=True),
-                                    Input("selection", "data"), Input(rendered_id(name), "data"),
-                                    State(graph_id(name, spec.selects), "figure"), prevent_initial_call=True)
+            register_cursor(app, graph_id(name, spec.selects), rendered_id(name))
         for spec in self.detail_specs:
             name = self._name(spec)
             outputs = [Output(graph_id(name, spec.selects), "figure"), Output(caption_id(name), "children"),
@@ -338,10 +350,19 @@ def _files_stamp(store: Store, ref: VariantRef | None, selection: dict) -> tuple
         return None
 
 
-def _at_epoch(figure: dict, epoch: int) -> dict:
-    """A copy of a kept summary figure with its cursors at `epoch` (only what the cursors change is copied)."""
+def kept_figure(store: Store, selection: dict, key: tuple, draw: Callable[[], dict]) -> dict:
+    """`draw()` (a figure as sent to the browser; read-only), drawn once per `key` (what it shows:
+    page, figure, selection) for every user while the files of the variants `selection` names are
+    unchanged (`_FIGURES`); drawn every time when those are unknown."""
+    stamp = _files_stamp(store, ref_of(selection), selection)
+    return draw() if stamp is None else _FIGURES.get((str(store.root), *key), stamp, draw)
+
+
+def cursors_at(figure: dict, epoch: int, offsets=()) -> dict:
+    """A copy of a kept figure with its cursors at `epoch` (each minus its offset, `move_cursor`;
+    only what the cursors change is copied)."""
     n = cursor_count(figure)
     if not n:
         return figure
     layout = {**figure["layout"], "shapes": [dict(shape) for shape in figure["layout"]["shapes"]]}
-    return move_cursor({**figure, "layout": layout}, epoch, n)
+    return move_cursor({**figure, "layout": layout}, epoch, n, offsets)

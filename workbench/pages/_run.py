@@ -4,7 +4,7 @@ shading on every summary figure), the selection's notices (an unknown variant, a
 neuron) and the browser tab's title, "page · family/id"."""
 from __future__ import annotations
 
-from dash import Input, Output, dcc, html
+from dash import Input, Output, State, dcc, html
 
 from workbench.analyzers.dynamics import run_phases
 from workbench.errors import UserError
@@ -76,15 +76,23 @@ def layout() -> html.Div:
     return html.Div(className="wb-run-header", children=[
         html.Div(id="run-header", className="d-flex flex-wrap align-items-baseline"),
         html.Div(id="selection-error", className="small text-danger fw-semibold"),
-        dcc.Store(id="run-title"), dcc.Store(id="run-title-shown")])
+        dcc.Store(id="run-variant"), dcc.Store(id="run-title"), dcc.Store(id="run-title-shown")])
 
 
 def register(app, store: Store, pages) -> None:
+    # What the header and the title show depends on the variant, not the epoch: an epoch step
+    # asks nothing of them (the store `run-variant` changes only with the variant, in the browser).
+    app.clientside_callback(
+        """function(selection, before) {
+            const variant = (selection && selection.variant) || null;
+            return variant === before ? window.dash_clientside.no_update : variant;
+        }""",
+        Output("run-variant", "data"), Input("selection", "data"), State("run-variant", "data"))
     # Live too: a training run's status and checkpoints change under it.
-    app.callback(Output("run-header", "children"), Input("selection", "data"), Input("live", "data"))(
-        lambda selection, _live: header(store, selection))
-    app.callback(Output("run-title", "data"), Input("url", "pathname"), Input("selection", "data"))(
-        lambda pathname, selection: tab_title(page_name(pages, pathname), selection))
+    app.callback(Output("run-header", "children"), Input("run-variant", "data"), Input("live", "data"))(
+        lambda variant, _live: header(store, {"variant": variant}))
+    app.callback(Output("run-title", "data"), Input("url", "pathname"), Input("run-variant", "data"))(
+        lambda pathname, variant: tab_title(page_name(pages, pathname), {"variant": variant}))
     # The tab's title: set in the browser (a public clientside callback; Dash's own `title` is fixed).
     app.clientside_callback(
         """function(title) {

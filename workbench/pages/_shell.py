@@ -241,13 +241,20 @@ def sync_selection(store: Store, search, variant, slider_epoch, typed_epoch, _pr
     # mounting (each announces its empty clickData, which triggers this callback as a "click").
     unchanged = trigger in (None, "url") or state == current
     notice = " ".join(errors) if errors else (dash.no_update if unchanged else "")
+    now = [state["variant"], len(epochs), epochs[-1] if epochs else None]
+    if (trigger in ("epoch-prev", "epoch-next", "epoch-slider", "epoch-input") and now == shown
+            and {**current, "epoch": None} == {**state, "epoch": None}):
+        # An epoch step: only what shows the epoch is sent; the browser keeps the rest (the slider's
+        # marks, the other controls and their options), and Dash has that much less to redraw.
+        return (sel.to_query(state), state, *[dash.no_update] * 4, state["epoch"], state["epoch"], readout,
+                *[dash.no_update] * 7, notice, dash.no_update)
     return (sel.to_query(state), state, state["variant"], epochs[0] if epochs else 0,
             epochs[-1] if epochs else 1, sel.slider_marks(epochs), state["epoch"], state["epoch"], readout,
             state["neuron"],
             state["head"], [{"label": f"head {h}", "value": h} for h in range(n_heads)],
             sel.pair_text(state.get("input"), p), [{"label": "full grid", "value": ""}]
             + [{"label": name, "value": name} for name in probes], state.get("probe") or "", state["compare"],
-            notice, [state["variant"], len(epochs), epochs[-1] if epochs else None])
+            notice, now)
 
 
 def list_reports(store: Store) -> list:

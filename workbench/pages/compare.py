@@ -6,23 +6,26 @@ Every figure shares the epoch cursor (side by side can instead put each variant'
 same point relative to its grokking onset); clicking any of them sets the epoch."""
 from __future__ import annotations
 
+import json
+
 import dash
 import dash_bootstrap_components as dbc
 import numpy as np
 from dash import ALL, Input, Output, State, dcc, html
+from dash.exceptions import PreventUpdate
 
 from workbench import compare
 from workbench.analyzers import OPTIONAL
 from workbench.errors import UserError
 from workbench.figures import load, message_figure, safe_figure
-from workbench.pages import _patches
-from workbench.pages._common import (caption, caption_id, card, catalog_figure, cursor_count, for_browser, graph_config,
-                                     graph_id)
+from workbench.pages._common import (caption, caption_id, card, catalog_figure, cursor_count, cursors_at, for_browser,
+                                     graph_config, graph_id, kept_figure, page_key_id, register_cursor,
+                                     register_page_key, rendered_id)
 from workbench.pages._differences import differences
 from workbench.phases import ONSET_RULE
 from workbench.renderers import CATALOG
 from workbench.renderers.compare import metric_overlay, shared_trajectory_paths
-from workbench.renderers.cursor import move_cursor
+from workbench.renderers.cursor import move_rings
 from workbench.selection import MAX_COMPARED, compared, parse_query, to_query
 from workbench.store import VariantRef
 from workbench.vocabulary import PARAMETER_GROUPS
@@ -40,6 +43,11 @@ SLOTS = range(MAX_COMPARED)
 DEFAULTS = {"align": "epoch", "cursors": "shared", "side": "loss_curves"}  # the modes when the URL names none
 CHOICES = {"align": ("epoch", "onset"), "cursors": ("shared", "onset"), "side": tuple(SIDE_BY_SIDE)}
 MODE_CONTROLS = {"align": "compare-align", "cursors": "compare-side-cursor", "side": "compare-side-kind"}
+# Every figure's epoch marks move in the browser (assets/cursor.js), as the store beside it says
+# (`rendered_id`); the server draws a figure again only for a new page key: the selection without
+# its epoch (`SIDE_KEY`: with it too while side by side shows a figure at the epoch).
+PAGE, SIDE_KEY = "compare", "compare-side-key"
+RENDERED = [f"compare-{name}" for name in OVERLAYS] + [f"compare-side-{i}" for i in SLOTS] + ["compare-trajectory"]
 
 
 def side_options(store, variants: list[str]) -> list[dict]:
@@ -90,29 +98,36 @@ def layout(store, config, **_variables):
         dbc.Row([card("compare-trajectory", "Parameter or output paths in one PCA frame", config, width=12)]),
         html.H5("Differences"),
         html.Div(id="compare-differences"),
-        dcc.Store(id="compare-overlays-rendered"), dcc.Store(id="compare-side-rendered"),
-        dcc.Store(id="compare-details"), dcc.Store(id="compare-differences-shown")])
+        dcc.Store(id=page_key_id(PAGE)), dcc.Store(id=SIDE_KEY), dcc.Store(id="compare-side-rendered"),
+        *[dcc.Store(id=rendered_id(name)) for name in RENDERED], dcc.Store(id="compare-differences-shown")])
 
 
-def render_overlays(store, selection, rendered):
-    """Every overlay: rebuilt when the variants or the alignment change, else its cursors move."""
+def render_overlays(store, selection, rendered, page_key=None):
+    """Every overlay: drawn when the variants or the alignment change (once per such key for every
+    user, `kept_figure`), else nothing is sent: the browser moves the cursors (each by its run's
+    onset offset, aligned). `rendered`: the overlays' stores, as `rendered_id` holds them."""
     variants, epoch, align = compared(selection), (selection or {}).get("epoch"), mode(selection, "align")
     key = [variants, align]
-    if rendered and rendered.get("key") == key and epoch is not None:
-        return ([move_cursor(dash.Patch(), epoch, len(rendered["offsets"][name]), rendered["offsets"][name])
-                 for name in OVERLAYS] + [dash.no_update] * (len(OVERLAYS) + 1))
+    rendered = [r if isinstance(r, dict) else {} for r in (rendered or [None] * len(OVERLAYS))]
+    if all(r.get("key") == key for r in rendered):
+        return [dash.no_update] * (2 * len(OVERLAYS)) + [
+            dash.no_update if r.get("page_key") == page_key else {**r, "page_key": page_key} for r in rendered]
     onsets = compare.grokking_onsets(store, variants)
-    figures = []
-    for name in OVERLAYS:
+
+    def draw(name):
         data = compare.overlay_data(name, variants, lambda v, reads: load(store, VariantRef.parse(v), reads, {}),
                                     onsets)
         if not data["variants"]:
             hint = f"run  workbench analyze {' '.join(variants)}" if variants else "pick variants in the sidebar"
-            figures.append(message_figure(f"Nothing to overlay yet: {hint}"))
-        else:
-            figures.append(metric_overlay(data, epoch, metric=name, align=align))
-    offsets = {name: (f.layout.meta or {}).get("cursor_offsets", []) for name, f in zip(OVERLAYS, figures)}
-    return figures + [caption(f) for f in figures] + [{"key": key, "offsets": offsets}]
+            return for_browser(message_figure(f"Nothing to overlay yet: {hint}"))
+        return for_browser(metric_overlay(data, epoch, metric=name, align=align))
+    figures, stores = [], []
+    for name in OVERLAYS:
+        figure = kept_figure(store, selection or {}, (PAGE, name, json.dumps(key)), lambda name=name: draw(name))
+        offsets = (figure["layout"].get("meta") or {}).get("cursor_offsets", [])
+        figures.append(figure if epoch is None else cursors_at(figure, epoch, offsets))
+        stores.append({"key": key, "cursors": cursor_count(figure), "offsets": offsets, "page_key": page_key})
+    return figures + [caption(f) for f in figures] + stores
 
 
 def side_card(i: int, config: dict, click: str | None, figure=None, text: str = "") -> dbc.Col:
@@ -124,10 +139,21 @@ def side_card(i: int, config: dict, click: str | None, figure=None, text: str = 
     return column
 
 
-def _side_figure(store, variant, kind, selection, primes, shift=0):
+def _side_figure(store, variant, kind, selection, primes, shift=0, side_key=None):
     """`kind` for one variant with its cursor at the selected epoch + `shift` (its onset offset
     in per-variant mode); its click ids are shifted back, so a click picks the equivalent
-    epoch of the selected variant. Its own `uirevision`: switching the figure resets the axes."""
+    epoch of the selected variant. Its own `uirevision`: switching the figure resets the axes.
+    Drawn once per side key (what it shows) for every user (`kept_figure`)."""
+    def draw():
+        return _draw_side_figure(store, variant, kind, selection, primes, shift)
+    epoch = selection.get("epoch")
+    if side_key is None or epoch is None:
+        return draw()
+    figure = kept_figure(store, selection, (PAGE, "side", variant, side_key, shift), draw)
+    return figure if CATALOG[kind].kind != "summary" else cursors_at(figure, epoch, [-shift] * cursor_count(figure))
+
+
+def _draw_side_figure(store, variant, kind, selection, primes, shift=0):
     ref = VariantRef.parse(variant)
     own = {**selection, "variant": variant, "epoch": (selection.get("epoch") or 0) + shift}
     figure = safe_figure(ref, lambda: catalog_figure(kind)(store, ref, own))
@@ -155,33 +181,43 @@ def mode(selection, key: str) -> str:
     return value if value in CHOICES[key] else DEFAULTS[key]
 
 
-def render_side_by_side(store, selection, download_format, rendered):
+def page_key_of(side_key: str | None) -> str | None:
+    """The page key in a side-by-side key (which ends "@<epoch>" while the figure follows the epoch;
+    a page key, JSON, ends in "]")."""
+    return side_key[:side_key.rindex("]") + 1] if isinstance(side_key, str) and "]" in side_key else side_key
+
+
+def render_side_by_side(store, selection, download_format, rendered, side_key=None):
     """The chosen catalog figure for each variant in its own column: one shared epoch cursor, or
     per-variant cursors at the same point relative to each variant's grokking onset. A new
-    figure kind or new variants redraw the slots (each graph's id carries its figure's click);
-    a new epoch only moves the summaries' cursors."""
+    figure kind or new variants redraw the slots (each graph's id carries its figure's click), as
+    does a new epoch for a figure at the epoch (`per_epoch`: the side key then holds the epoch); a
+    summary's cursors move in the browser. Returns the slots' cards and classes, what is drawn
+    ({key, per_epoch}) and each slot's store for the browser's cursors (`rendered_id`)."""
     selection = selection or {}
     variants, epoch = compared(selection), selection.get("epoch")
     kind, cursor_mode = mode(selection, "side"), mode(selection, "cursors")
-    key = [variants, kind, cursor_mode]
+    key, page_key = [variants, kind, cursor_mode], page_key_of(side_key)
+    per_epoch = CATALOG[kind].kind != "summary"
     n = len(variants)
-    no_patch = [[dash.no_update] for _ in SLOTS]  # each slot holds exactly one graph
-    if rendered and rendered.get("key") == key and epoch is not None and CATALOG[kind].kind == "summary":
-        counts, shifts = rendered["cursors"], rendered["shifts"]
-        patches = [[move_cursor(dash.Patch(), epoch + shifts[i], counts[i])] if i < n else no_patch[i]
-                   for i in SLOTS]
-        return [dash.no_update] * (2 * len(SLOTS) + 1) + patches
+    rendered = rendered if isinstance(rendered, dict) else {}
+    if rendered.get("key") == key and not per_epoch and epoch is not None:
+        slots = rendered.get("slots") or [{} for _ in SLOTS]
+        return [dash.no_update] * (2 * len(SLOTS) + 1) + [
+            dash.no_update if slot.get("page_key") == page_key else {**slot, "page_key": page_key} for slot in slots]
     primes = {v: compare.prime(store, v) for v in variants}
     shifts = (compare.onset_offsets(compare.grokking_onsets(store, variants), variants) if cursor_mode == "onset"
               else [0] * n)
-    figures = [_side_figure(store, variants[i], kind, selection, primes, shifts[i]) if i < n
+    figures = [_side_figure(store, variants[i], kind, selection, primes, shifts[i], side_key) if i < n
                else for_browser(message_figure("")) for i in SLOTS]
     config = graph_config(download_format)
     cards = [side_card(i, config, CATALOG[kind].click, figures[i], caption(figures[i])) for i in SLOTS]
     width = 12 if n == 1 else 6 if n == 2 else 4                     # three per row at most
     classes = [f"col-12 col-lg-{width}" if i < n else "d-none" for i in SLOTS]
-    counts = [cursor_count(f) for f in figures]
-    return cards + classes + [{"key": key, "cursors": counts, "shifts": shifts}] + no_patch
+    counts = [0 if per_epoch else cursor_count(f) for f in figures]
+    slots = [{"cursors": counts[i], "offsets": [-shifts[i]] * counts[i] if i < n else [], "page_key": page_key}
+             for i in SLOTS]
+    return cards + classes + [{"key": key, "per_epoch": per_epoch, "slots": slots}] + slots
 
 
 def sync_modes(store, selection, align, cursors, side):
@@ -202,25 +238,36 @@ def modes_to_url(align, cursors, side, search):
     return query if query != (search or "") else dash.no_update
 
 
-def render_trajectory(store, selection, group, shown):
-    """All compared paths projected into one PCA basis fitted on all their checkpoints; sent as
-    what changed since the browser's copy (on an epoch step, the marker of the epoch)."""
+def render_trajectory(store, selection, group, rendered, page_key=None):
+    """All compared paths projected into one PCA basis fitted on all their checkpoints: drawn for
+    new variants or a new group (once per such key for every user, `kept_figure`, its rings then
+    moved to this epoch); an epoch step moves the rings in the browser (their positions for every
+    checkpoint are in the store beside it, `rendered_id`)."""
     variants = compared(selection)
-    if not variants:
-        figure = message_figure("No variant yet: run `workbench demo`")
-    else:
+    key = [variants, group]
+    rendered = rendered if isinstance(rendered, dict) else {}
+    if rendered.get("key") == key and (selection or {}).get("epoch") is not None:
+        return dash.no_update, dash.no_update, (
+            dash.no_update if rendered.get("page_key") == page_key else {**rendered, "page_key": page_key})
+    epoch = (selection or {}).get("epoch")
+
+    def draw() -> dict:
+        if not variants:
+            return for_browser(message_figure("No variant yet: run `workbench demo`"))
         try:
             data = compare.shared_trajectory(store, [VariantRef.parse(v) for v in variants], group)
-            figure = shared_trajectory_paths(data, (selection or {}).get("epoch"),
-                                             labels=compare.short_labels(variants))
+            return for_browser(shared_trajectory_paths(data, epoch, labels=compare.short_labels(variants)))
         except UserError as err:
-            figure = message_figure(str(err))
-    figure = for_browser(figure)
-    before = shown if isinstance(shown, dict) else {}
-    sent, prints = _patches.update(figure, before.get("figure"))
-    text = caption(figure)
-    return sent, (dash.no_update if sent is not figure and before.get("caption") == text else text), \
-        {"figure": prints, "caption": text}
+            return for_browser(message_figure(str(err)))
+    figure = kept_figure(store, selection or {}, (PAGE, "trajectory", json.dumps(key)), draw)
+    # The rings' places travel in the store beside the figure, not twice.
+    meta = dict(figure["layout"].get("meta") or {})
+    rings = meta.pop("rings", [])
+    figure = {**figure, "layout": {**figure["layout"], "meta": meta}}
+    if epoch is not None and rings:  # drawn for another epoch (another user's): its rings at this one
+        figure = move_rings(figure, rings, epoch, meta.get("epoch_title"))
+    return figure, caption(figure), {"key": key, "rings": rings, "title": meta.get("epoch_title"),
+                                     "page_key": page_key}
 
 
 def render_differences(store, selection, shown):
@@ -235,27 +282,49 @@ def render_differences(store, selection, shown):
 
 
 def register(app, store) -> None:
+    key = page_key_id(PAGE)
+    register_page_key(app, key)
+    register_page_key(app, SIDE_KEY, "compare-side-rendered")
+    for name in RENDERED:
+        slot = name.startswith("compare-side-")
+        register_cursor(app, {"type": "wb-graph", "click": ALL, "name": name} if slot else graph_id(name),
+                        rendered_id(name))
+
+    def on_key(render):
+        """A callback asked when its key changed: `render(selection, *states, key)` (the selection is
+        its last state); nothing before the browser computed the key."""
+        def answer(key_value, *rest):
+            if key_value is None:
+                raise PreventUpdate
+            *states, selection = rest
+            return render(selection, *states, key_value)
+        return answer
     app.callback([Output(graph_id(f"compare-{name}"), "figure") for name in OVERLAYS]
                  + [Output(caption_id(f"compare-{name}"), "children") for name in OVERLAYS]
-                 + [Output("compare-overlays-rendered", "data")],
-                 Input("selection", "data"), State("compare-overlays-rendered", "data"))(
-        lambda *args: render_overlays(store, *args))
+                 + [Output(rendered_id(f"compare-{name}"), "data") for name in OVERLAYS],
+                 Input(key, "data"), *[State(rendered_id(f"compare-{name}"), "data") for name in OVERLAYS],
+                 State("selection", "data"))(
+        on_key(lambda selection, *rest: render_overlays(store, selection, list(rest[:-1]), rest[-1])))
     app.callback([Output({"type": "compare-slot", "index": i}, "children") for i in SLOTS]
                  + [Output({"type": "compare-slot", "index": i}, "className") for i in SLOTS]
                  + [Output("compare-side-rendered", "data")]
-                 + [Output({"type": "wb-graph", "click": ALL, "name": f"compare-side-{i}"}, "figure") for i in SLOTS],
-                 Input("selection", "data"), State("download-format", "value"),
-                 State("compare-side-rendered", "data"))(lambda *args: render_side_by_side(store, *args))
+                 + [Output(rendered_id(f"compare-side-{i}"), "data") for i in SLOTS],
+                 Input(SIDE_KEY, "data"), State("download-format", "value"), State("compare-side-rendered", "data"),
+                 State("selection", "data"))(
+        on_key(lambda selection, *rest: render_side_by_side(store, selection, *rest)))
     app.callback([Output(control, "value") for control in MODE_CONTROLS.values()]
                  + [Output("compare-side-kind", "options")],
-                 Input("selection", "data"), *[State(control, "value") for control in MODE_CONTROLS.values()])(
-        lambda *args: sync_modes(store, *args))
+                 Input(key, "data"), *[State(control, "value") for control in MODE_CONTROLS.values()],
+                 State("selection", "data"))(
+        on_key(lambda selection, *rest: sync_modes(store, selection, *rest[:-1])))
     app.callback(Output("url", "search", allow_duplicate=True),
                  *[Input(control, "value") for control in MODE_CONTROLS.values()], State("url", "search"),
                  prevent_initial_call=True)(modes_to_url)
     app.callback(Output(graph_id("compare-trajectory"), "figure"), Output(caption_id("compare-trajectory"), "children"),
-                 Output("compare-details", "data"), Input("selection", "data"), Input("compare-group", "value"),
-                 State("compare-details", "data"))(lambda *args: render_trajectory(store, *args))
+                 Output(rendered_id("compare-trajectory"), "data"), Input(key, "data"), Input("compare-group", "value"),
+                 State(rendered_id("compare-trajectory"), "data"), State("selection", "data"))(
+        on_key(lambda selection, *rest: render_trajectory(store, selection, *rest)))
     app.callback(Output("compare-differences", "children"), Output("compare-note", "children"),
-                 Output("compare-differences-shown", "data"), Input("selection", "data"),
-                 State("compare-differences-shown", "data"))(lambda *args: render_differences(store, *args))
+                 Output("compare-differences-shown", "data"), Input(key, "data"),
+                 State("compare-differences-shown", "data"), State("selection", "data"))(
+        on_key(lambda selection, shown, _page_key: render_differences(store, selection, shown)))

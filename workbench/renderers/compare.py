@@ -132,7 +132,7 @@ def shared_trajectory_paths(data: dict, epoch: int | None = None, *, labels: lis
         "", "", "One basis fitted on every compared checkpoint: paths that run side by side took the same route; "
         "where they part, the variants found different solutions.", height=460))
     fig.update_layout(legend=BOTTOM_LEGEND, margin=dict(b=110))
-    traces, cols = [], []
+    traces, cols, rings = [], [], []
     for i, (label, epochs, projection) in enumerate(zip(labels, data["epochs"], data["projection"])):
         epochs, projection = np.asarray(epochs), np.asarray(projection, dtype=np.float64)
         current, color = epoch_index(epochs, epoch), variant_color(i)
@@ -146,9 +146,14 @@ def shared_trajectory_paths(data: dict, epoch: int | None = None, *, labels: lis
                                      name=f"{label} now", legendgroup=label, showlegend=False,
                                      hovertemplate="current " + hover,
                                      marker=dict(size=15, color="rgba(0,0,0,0)", line=dict(color=color, width=3))))
+            rings.append({"trace": len(traces) - 1, "epochs": epochs.tolist(), "x": x.tolist(), "y": y.tolist()})
             cols += [col, col]
     fig.add_traces(traces, rows=[1] * len(traces), cols=cols)
     for col, (a, b) in enumerate(PLANES, start=1):
         fig.update_xaxes(title_text=f"PC{a} ({ratio[a - 1]:.0%} of shared variance)", row=1, col=col)
         fig.update_yaxes(title_text=f"PC{b} ({ratio[b - 1]:.0%} of shared variance)", row=1, col=col)
+    # Where the ring of the epoch can go, for a front end that moves it (`cursor.move_rings`: each
+    # ring trace and its path's checkpoints and points), and the title around the epoch.
+    fig.layout.meta = {**(fig.layout.meta or {}), "rings": rings,
+                       "epoch_title": [f"{what} in one PCA frame ({len(labels)} variants, epoch ", " ringed)"]}
     return finish(fig, click="epoch")

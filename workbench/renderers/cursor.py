@@ -5,7 +5,8 @@ package docstring). The one module that draws, moves and reads cursors and click
   summary figure; `finish` moves those shapes to the front of `layout.shapes` and records
   `meta = {"caption", "click", "cursor_shapes"}`.
 - `move_cursor` moves them in a `dash.Patch` (or in a figure dict) without re-rendering, each by
-  its own offset where a figure aligns several runs.
+  its own offset where a figure aligns several runs; `move_rings` moves the rings that mark the
+  epoch on a path (a trajectory) in a figure dict.
 - `clicked_id` reads the selected id (epoch, frequency, neuron, head or input) out of Dash
   `clickData`; `clicked` turns it into the selection change a click makes - of the kind the
   figure's catalog entry declares (`Renderer.click`), never anything else: a click on a bar at
@@ -102,6 +103,22 @@ def move_cursor(target: Any, epoch: int, n_shapes: int, offsets: Iterable[int] =
         target["layout"]["shapes"][i]["x0"] = epoch - offsets[i]
         target["layout"]["shapes"][i]["x1"] = epoch - offsets[i]
     return target
+
+
+def move_rings(figure: dict, rings: list[dict], epoch: int, title: list[str] | None = None) -> dict:
+    """A copy of a path figure (dict) with each ring - a one-point trace marking the checkpoint of a
+    path nearest `epoch` (`epoch_index`) - moved there: `rings` [{"trace", "epochs", "x", "y"}],
+    the ring trace's index and its path's checkpoints and points; `title` [before, after] the
+    epoch. What assets/cursor.js does in the browser on an epoch step."""
+    data = list(figure["data"])
+    for ring in rings:
+        i = epoch_index(ring["epochs"], epoch)
+        data[ring["trace"]] = {**data[ring["trace"]], "x": [ring["x"][i]], "y": [ring["y"][i]],
+                               "customdata": [ring["epochs"][i]]}
+    layout = dict(figure["layout"])
+    if title:
+        layout["title"] = {**layout.get("title", {}), "text": f"{title[0]}{int(epoch)}{title[1]}"}
+    return {**figure, "data": data, "layout": layout}
 
 
 def clicked_id(click_data: dict | None, x_fallback: bool = False) -> int | None:

@@ -126,8 +126,10 @@ def finite_or_none(values) -> np.ndarray:
 
 
 def message_figure(text: str) -> go.Figure:
-    """A blank figure that says why it is blank (what is missing, what to run); meta "missing"."""
-    fig = go.Figure()
+    """A blank figure that says why it is blank (what is missing, what to run); meta "missing".
+    Without a template: a message needs none, and plotly's default is 7 kB more per figure sent
+    (a page's placeholders are message figures)."""
+    fig = go.Figure(layout={"template": go.layout.Template()})
     fig.add_annotation(text=text, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False,
                        font={"size": 14, "color": "#6c757d"})
     fig.update_xaxes(visible=False)
