@@ -28,5 +28,6 @@ def test_an_unknown_variant_or_neuron_says_so_instead_of_silently_showing_anothe
     assert query(browser)["variant"] == str(ref)
     open_page(browser, app.url, "/neurons", variant=str(ref), neuron=9999)
     wait_for(browser, lambda d: query(d).get("neuron") == "511", "neuron 9999 was not clamped to the last neuron")
-    assert "512 MLP neurons" in browser.find_element(By.ID, "selection-error").text
+    wait_for(browser, lambda d: "512 MLP neurons" in d.find_element(By.ID, "selection-error").text,
+             "the clamped neuron went unmentioned")  # the notice may land after the URL
     assert "out of bounds" not in browser.find_element(By.TAG_NAME, "body").text
