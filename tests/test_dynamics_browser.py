@@ -42,7 +42,10 @@ def test_clicking_an_alert_or_a_point_moves_the_epoch(served, browser):
     alert.click()
     wait_for(browser, lambda d: query(d).get("epoch") == "400", "clicking the alert did not move the epoch")
     wait_for(browser, lambda d: cursor_x(d, "dynamics-series") == 400, "the series cursor did not follow")
+    # below the fold its cursor moves once it is in view (assets/cursor.js: Plotly redraws only what is seen)
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", graph_element(browser, "dynamics-periodogram"))
     wait_for(browser, lambda d: cursor_x(d, "dynamics-periodogram") == 400, "the periodogram cursor did not follow")
+    browser.execute_script("window.scrollTo(0, 0);")
     click_data_point(browser, "dynamics-series", 0, 250)          # the loss at step 250
     wait_for(browser, lambda d: query(d).get("epoch") == "250", "clicking the curve did not move the epoch")
     assert not severe_console_errors(browser)
