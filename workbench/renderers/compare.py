@@ -96,7 +96,7 @@ def _mark_onsets(fig, variants) -> None:
         color = variant_color(variant.get("index", i))
         fig.add_shape(type="line", xref="x", yref="paper", x0=variant["onset"], x1=variant["onset"], y0=0, y1=1,
                       name=f"onset {variant['label']}", layer="below", line=dict(color=color, width=1.5, dash="dot"),
-                      label=dict(text=f"onset {variant['label']}", textposition="start", textangle=-90,
+                      label=dict(text=f"onset {variant['label']}", textposition="end", textangle=-90,
                                  font=dict(size=10, color=color), yanchor="top"))
 
 
