@@ -36,7 +36,6 @@ def child_main() -> None:
     """A child: one JSON command per line on stdin, "done" on stdout when it is finished."""
     from workbench import derived, jobs  # first: workbench sets what torch reads when it loads
     import torch  # noqa: F401 - loaded once, before any timed work
-    from workbench.analyzers.context import EpochContext
     from workbench.families import load_family
     from workbench.pipeline import analyze
     from workbench.store import Store, VariantRef
@@ -53,11 +52,11 @@ def child_main() -> None:
         store, ref = Store(cmd["root"]), VariantRef(*cmd["ref"].split("/", 1))
         if cmd["do"] == "analyze":
             analyze(ref, store, force=True, progress=False)
-        elif cmd["do"] == "maps":  # what the server computes for a page's per-input maps
-            spec = store.info(ref)["spec"]
+        elif cmd["do"] == "maps":  # what the server computes for pages' per-input maps, cold, as it does
+            derived.set_compute_threads(1)
+            derived.cache_for(store).clear()
             for epoch in store.checkpoint_epochs(ref):
-                ctx = EpochContext(spec, epoch, store.load_weights(ref, epoch))
-                derived.neuron_maps(ctx), derived.head_maps(ctx)
+                derived.neuron_heatmaps(store, ref, epoch)[:16], derived.attention_maps(store, ref, epoch)
         elif cmd["do"] == "job":  # the app's way: a fresh process per job, in a fresh data root here
             root = Path(tempfile.mkdtemp(dir=cmd["scratch"]))
             job = jobs.submit_train(Store(root), load_family(FAMILY).variant(**cmd["overrides"]))
