@@ -15,6 +15,7 @@ never serves stale maps. One input's direct logit attribution across every check
 from __future__ import annotations
 
 import hashlib
+from functools import cached_property
 import threading
 from typing import Callable
 
@@ -90,12 +91,15 @@ class NeuronMaps:
     def __len__(self) -> int:
         return self.d_mlp
 
+    @cached_property
+    def _model(self):
+        """The checkpoint's model, built once however often the maps are indexed."""
+        from workbench.model import ANALYSIS_DTYPE, ModelConfig, load_model  # heavy: torch
+        return load_model(ModelConfig.from_spec(self.spec), self.weights, f"epoch {self.epoch}", dtype=ANALYSIS_DTYPE)
+
     def __getitem__(self, index) -> np.ndarray:
         import torch  # heavy: the model's MLP
-
-        from workbench.model import ANALYSIS_DTYPE, ModelConfig, load_model
-        ids = np.arange(self.d_mlp)[index]
-        model = load_model(ModelConfig.from_spec(self.spec), self.weights, f"epoch {self.epoch}", dtype=ANALYSIS_DTYPE)
+        ids, model = np.arange(self.d_mlp)[index], self._model
         with torch.no_grad():
             post = model.neuron_activations(torch.from_numpy(self.resid_mid).to(model.embed.W_E.dtype),
                                             torch.as_tensor(np.atleast_1d(ids)))
