@@ -191,7 +191,8 @@ def _run_epochs(store, ref, spec, todo, manifest, fingerprints, final_fp, final_
 
 
 def _in_process(jobs, report):
-    governor = threads.Governor()  # torch's threads: the free cores, re-measured as it goes
+    from workbench.model import ANALYSIS_DTYPE  # (torch: only where analysis runs)
+    governor = threads.Governor(dtype=ANALYSIS_DTYPE)  # torch's threads: the free cores, re-measured as it goes
     for job in jobs:
         governor.tick()
         yield _analyze_epoch(job, lambda f, n, e=job[4]: report(e, f, n))

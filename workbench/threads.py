@@ -14,8 +14,9 @@ anything else computes. So:
 - results do not depend on it: MKL's strict conditional numerical reproducibility
   (MKL_CBWR=AUTO,STRICT) makes its matrix products, the only thread-dependent step of training
   measured here (the weight gradients, summed over the batch), bitwise the same for any thread
-  count; it cost 0-7 % of a p = 113 epoch. Where that cannot be known (torch without MKL, or torch
-  loaded before workbench set the variable) the count is left as it is (torch's default), as before.
+  count; it cost 0-7 % of a p = 113 epoch. Where that cannot be known (torch without MKL, torch
+  loaded before workbench set the variable, or a CPU on which MKL does not keep it for the run's
+  precision: a probe, `thread_invariant`) the count is left as it is (torch's default), as before.
 - OpenMP wait policy: threads spin at most GOMP_SPINCOUNT=30000 times at a barrier, then sleep
   (libgomp's default, 300,000, is what collapses; two trainings at two threads each then ran
   41-140 ms per epoch instead of 65-860, alone as fast as the default). OMP_WAIT_POLICY=PASSIVE
@@ -62,6 +63,8 @@ _looked: tuple[float, int] | None = None  # (when, free cores) of the last look 
 _interop_set = False
 _limit: int | None = None  # this process's cap (`set_limit`)
 _strict_before_torch = False  # MKL_CBWR asked for strict reproducibility before torch loaded MKL
+_invariant: dict[str, bool] = {}  # dtype -> whether products came out the same at 1 and 2 threads
+PROBE_SHAPES = ((4, 961, 128), (128, 961, 512), (59, 3830, 128))  # (m, k, n): k is the batch
 
 
 def cores() -> int:
@@ -178,10 +181,33 @@ def _torch():
     return sys.modules.get("torch")
 
 
-def thread_invariant() -> bool:
-    """Whether torch's results here are the same for any thread count (module docstring)."""
+def thread_invariant(dtype: str = "float32") -> bool:
+    """Whether torch's results in `dtype` ("float32", "float64") are the same here for any thread
+    count (module docstring): MKL was asked for strict reproducibility before torch loaded it, and
+    it keeps that promise on this CPU - matrix products shaped like training's (a weight gradient
+    summed over the batch) come out bitwise the same at one and two threads. (On an AMD EPYC with
+    AVX-512 MKL keeps it for float32 and not for float64.) Probed once per process and dtype."""
     torch = _torch()
-    return _strict_before_torch and torch is not None and torch.backends.mkl.is_available()
+    if not (_strict_before_torch and torch is not None and torch.backends.mkl.is_available()):
+        return False
+    if dtype not in _invariant:
+        _invariant[dtype] = _same_at_any_count(torch, getattr(torch, dtype))
+    return _invariant[dtype]
+
+
+def _same_at_any_count(torch, dtype) -> bool:
+    """Products of (batch-summing) shapes at p = 31 and p = 113 at one and two threads, bitwise equal."""
+    generator = torch.Generator().manual_seed(0)
+    pairs = [(torch.randn(m, k, generator=generator, dtype=dtype), torch.randn(k, n, generator=generator, dtype=dtype))
+             for m, k, n in PROBE_SHAPES]
+    saved, products = torch.get_num_threads(), []
+    try:
+        for n in (1, 2):
+            torch.set_num_threads(n)
+            products.append([a @ b for a, b in pairs])
+    finally:
+        torch.set_num_threads(saved)
+    return all(torch.equal(x, y) for x, y in zip(*products))
 
 
 def _set_torch(n: int) -> None:
@@ -223,12 +249,13 @@ class Governor:
       after a failed try it waits twice as long. That catches what CPU time cannot tell: a core
       kept busy by work that yields to this one anyway, or one more thread that does not pay.
       Not sooner: on a run of a few seconds a try costs more than it can win.
-    With $WORKBENCH_THREADS set it applies that number; where results would depend on the count
-    (`thread_invariant`) it leaves torch's count as it is; neither is re-measured.
+    With $WORKBENCH_THREADS set it applies that number; where results in `dtype` (the precision
+    the work computes in) would depend on the count (`thread_invariant`) it leaves torch's count
+    as it is, so a resumed run repeats the first; neither is re-measured.
 
     `limit`: at most this many threads (also capped by `set_limit` and the cores)."""
 
-    def __init__(self, limit: int | None = None, every: float = EVERY_SECONDS):
+    def __init__(self, limit: int | None = None, every: float = EVERY_SECONDS, dtype: str = "float32"):
         import torch  # heavy: whoever makes a Governor computes with torch
         self.limit, self.every = min(x for x in (limit, _limit, cores()) if x), every
         self.fixed, self.sample, self.adaptive = pinned(), _sample(), False
@@ -238,7 +265,7 @@ class Governor:
         _set_blas(self.fixed or 1)
         if self.fixed:
             self.threads = self.fixed
-        elif self.sample is None or not thread_invariant():
+        elif self.sample is None or not thread_invariant(dtype):
             self.threads = torch.get_num_threads()  # left as it is: torch's default, or the caller's
         else:
             self.adaptive = True
@@ -291,5 +318,6 @@ class Governor:
 def report() -> dict:
     """This process's thread settings, as `workbench` applies them (for tests and bug reports)."""
     import torch  # heavy: the settings are torch's
-    return {"torch": torch.get_num_threads(), "pinned": pinned(), "invariant": thread_invariant(),
+    return {"torch": torch.get_num_threads(), "pinned": pinned(),
+            "invariant": {dtype: thread_invariant(dtype) for dtype in ("float32", "float64")},
             **{k: os.environ.get(k) for k in (VARIABLE, *WAIT_VARIABLES, REPRODUCIBLE[0], *BLAS_VARIABLES)}}

@@ -257,7 +257,7 @@ def _replay(store, ref, spec, device, start, wanted, history, progress, callback
                store.load_optimizer(ref, start) if start else None, ref)
     stop, deviation = max(wanted), 0.0
     bar = _progress_bar(progress, stop - start, 0, ref)
-    governor = threads.Governor()
+    governor = threads.Governor(dtype=run.cfg.dtype)  # (the count may change only where results do not)
     for epoch in range(start, stop + 1):
         governor.tick()
         metrics = run.evaluate(epoch)
@@ -354,7 +354,7 @@ def _run(store, ref, spec, device, progress, callback) -> dict:
 
     bar = _progress_bar(progress, epochs, start, ref)
     began, stopped, last_test = time.perf_counter(), False, {}
-    governor = threads.Governor()
+    governor = threads.Governor(dtype=run.cfg.dtype)  # (the count may change only where results do not)
     live = LiveLog(store, ref, history, start, epochs, sparse=TEST_KEYS)  # the app's curves grow from it
     try:
         for epoch in range(start, epochs + 1):
