@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
 
 from browser import ServedApp
@@ -33,13 +34,21 @@ def cursor_x(driver, name):
                                  graph_element(driver, name))
 
 
+def click_alert(driver) -> bool:
+    """Click the planted drop's alert; False while it is not listed, or was listed anew between
+    finding and clicking it (the list follows the page's callbacks)."""
+    try:
+        driver.find_element(By.XPATH, "//*[contains(text(), 'abrupt change · val_acc')]").click()
+        return True
+    except (NoSuchElementException, StaleElementReferenceException):
+        return False
+
+
 def test_clicking_an_alert_or_a_point_moves_the_epoch(served, browser):
     app, run = served
     open_page(browser, app.url, "/dynamics", variant=run, epoch=100)
     wait_for(browser, lambda d: query(d).get("epoch") == "100")
-    alert = wait_for(browser, lambda d: d.find_element(By.XPATH, "//*[contains(text(), 'abrupt change · val_acc')]"),
-                     "the planted drop is not listed")
-    alert.click()
+    wait_for(browser, click_alert, "the planted drop is not listed")
     wait_for(browser, lambda d: query(d).get("epoch") == "400", "clicking the alert did not move the epoch")
     wait_for(browser, lambda d: cursor_x(d, "dynamics-series") == 400, "the series cursor did not follow")
     # below the fold its cursor moves once it is in view (assets/cursor.js: Plotly redraws only what is seen)
