@@ -86,7 +86,9 @@ def epoch_step(page: str, patched: bool):
     def ask(callback, chosen, state) -> bytes:  # as the browser asks: summaries by page key, details by selection
         if callback in summaries:
             return _post(client, callback, [page_key(chosen), {}, *controls], [chosen, state], "selection.data")
-        return _post(client, callback, [chosen, {}, *controls], [state], "selection.data")
+        inputs = [chosen, {}, *controls]  # and a lazy figure's "on screen" (it is: every figure is timed)
+        return _post(client, callback, inputs + [True] * (len(callback["inputs"]) - len(inputs)), [state],
+                     "selection.data")
     first = len(epochs) * 2 // 5  # checkpoint 40 of 101
     selection = {"variant": str(ref), "epoch": epochs[first], "neuron": 3, "head": 0}
 

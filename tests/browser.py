@@ -117,3 +117,35 @@ def settled(driver, start: float, quiet_ms: float = 400) -> float | None:
         const t = window.__wb, start = arguments[0], now = performance.now();
         if (t.inflight || !t.answers.some(a => a.at > start) || now - t.last < arguments[1]) { return null; }
         return t.last - start;""", start, quiet_ms)
+
+
+# Scrolls the first shown figure still showing its "loading…" stand-in (or not drawn) into view;
+# true when there is none. (Found anew on every call: a figure may be replaced while it loads.)
+SCROLL_TO_LOADING_JS = r"""
+const loading = Array.from(document.querySelectorAll('.js-plotly-plot')).find(g => g.offsetParent !== null
+    && (!g._fullLayout || (g.layout.annotations || []).some(a => a.text === 'loading…')));
+if (loading) { loading.scrollIntoView({block: 'center'}); }
+return !loading;
+"""
+ON_SCREEN_DRAWN_JS = r"""
+const plots = Array.from(document.querySelectorAll('.js-plotly-plot')).filter(g => {
+    const box = g.getBoundingClientRect();
+    return g.offsetParent !== null && box.bottom > 0 && box.top < window.innerHeight;
+});
+return plots.length > 0 && plots.every(g => g._fullLayout && !(g.layout.annotations || []).some(a => a.text === 'loading…'));
+"""
+
+
+def on_screen_drawn(driver) -> bool:
+    """Every figure the window shows is drawn (those below the fold may wait to be seen: lazy ones)."""
+    return driver.execute_script(ON_SCREEN_DRAWN_JS)
+
+
+def draw_every_figure(driver, timeout: float = 60) -> None:
+    """Scroll to each figure still loading until every shown figure is drawn (lazy figures are
+    drawn once seen, assets/lazy.js), then back to the top."""
+    from selenium.webdriver.support.ui import WebDriverWait
+    wait = WebDriverWait(driver, timeout)
+    wait.until(on_screen_drawn, "the figures on screen were not drawn")
+    wait.until(lambda d: d.execute_script(SCROLL_TO_LOADING_JS), "a figure scrolled into view was not drawn")
+    driver.execute_script("window.scrollTo(0, 0);")

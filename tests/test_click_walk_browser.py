@@ -9,7 +9,7 @@ import pytest
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 
-from browser import install_timing
+from browser import draw_every_figure, install_timing
 from test_app_browser import query, wait_for
 from workbench.pages._shell import selection_epochs, variant_facts
 from workbench.selection import snap
@@ -240,6 +240,7 @@ def walker(served_app, browser):
 
 def open_drawn(driver, url: str) -> list[dict]:
     driver.get(url)
+    draw_every_figure(driver)  # lazy ones are drawn once seen
     return wait_for(driver, lambda d: d.execute_script(DRAWN_JS, GRAPHS), f"the figures of {url} were not drawn")
 
 

@@ -149,19 +149,19 @@ def test_an_epoch_change_shifts_each_aligned_cursor_by_its_variants_onset(compar
     from workbench.pages.compare import OVERLAYS, render_overlays
     store, seed0, seed1 = compare_page
     selection = {"variant": seed0, "compare": [seed1], "epoch": 250, "align": "onset"}
-    out = render_overlays(store, selection, None, "key")
+    out = render_overlays(store, selection, None, page_key="key")
     figure, rendered = out[0], out[2 * len(OVERLAYS):]
     offsets = rendered[0]["offsets"]
     assert len(offsets) == 2 and rendered[0]["cursors"] == 2 and rendered[0]["page_key"] == "key"
     assert [shape["x0"] for shape in figure["layout"]["shapes"][:2]] == [250 - offsets[0], 250 - offsets[1]]
     # a figure kept for another user at another epoch comes with its cursors at this one's
-    again = render_overlays(store, {**selection, "epoch": 300}, None, "key")[0]
+    again = render_overlays(store, {**selection, "epoch": 300}, None, page_key="key")[0]
     assert [shape["x0"] for shape in again["layout"]["shapes"][:2]] == [300 - offsets[0], 300 - offsets[1]]
     # an epoch step sends nothing: the browser moves the cursors by these offsets (assets/cursor.js)
-    moved = render_overlays(store, {**selection, "epoch": 300}, rendered, "key")
+    moved = render_overlays(store, {**selection, "epoch": 300}, rendered, page_key="key")
     assert moved == [no_update] * (3 * len(OVERLAYS))
     # a new page key with the same figures: only the stores, so the browser moves cursors for it
-    rekeyed = render_overlays(store, {**selection, "neuron": 3}, rendered, "other")
+    rekeyed = render_overlays(store, {**selection, "neuron": 3}, rendered, page_key="other")
     assert rekeyed[:2 * len(OVERLAYS)] == [no_update] * (2 * len(OVERLAYS))
     assert rekeyed[2 * len(OVERLAYS)] == {**rendered[0], "page_key": "other"}
 
@@ -169,7 +169,7 @@ def test_an_epoch_change_shifts_each_aligned_cursor_by_its_variants_onset(compar
 def test_side_by_side_shows_one_column_per_variant_and_differences_highlight(compare_page):
     from workbench.pages.compare import render_differences, render_side_by_side
     store, seed0, seed1 = compare_page
-    out = render_side_by_side(store, {"variant": seed0, "compare": [seed1], "epoch": 250}, "png", None, "key")
+    out = render_side_by_side(store, {"variant": seed0, "compare": [seed1], "epoch": 250}, "png", None, side_key="key")
     figures, classes = [slot_figure(card) for card in out[:6]], out[6:12]
     assert classes[:2] == ["col-12 col-lg-6"] * 2 and classes[2:] == ["d-none"] * 4
     assert figures[1]["layout"]["title"]["text"].startswith(seed1.split("/")[1])
@@ -189,7 +189,7 @@ def test_per_variant_cursors_sit_at_the_same_point_relative_to_each_onset(compar
     onsets = [36, 56]  # both tiny seeds turn at epoch 36; give them different onsets to see the shift
     monkeypatch.setattr(compare_module, "grokking_onsets", lambda _store, variants: dict(zip((seed0, seed1), onsets)))
     selection = {"variant": seed0, "compare": [seed1], "epoch": 300, "cursors": "onset"}
-    out = render_side_by_side(store, selection, "png", None, "key")
+    out = render_side_by_side(store, selection, "png", None, side_key="key")
     rendered, slots, out = out[12], out[13:], [slot_figure(card) for card in out[:6]]
     shift = onsets[1] - onsets[0]
     assert out[0]["layout"]["shapes"][0]["x0"] == 300 and out[1]["layout"]["shapes"][0]["x0"] == 300 + shift
@@ -197,7 +197,7 @@ def test_per_variant_cursors_sit_at_the_same_point_relative_to_each_onset(compar
     assert clicked["customdata"][0] == -shift  # epoch 0 of seed 1 = epoch -shift of seed 0
     # the browser moves seed 1's cursor to the selected epoch + shift (offset = its epoch - the selected)
     assert slots[1]["offsets"] == [-shift] * slots[1]["cursors"] and slots[1]["page_key"] == "key"
-    moved = render_side_by_side(store, {**selection, "epoch": 350}, "png", rendered, "key")
+    moved = render_side_by_side(store, {**selection, "epoch": 350}, "png", rendered, side_key="key")
     assert moved == [no_update] * 13 + [no_update] * 6  # an epoch step sends nothing
 
 
@@ -205,9 +205,9 @@ def test_a_side_by_side_figure_at_the_epoch_is_drawn_again_for_each_epoch(compar
     from workbench.pages.compare import render_side_by_side
     store, seed0, seed1 = compare_page
     selection = {"variant": seed0, "compare": [seed1], "epoch": 250, "side": "embedding_fourier_norms"}
-    first = render_side_by_side(store, selection, "png", None, '["key"]@250')
+    first = render_side_by_side(store, selection, "png", None, side_key='["key"]@250')
     assert first[12]["per_epoch"] and first[13]["page_key"] == '["key"]'  # the side key holds the epoch
-    then = render_side_by_side(store, {**selection, "epoch": 300}, "png", first[12], '["key"]@300')
+    then = render_side_by_side(store, {**selection, "epoch": 300}, "png", first[12], side_key='["key"]@300')
     assert "300" in slot_figure(then[0])["layout"]["title"]["text"]
 
 
@@ -215,11 +215,30 @@ def test_switching_the_side_by_side_figure_redraws_its_slots_with_their_own_axes
     from workbench.pages.compare import render_side_by_side
     store, seed0, seed1 = compare_page
     selection = {"variant": seed0, "compare": [seed1], "epoch": 250}
-    first = render_side_by_side(store, {**selection, "side": "embedding_fourier_norms"}, "png", None, "a")
-    then = render_side_by_side(store, {**selection, "side": "cluster_sizes"}, "png", first[12], "b")
+    first = render_side_by_side(store, {**selection, "side": "embedding_fourier_norms"}, "png", None, side_key="a")
+    then = render_side_by_side(store, {**selection, "side": "cluster_sizes"}, "png", first[12], side_key="b")
     bars, sizes = slot_figure(first[0]), slot_figure(then[0])
     assert bars["layout"]["uirevision"] != sizes["layout"]["uirevision"], "a new figure starts from its own axes"
     assert first[0].children[0].children.id["click"] == "frequency" and then[0].children[0].children.id["click"] == "epoch"
+
+
+def test_a_figure_off_screen_is_drawn_only_once_it_is_seen(compare_page):
+    from dash.exceptions import PreventUpdate
+
+    from workbench.pages.compare import OVERLAYS, render_overlays, render_side_by_side, render_trajectory
+    store, seed0, seed1 = compare_page
+    selection, n = {"variant": seed0, "compare": [seed1], "epoch": 250}, len(OVERLAYS)
+    unseen = [True, True] + [None] * (n - 2)  # the first row on screen; lazy.js has not looked at the rest
+    out = render_overlays(store, selection, None, unseen, page_key="key")
+    assert all(isinstance(f, dict) for f in out[:2]) and out[2:n] == [no_update] * (n - 2)
+    assert out[2 * n + 2:] == [no_update] * (n - 2)  # their stores say nothing is drawn: drawn once seen
+    seen = render_overlays(store, selection, out[2 * n:2 * n + 2] + [None] * (n - 2), [True] * n, page_key="key")
+    assert seen[:2] == [no_update] * 2 and all(isinstance(f, dict) for f in seen[2:n])
+    for off_screen in (None, False):
+        with pytest.raises(PreventUpdate):
+            render_side_by_side(store, selection, "png", None, visible=off_screen, side_key="key")
+        with pytest.raises(PreventUpdate):
+            render_trajectory(store, selection, "all", None, visible=off_screen, page_key="key")
 
 
 def test_the_compare_modes_live_in_the_url_and_defaults_are_left_out():

@@ -7,7 +7,7 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
-from browser import ServedApp, answers_since, install_timing, settled
+from browser import ServedApp, answers_since, draw_every_figure, install_timing, settled
 from second_seed import second_seed
 from test_app_browser import (click_data_point, figure_title, graph_element, open_page, query, severe_console_errors,
                               wait_for)
@@ -40,8 +40,10 @@ def cursor(driver, name, i=0):
 
 
 def into_view(driver, name):
-    """Scroll figure `name` into view: one below the fold moves its cursors only once it can be seen."""
-    driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", graph_element(driver, name))
+    """Scroll figure `name` into view: one below the fold is drawn and moves its cursors only once it
+    can be seen (a side-by-side slot is hidden until its section is drawn: the section then)."""
+    driver.execute_script("const el = arguments[0]; (el.offsetParent === null ? el.closest('[data-wb-lazy]') : el)"
+                          ".scrollIntoView({block: 'center'});", graph_element(driver, name))
 
 
 def onset(store, variant) -> int:
@@ -57,6 +59,7 @@ def test_choosing_a_second_seed_under_compare_with_shows_both_side_by_side(serve
     browser.execute_script("arguments[0].scrollIntoView({block: 'center'}); arguments[0].click();", option)
     browser.find_element(By.TAG_NAME, "body").send_keys(Keys.ESCAPE)
     wait_for(browser, lambda d: query(d).get("compare") == seed1, "the URL does not list the compared seed")
+    into_view(browser, "compare-side-0")
     wait_for(browser, lambda d: (figure_title(d, "compare-side-1") or "").startswith(seed1.split("/")[1]),
              "the second column does not show the second seed")
     assert (figure_title(browser, "compare-side-0") or "").startswith(seed0.split("/")[1])
@@ -67,7 +70,9 @@ def test_choosing_a_second_seed_under_compare_with_shows_both_side_by_side(serve
 def test_clicking_an_overlay_point_moves_the_epoch_and_every_cursor(served, browser):
     app, store, seed0, seed1 = served
     open_page(browser, app.url, "/compare", variant=seed0, epoch=500, compare=seed1)
+    draw_every_figure(browser)
     wait_for(browser, lambda d: cursor(d, "compare-side-1") == 500 and cursor(d, "compare-accuracy") == 500)
+    wait_for(browser, lambda d: settled(d, 0) is not None, "the page did not settle")  # (scrolled back up)
     click_data_point(browser, "compare-loss", 2, 150)  # seed 1's train loss at epoch 150 (a checkpoint)
     wait_for(browser, lambda d: query(d).get("epoch") == "150", "the click did not set the epoch")
     for name in ("compare-loss", "compare-accuracy", "compare-clusters", "compare-side-0", "compare-side-1"):
@@ -95,10 +100,11 @@ def test_an_epoch_step_moves_every_compare_cursor_without_asking_the_server_for_
     epochs = store.checkpoint_epochs(VariantRef.parse(seed0))
     names = ("compare-loss", "compare-accuracy", "compare-side-0", "compare-side-1")
     open_page(browser, app.url, "/compare", variant=seed0, epoch=250, compare=seed1)
+    draw_every_figure(browser)  # those below the fold are drawn once seen
     wait_for(browser, lambda d: all(cursor(d, name) == 250 for name in names) and set(ring_epochs(d)) == {250},
              "the figures were not drawn at epoch 250")
     wait_for(browser, lambda d: settled(d, 0) is not None, "the page did not settle")
-    start = browser.execute_script("return performance.now();")
+    start = browser.execute_script("window.__wb.parts = true; return performance.now();")
     browser.find_element(By.TAG_NAME, "body").send_keys(Keys.ARROW_RIGHT)
     after = epochs[epochs.index(250) + 1]
     wait_for(browser, lambda d: cursor(d, "compare-loss") == after, "the cursor on screen did not move")
@@ -111,9 +117,10 @@ def test_an_epoch_step_moves_every_compare_cursor_without_asking_the_server_for_
     wait_for(browser, lambda d: set(ring_epochs(d)) == {after}, "the trajectory's rings did not move")
     assert f"epoch {after} ringed" in figure_title(browser, "compare-trajectory")
     wait_for(browser, lambda d: settled(d, start) is not None, "the page did not settle")
-    asked = [answer["output"] for answer in answers_since(browser, start)]
-    assert any("selection.data" in output for output in asked)          # the selection moved on the server,
-    assert not [o for o in asked if "wb-graph" in o or "run-header" in o]  # nothing else: no figure, no header
+    answers = answers_since(browser, start)
+    assert any("selection.data" in answer["output"] for answer in answers)  # the selection moved on the server,
+    sent = [part for answer in answers for part in answer.get("parts") or {}]  # (scrolling asks, and gets nothing)
+    assert not [part for part in sent if "wb-graph" in part or "run-header" in part]  # nothing else: no figure
     assert not severe_console_errors(browser)
 
 

@@ -3,9 +3,9 @@ legends, axis titles, annotations, tick labels of one axis) and no page scrolls 
 from __future__ import annotations
 
 import pytest
-from selenium.webdriver.common.by import By
 
-from test_app_browser import open_page, wait_for
+from browser import draw_every_figure
+from test_app_browser import open_page
 
 pytestmark = pytest.mark.browser
 SIZES = ((1600, 1000), (1280, 800))
@@ -51,8 +51,7 @@ def test_no_text_overlaps_and_no_page_scrolls_sideways(served_app, browser, size
     try:
         for path in PAGES:
             open_page(browser, app.url, path, variant=str(ref))
-            wait_for(browser, lambda d: not d.find_elements(By.XPATH, "//*[name()='text' and contains(., 'loading…')]"),
-                     f"{path}: figures still loading")
+            draw_every_figure(browser)
             problems += [f"{path} {overlap}" for overlap in browser.execute_script(OVERLAPS)]
             overflow = browser.execute_script("return document.documentElement.scrollWidth - window.innerWidth;")
             if overflow > 1:

@@ -126,6 +126,21 @@ def test_an_epoch_step_sends_the_details_changed_parts_and_captions_only_when_th
     assert all(f is no_update for f in again[:4])                 # the head is not on these figures
 
 
+def test_a_lazy_figure_is_drawn_only_once_it_is_seen_and_follows_the_epoch_only_while_seen(app_context):
+    from workbench.pages import neurons
+    store, ref = app_context
+    grid = next(spec for spec in neurons.FIGURES.detail_specs if spec.lazy)
+    selection, controls = {"variant": str(ref), "epoch": 100, "neuron": 3, "head": 0}, (False, 1)
+    for unseen in (None, False):  # lazy.js has not looked yet; it looked: below the fold
+        assert neurons.FIGURES.detail(store, grid, selection, *controls, None, visible=unseen) == [no_update] * 3
+    figure, text, shown = neurons.FIGURES.detail(store, grid, selection, *controls, None, visible=True)
+    assert isinstance(figure, dict) and "100" in figure["layout"]["title"]["text"]
+    step = {**selection, "epoch": 250}
+    assert neurons.FIGURES.detail(store, grid, step, *controls, shown, visible=False) == [no_update] * 3
+    patch = neurons.FIGURES.detail(store, grid, step, *controls, shown, visible=True)[0]  # scrolled to: catches up
+    assert ["layout", "title", "text"] in [op["location"] for op in patch.to_plotly_json()["operations"]]
+
+
 def test_users_share_each_drawn_figure_until_the_variants_files_change(app_context, tmp_path):
     """Twenty researchers stepping through one run must not draw each figure twenty times: a
     summary is drawn once per variant (each user gets their own cursor), a detail figure once per

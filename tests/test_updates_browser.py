@@ -9,7 +9,7 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
-from browser import ServedApp, answers_since, install_timing, settled
+from browser import ServedApp, answers_since, draw_every_figure, install_timing, on_screen_drawn, settled
 from test_app_browser import graph_element, query, severe_console_errors, wait_for
 
 pytestmark = pytest.mark.browser
@@ -24,18 +24,22 @@ def served(tiny_analyzed, browser):
     app.close()
 
 
-def open_settled(driver, url):
+def open_settled(driver, url, everything=True):
+    """Open `url` and wait for its figures: every one (scrolling lazy ones into view and back), or
+    only those on screen."""
     driver.get(url)
     driver.execute_script("window.__wb.parts = true;")
-    wait_for(driver, lambda d: d.execute_script(
-        "const g = document.querySelectorAll('.js-plotly-plot');"
-        "return g.length > 0 && Array.from(g).every(x => x._fullLayout &&"
-        " !(x.layout.annotations || []).some(a => a.text === 'loading…'));"), "the figures were not drawn")
+    if everything:
+        draw_every_figure(driver)
+    else:
+        wait_for(driver, on_screen_drawn, "the figures on screen were not drawn")
     wait_for(driver, lambda d: settled(d, 0) is not None, "the page did not settle")
 
 
 def title(driver, name) -> str:
-    return driver.execute_script("return arguments[0].layout.title.text;", graph_element(driver, name)) or ""
+    """Figure `name`'s title (found in the page as it is now: a figure may be replaced as it loads)."""
+    return driver.execute_script(f"const g = document.querySelector(`div[id*='\"name\":\"{name}\"'] .js-plotly-plot`);"
+                                 "return g && g.layout && g.layout.title ? g.layout.title.text : '';") or ""
 
 
 def press(driver, key=Keys.ARROW_RIGHT, until=None) -> float:
@@ -107,11 +111,15 @@ def test_the_cluster_grid_follows_the_epoch_only_once_it_is_on_screen(served, br
     size = browser.get_window_size()
     browser.set_window_size(1400, 700)                              # the grid starts below the fold
     try:
-        open_settled(browser, f"{app.url}/neurons?variant={ref}&epoch={epochs[5]}&neuron=3")
+        open_settled(browser, f"{app.url}/neurons?variant={ref}&epoch={epochs[5]}&neuron=3", everything=False)
         grid = graph_element(browser, "neurons-grid")
-        assert f"epoch {epochs[5]}" in title(browser, "neurons-grid")    # drawn once, even off screen
         assert browser.execute_script("return arguments[0].getBoundingClientRect().top > window.innerHeight + 100;",
                                       grid)
+        assert sent(browser, 0, "neurons-grid") == [] and title(browser, "neurons-grid") == ""  # not drawn unseen
+        browser.execute_script("arguments[0].scrollIntoView();", grid)
+        wait_for(browser, lambda d: f"epoch {epochs[5]}" in title(d, "neurons-grid"), "the grid was not drawn when seen")
+        browser.execute_script("window.scrollTo(0, 0);")
+        wait_for(browser, lambda d: settled(d, 0) is not None, "the page did not settle")
         start = press(browser, until=lambda d: f"epoch {epochs[6]}" in title(d, "neurons-heatmap"))
         assert sent(browser, start, "neurons-grid") == []            # off screen: not sent
         assert f"epoch {epochs[5]}" in title(browser, "neurons-grid")

@@ -107,7 +107,8 @@ def rendered_id(name: str) -> dict:
 
 
 def visible_id(name: str) -> dict:
-    """The store saying whether lazy figure `name` is on screen (set by assets/lazy.js; true at first)."""
+    """The store saying whether lazy figure `name` is on screen (set by assets/lazy.js; None until
+    it has looked: a lazy figure is drawn only once it is on screen)."""
     return {"type": "wb-visible", "name": name}
 
 
@@ -210,7 +211,7 @@ class FigurePage:
                          dcc.Store(id=page_key_id(self.page)),
                          *[dcc.Store(id=rendered_id(self._name(s)), storage_type="memory") for s in self.summary_specs],
                          *[dcc.Store(id=shown_id(self._name(s)), storage_type="memory") for s in self.detail_specs],
-                         *[dcc.Store(id=visible_id(self._name(s)), data=True) for s in self.detail_specs if s.lazy]])
+                         *[dcc.Store(id=visible_id(self._name(s))) for s in self.detail_specs if s.lazy]])
 
     def _name(self, spec: FigureSpec) -> str:
         return f"{self.page}-{spec.name}"
@@ -276,9 +277,9 @@ class FigurePage:
     def detail(self, store: Store, spec: FigureSpec, selection, *values_and_shown, visible=True) -> list:
         """One detail figure: [what changed since the browser's copy (`_patches.update`), its caption
         (no update when unchanged), the prints of what the browser now shows]. Nothing while a lazy
-        figure is off screen, once the browser has one (its prints then stay those of what it shows)."""
+        figure is off screen or not yet looked at (`visible` None): it is drawn once it is seen."""
         *values, shown = values_and_shown
-        if visible is False and isinstance(shown, dict):
+        if not visible:
             return [dash.no_update] * 3
         selection = self._selection(selection, values)
         ref, before = ref_of(selection), shown if isinstance(shown, dict) else {}

@@ -20,11 +20,11 @@ from workbench.errors import UserError
 from workbench.figures import load, message_figure, safe_figure
 from workbench.pages._common import (caption, caption_id, card, catalog_figure, cursor_count, cursors_at, for_browser,
                                      graph_config, graph_id, kept_figure, page_key_id, register_cursor,
-                                     register_page_key, rendered_id)
+                                     register_page_key, rendered_id, visible_id)
 from workbench.pages._differences import differences
 from workbench.phases import ONSET_RULE
 from workbench.renderers import CATALOG
-from workbench.renderers.compare import metric_overlay, shared_trajectory_paths
+from workbench.renderers.compare import OVERLAY_HEIGHT, TRAJECTORY_HEIGHT, metric_overlay, shared_trajectory_paths
 from workbench.renderers.cursor import move_rings
 from workbench.selection import MAX_COMPARED, compared, parse_query, to_query
 from workbench.store import VariantRef
@@ -48,6 +48,9 @@ MODE_CONTROLS = {"align": "compare-align", "cursors": "compare-side-cursor", "si
 # its epoch (`SIDE_KEY`: with it too while side by side shows a figure at the epoch).
 PAGE, SIDE_KEY = "compare", "compare-side-key"
 RENDERED = [f"compare-{name}" for name in OVERLAYS] + [f"compare-side-{i}" for i in SLOTS] + ["compare-trajectory"]
+# Every figure but the first row is drawn once it scrolls into view (assets/lazy.js): side by side
+# as one section (its slots are hidden until drawn).
+LAZY = [f"compare-{name}" for name in OVERLAYS] + ["compare-side", "compare-trajectory"]
 
 
 def side_options(store, variants: list[str]) -> list[dict]:
@@ -76,7 +79,7 @@ def layout(store, config, **_variables):
     group = dbc.RadioItems(id="compare-group", inline=True, value="all",
                            options=[{"label": g, "value": g} for g in PARAMETER_GROUPS]
                            + [{"label": "outputs (essential dynamics)", "value": compare.OUTPUTS}])
-    slots = [html.Div(id={"type": "compare-slot", "index": i}, className="d-none",
+    slots = [html.Div(id={"type": "compare-slot", "index": i}, className="d-none" if i else "col-12",
                       children=side_card(i, config, CATALOG[DEFAULTS["side"]].click)) for i in SLOTS]
     return html.Div([
         html.P("The selected variant and those chosen under “compare with” in the sidebar (or ticked in the "
@@ -86,33 +89,36 @@ def layout(store, config, **_variables):
         html.Div(className="d-flex gap-2 align-items-center mb-2", children=[
             dbc.Label("align by", className="mb-0"), align,
             html.Span(ONSET_RULE, className="small text-muted")]),
-        dbc.Row([card(f"compare-{name}", compare.OVERLAY_METRICS[name].title, config) for name in OVERLAYS]),
-        html.H5("Side by side"),
-        html.Div(className="mb-2", children=kind),
-        html.Div(className="d-flex gap-2 align-items-center mb-2", children=[
-            dbc.Label("cursors", className="mb-0"), cursors]),
-        dbc.Row(slots),
+        dbc.Row([card(f"compare-{name}", compare.OVERLAY_METRICS[name].title, config, height=OVERLAY_HEIGHT,
+                      lazy=True) for name in OVERLAYS]),
+        html.Div(**{"data-wb-lazy": "compare-side"}, children=[
+            html.H5("Side by side"),
+            html.Div(className="mb-2", children=kind),
+            html.Div(className="d-flex gap-2 align-items-center mb-2", children=[
+                dbc.Label("cursors", className="mb-0"), cursors]),
+            dbc.Row(slots)]),
         html.H5("Trajectories in one frame"),
         html.Div(className="d-flex gap-2 align-items-center mb-2", children=[
             dbc.Label("parameters or outputs", className="mb-0"), group]),
-        dbc.Row([card("compare-trajectory", "Parameter or output paths in one PCA frame", config, width=12)]),
+        dbc.Row([card("compare-trajectory", "Parameter or output paths in one PCA frame", config,
+                      height=TRAJECTORY_HEIGHT, width=12, lazy=True)]),
         html.H5("Differences"),
         html.Div(id="compare-differences"),
         dcc.Store(id=page_key_id(PAGE)), dcc.Store(id=SIDE_KEY), dcc.Store(id="compare-side-rendered"),
-        *[dcc.Store(id=rendered_id(name)) for name in RENDERED], dcc.Store(id="compare-differences-shown")])
+        *[dcc.Store(id=rendered_id(name)) for name in RENDERED], dcc.Store(id="compare-differences-shown"),
+        *[dcc.Store(id=visible_id(name)) for name in LAZY]])
 
 
-def render_overlays(store, selection, rendered, page_key=None):
-    """Every overlay: drawn when the variants or the alignment change (once per such key for every
-    user, `kept_figure`), else nothing is sent: the browser moves the cursors (each by its run's
-    onset offset, aligned). `rendered`: the overlays' stores, as `rendered_id` holds them."""
+def render_overlays(store, selection, rendered, visible=None, page_key=None):
+    """Every overlay on screen (`visible`, per overlay; None: all): drawn when the variants or the
+    alignment change (once per such key for every user, `kept_figure`), else nothing is sent: the
+    browser moves the cursors (each by its run's onset offset, aligned). One off screen waits until
+    it is seen. `rendered`: the overlays' stores, as `rendered_id` holds them."""
     variants, epoch, align = compared(selection), (selection or {}).get("epoch"), mode(selection, "align")
     key = [variants, align]
     rendered = [r if isinstance(r, dict) else {} for r in (rendered or [None] * len(OVERLAYS))]
-    if all(r.get("key") == key for r in rendered):
-        return [dash.no_update] * (2 * len(OVERLAYS)) + [
-            dash.no_update if r.get("page_key") == page_key else {**r, "page_key": page_key} for r in rendered]
-    onsets = compare.grokking_onsets(store, variants)
+    drawn = [r.get("key") == key or not shown for r, shown in zip(rendered, visible or [True] * len(OVERLAYS))]
+    onsets = None if all(drawn) else compare.grokking_onsets(store, variants)
 
     def draw(name):
         data = compare.overlay_data(name, variants, lambda v, reads: load(store, VariantRef.parse(v), reads, {}),
@@ -121,13 +127,19 @@ def render_overlays(store, selection, rendered, page_key=None):
             hint = f"run  workbench analyze {' '.join(variants)}" if variants else "pick variants in the sidebar"
             return for_browser(message_figure(f"Nothing to overlay yet: {hint}"))
         return for_browser(metric_overlay(data, epoch, metric=name, align=align))
-    figures, stores = [], []
-    for name in OVERLAYS:
+    figures, captions, stores = [], [], []
+    for name, r, done in zip(OVERLAYS, rendered, drawn):
+        if done:  # up to date (its page key noted for the browser's cursors), or off screen
+            update = r.get("key") == key and r.get("page_key") != page_key
+            figures.append(dash.no_update), captions.append(dash.no_update)
+            stores.append({**r, "page_key": page_key} if update else dash.no_update)
+            continue
         figure = kept_figure(store, selection or {}, (PAGE, name, json.dumps(key)), lambda name=name: draw(name))
         offsets = (figure["layout"].get("meta") or {}).get("cursor_offsets", [])
         figures.append(figure if epoch is None else cursors_at(figure, epoch, offsets))
+        captions.append(caption(figure))
         stores.append({"key": key, "cursors": cursor_count(figure), "offsets": offsets, "page_key": page_key})
-    return figures + [caption(f) for f in figures] + stores
+    return figures + captions + stores
 
 
 def side_card(i: int, config: dict, click: str | None, figure=None, text: str = "") -> dbc.Col:
@@ -187,13 +199,16 @@ def page_key_of(side_key: str | None) -> str | None:
     return side_key[:side_key.rindex("]") + 1] if isinstance(side_key, str) and "]" in side_key else side_key
 
 
-def render_side_by_side(store, selection, download_format, rendered, side_key=None):
+def render_side_by_side(store, selection, download_format, rendered, visible=True, side_key=None):
     """The chosen catalog figure for each variant in its own column: one shared epoch cursor, or
     per-variant cursors at the same point relative to each variant's grokking onset. A new
     figure kind or new variants redraw the slots (each graph's id carries its figure's click), as
     does a new epoch for a figure at the epoch (`per_epoch`: the side key then holds the epoch); a
-    summary's cursors move in the browser. Returns the slots' cards and classes, what is drawn
-    ({key, per_epoch}) and each slot's store for the browser's cursors (`rendered_id`)."""
+    summary's cursors move in the browser. Nothing while the section is off screen (`visible`):
+    it catches up once seen. Returns the slots' cards and classes, what is drawn ({key,
+    per_epoch, side_key}) and each slot's store for the browser's cursors (`rendered_id`)."""
+    if not visible:
+        raise PreventUpdate
     selection = selection or {}
     variants, epoch = compared(selection), selection.get("epoch")
     kind, cursor_mode = mode(selection, "side"), mode(selection, "cursors")
@@ -201,7 +216,7 @@ def render_side_by_side(store, selection, download_format, rendered, side_key=No
     per_epoch = CATALOG[kind].kind != "summary"
     n = len(variants)
     rendered = rendered if isinstance(rendered, dict) else {}
-    if rendered.get("key") == key and not per_epoch and epoch is not None:
+    if rendered.get("key") == key and epoch is not None and (not per_epoch or rendered.get("side_key") == side_key):
         slots = rendered.get("slots") or [{} for _ in SLOTS]
         return [dash.no_update] * (2 * len(SLOTS) + 1) + [
             dash.no_update if slot.get("page_key") == page_key else {**slot, "page_key": page_key} for slot in slots]
@@ -217,7 +232,7 @@ def render_side_by_side(store, selection, download_format, rendered, side_key=No
     counts = [0 if per_epoch else cursor_count(f) for f in figures]
     slots = [{"cursors": counts[i], "offsets": [-shifts[i]] * counts[i] if i < n else [], "page_key": page_key}
              for i in SLOTS]
-    return cards + classes + [{"key": key, "per_epoch": per_epoch, "slots": slots}] + slots
+    return cards + classes + [{"key": key, "per_epoch": per_epoch, "side_key": side_key, "slots": slots}] + slots
 
 
 def sync_modes(store, selection, align, cursors, side):
@@ -238,11 +253,13 @@ def modes_to_url(align, cursors, side, search):
     return query if query != (search or "") else dash.no_update
 
 
-def render_trajectory(store, selection, group, rendered, page_key=None):
+def render_trajectory(store, selection, group, rendered, visible=True, page_key=None):
     """All compared paths projected into one PCA basis fitted on all their checkpoints: drawn for
     new variants or a new group (once per such key for every user, `kept_figure`, its rings then
     moved to this epoch); an epoch step moves the rings in the browser (their positions for every
-    checkpoint are in the store beside it, `rendered_id`)."""
+    checkpoint are in the store beside it, `rendered_id`). Nothing while off screen (`visible`)."""
+    if not visible:
+        raise PreventUpdate
     variants = compared(selection)
     key = [variants, group]
     rendered = rendered if isinstance(rendered, dict) else {}
@@ -302,16 +319,18 @@ def register(app, store) -> None:
     app.callback([Output(graph_id(f"compare-{name}"), "figure") for name in OVERLAYS]
                  + [Output(caption_id(f"compare-{name}"), "children") for name in OVERLAYS]
                  + [Output(rendered_id(f"compare-{name}"), "data") for name in OVERLAYS],
-                 Input(key, "data"), *[State(rendered_id(f"compare-{name}"), "data") for name in OVERLAYS],
-                 State("selection", "data"))(
-        on_key(lambda selection, *rest: render_overlays(store, selection, list(rest[:-1]), rest[-1])))
+                 Input(key, "data"), *[Input(visible_id(f"compare-{name}"), "data") for name in OVERLAYS],
+                 *[State(rendered_id(f"compare-{name}"), "data") for name in OVERLAYS], State("selection", "data"))(
+        on_key(lambda selection, *rest: render_overlays(store, selection, list(rest[len(OVERLAYS):-1]),
+                                                        list(rest[:len(OVERLAYS)]), rest[-1])))
     app.callback([Output({"type": "compare-slot", "index": i}, "children") for i in SLOTS]
                  + [Output({"type": "compare-slot", "index": i}, "className") for i in SLOTS]
                  + [Output("compare-side-rendered", "data")]
                  + [Output(rendered_id(f"compare-side-{i}"), "data") for i in SLOTS],
-                 Input(SIDE_KEY, "data"), State("download-format", "value"), State("compare-side-rendered", "data"),
-                 State("selection", "data"))(
-        on_key(lambda selection, *rest: render_side_by_side(store, selection, *rest)))
+                 Input(SIDE_KEY, "data"), Input(visible_id("compare-side"), "data"), State("download-format", "value"),
+                 State("compare-side-rendered", "data"), State("selection", "data"))(
+        on_key(lambda selection, visible, download_format, rendered, side_key: render_side_by_side(
+            store, selection, download_format, rendered, visible, side_key)))
     app.callback([Output(control, "value") for control in MODE_CONTROLS.values()]
                  + [Output("compare-side-kind", "options")],
                  Input(key, "data"), *[State(control, "value") for control in MODE_CONTROLS.values()],
@@ -322,8 +341,10 @@ def register(app, store) -> None:
                  prevent_initial_call=True)(modes_to_url)
     app.callback(Output(graph_id("compare-trajectory"), "figure"), Output(caption_id("compare-trajectory"), "children"),
                  Output(rendered_id("compare-trajectory"), "data"), Input(key, "data"), Input("compare-group", "value"),
-                 State(rendered_id("compare-trajectory"), "data"), State("selection", "data"))(
-        on_key(lambda selection, *rest: render_trajectory(store, selection, *rest)))
+                 Input(visible_id("compare-trajectory"), "data"), State(rendered_id("compare-trajectory"), "data"),
+                 State("selection", "data"))(
+        on_key(lambda selection, group, visible, rendered, page_key: render_trajectory(
+            store, selection, group, rendered, visible, page_key)))
     app.callback(Output("compare-differences", "children"), Output("compare-note", "children"),
                  Output("compare-differences-shown", "data"), Input(key, "data"),
                  State("compare-differences-shown", "data"), State("selection", "data"))(

@@ -28,6 +28,7 @@ from workbench.renderers.traces import decimate
 BOTTOM_LEGEND = dict(orientation="h", x=0, xanchor="left", y=-0.2, yanchor="top", font=dict(size=11))
 MAX_POINTS = 2000  # per line; longer histories keep the min and max of each bucket (and the onset)
 LINE_DASHES = ("solid", "dash", "dot", "dashdot")
+OVERLAY_HEIGHT, TRAJECTORY_HEIGHT = 440, 460  # px (the page reserves them while the figures load)
 PLANES = ((1, 2), (1, 3), (2, 3))
 
 
@@ -63,8 +64,8 @@ def metric_overlay(data: dict, epoch: int | None = None, *, metric: str = "loss"
         why = "not logged" if all(reads == "history" for _, reads, _ in spec.lines) else "not analyzed"
         title += f" ({why}: {', '.join(data['missing'])})"
     x_title = "epochs since grokking onset (epoch − onset)" if aligned else "epoch"
-    fig = go.Figure(layout=base_layout(title, x_title, spec.y_title, spec.caption, log_y=spec.log_y, height=440,
-                                       hovermode="closest" if aligned else "x unified"))
+    fig = go.Figure(layout=base_layout(title, x_title, spec.y_title, spec.caption, log_y=spec.log_y,
+                                       height=OVERLAY_HEIGHT, hovermode="closest" if aligned else "x unified"))
     fig.update_layout(legend=BOTTOM_LEGEND, margin=dict(b=110))
     for i, variant in enumerate(data["variants"]):
         if not drawn[i]:
@@ -130,7 +131,7 @@ def shared_trajectory_paths(data: dict, epoch: int | None = None, *, labels: lis
     fig.update_layout(base_layout(
         f"{what} in one PCA frame ({len(labels)} variants{shown})",
         "", "", "One basis fitted on every compared checkpoint: paths that run side by side took the same route; "
-        "where they part, the variants found different solutions.", height=460))
+        "where they part, the variants found different solutions.", height=TRAJECTORY_HEIGHT))
     fig.update_layout(legend=BOTTOM_LEGEND, margin=dict(b=110))
     traces, cols, rings = [], [], []
     for i, (label, epochs, projection) in enumerate(zip(labels, data["epochs"], data["projection"])):
