@@ -45,7 +45,7 @@ def chromium_driver(tmp_path):
 
 # Installed in every document before the app's own scripts (Chrome DevTools `Page.addScriptToEvaluateOnNewDocument`):
 # counts `/_dash-update-component` requests in flight, records each answer's size and outputs, and
-# stamps the last moment anything happened (an answer arrived or the DOM changed, as when Plotly
+# stamps the last moment anything happened (an answer with content arrived or the DOM changed, as when Plotly
 # draws), in `performance.now()` milliseconds since navigation. With `window.__wb.parts = true`
 # each answer also says how every output it carries came: {"<id>.<prop>": "value", or for a Dash
 # Patch the list of the locations it sets, e.g. ["layout.title.text", "data.0.z"]}.
@@ -76,7 +76,8 @@ TIMING_SCRIPT = r"""
                     }
                 }
                 t.answers.push(answer);
-                t.inflight--; t.last = performance.now();
+                // An empty answer (nothing to update) changes nothing on the page: not a last event.
+                t.inflight--; if (buffer.byteLength) { t.last = performance.now(); }
                 return response;
             });
         }, function (error) { t.inflight--; t.last = performance.now(); throw error; });

@@ -170,8 +170,9 @@ def test_side_by_side_shows_one_column_per_variant_and_differences_highlight(com
     from workbench.pages.compare import render_differences, render_side_by_side
     store, seed0, seed1 = compare_page
     out = render_side_by_side(store, {"variant": seed0, "compare": [seed1], "epoch": 250}, "png", None, side_key="key")
-    figures, classes = [slot_figure(card) for card in out[:6]], out[6:12]
+    figures, classes = [slot_figure(card) for card in out[:2]], out[6:12]
     assert classes[:2] == ["col-12 col-lg-6"] * 2 and classes[2:] == ["d-none"] * 4
+    assert out[2:6] == [None] * 4  # no graph in an unused slot
     assert figures[1]["layout"]["title"]["text"].startswith(seed1.split("/")[1])
     assert figures[1]["layout"]["shapes"][0]["x0"] == 250
     table, note, shown = render_differences(store, {"variant": seed0, "compare": [seed1]}, None)
@@ -190,7 +191,7 @@ def test_per_variant_cursors_sit_at_the_same_point_relative_to_each_onset(compar
     monkeypatch.setattr(compare_module, "grokking_onsets", lambda _store, variants: dict(zip((seed0, seed1), onsets)))
     selection = {"variant": seed0, "compare": [seed1], "epoch": 300, "cursors": "onset"}
     out = render_side_by_side(store, selection, "png", None, side_key="key")
-    rendered, slots, out = out[12], out[13:], [slot_figure(card) for card in out[:6]]
+    rendered, slots, out = out[12], out[13:], [slot_figure(card) for card in out[:2]]
     shift = onsets[1] - onsets[0]
     assert out[0]["layout"]["shapes"][0]["x0"] == 300 and out[1]["layout"]["shapes"][0]["x0"] == 300 + shift
     clicked = [t for t in out[1]["data"] if isinstance(t.get("customdata"), list)][0]  # a click picks seed 0's epoch

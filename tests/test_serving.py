@@ -133,15 +133,15 @@ def test_forged_selection_values_get_a_clean_answer_not_a_traceback(app):
               {"id": "input-pair", "property": "value", "value": 7},
               {"id": "probe", "property": "value", "value": ["a"]},
               {"id": "compare-with", "property": "value", "value": [["a"], 3, "../x"]},
-              [{"id": {"type": "wb-graph", "click": "variant", "name": "x"}, "property": "clickData",
-                "value": {"points": [{"customdata": "../../etc"}]}}],
+              {"id": "graph-click", "property": "data",
+               "value": {"click": "variant", "data": {"points": [{"customdata": "../../etc"}]}}},
               {"id": "live", "property": "data", "value": {"stamp": ["x"], "epochs": "junk"}},
               {"id": "follow-latest", "property": "value", "value": "yes"}]
     state = [{"id": "selection", "property": "data", "value": {"variant": ["x"], "epoch": "junk"}},
              {"id": "variant", "property": "options", "value": "not a list"},
              {"id": "shown-epochs", "property": "data", "value": {"evil": [1e999]}}]
     outputs = [dict(zip(("id", "property"), spec.rsplit(".", 1))) for spec in callback_id.strip(".").split("...")]
-    for changed in ("url.search", "neuron.value", '{"click":"variant","name":"x","type":"wb-graph"}.clickData'):
+    for changed in ("url.search", "neuron.value", "graph-click.data"):
         body = {"output": callback_id, "outputs": outputs, "inputs": inputs, "state": state,
                 "changedPropIds": [changed]}
         response = client.post("/_dash-update-component", data=json.dumps(body), content_type="application/json")

@@ -82,6 +82,7 @@ def layout(store: Store, pages) -> html.Div:
     return html.Div(className="wb-shell", children=[
         dcc.Location(id="url", refresh="callback-nav"),
         dcc.Store(id="selection", storage_type="memory"),
+        dcc.Store(id="graph-click", storage_type="memory"),  # the last click on a figure: {click, data}
         # Live pages: the variant's stamp is polled; `live` changes only when something did.
         dcc.Interval(id="live-interval", interval=LIVE_POLL_MS), dcc.Store(id="live"), dcc.Store(id="live-stamp"),
         dcc.Store(id="shown-epochs"),
@@ -153,7 +154,7 @@ def _slider_only(epochs: list, current: dict, shown) -> list:
 
 
 def sync_selection(store: Store, search, variant, slider_epoch, typed_epoch, _prev, _next, neuron, _nprev, _nnext,
-                   head, typed_input, probe, compare_with, _clicks, live_data=None, follow=False, current=None,
+                   head, typed_input, probe, compare_with, graph_click, live_data=None, follow=False, current=None,
                    options=(), shown=None):
     """One callback owns the selection: whatever changed (URL, a control, a click on a figure),
     the URL, the store and every control are brought back in step. When the variant changed on
@@ -213,8 +214,8 @@ def sync_selection(store: Store, search, variant, slider_epoch, typed_epoch, _pr
         state["epoch"] = sel.step(state.get("epoch"), epochs, -1 if trigger == "epoch-prev" else 1)
     if trigger in ("neuron-prev", "neuron-next"):
         state["neuron"] = max(0, (state.get("neuron") or 0) + (-1 if trigger == "neuron-prev" else 1))
-    if isinstance(trigger, dict) and trigger.get("type") == "wb-graph":
-        state.update(clicked(trigger["click"], ctx.triggered[0]["value"]))
+    if trigger == "graph-click" and isinstance(graph_click, dict):
+        state.update(clicked(graph_click.get("click"), graph_click.get("data")))
     state["epoch"] = sel.snap(state.get("epoch"), epochs)
     n_heads, d_mlp, p, probes = variant_facts(store, state["variant"])
     state["neuron"] = max(0, int(state.get("neuron") or 0))
@@ -237,8 +238,7 @@ def sync_selection(store: Store, search, variant, slider_epoch, typed_epoch, _pr
     state = {k: v for k, v in state.items() if k in sel.FIELDS and not (k in sel.OPTIONAL_FIELDS and v is None)}
     readout = f"{epochs.index(state['epoch']) + 1} / {len(epochs)}" if epochs else "no checkpoints"
     # A notice stays until the user changes something. Reruns that change nothing must not wipe it
-    # before it is read: the URL echoing the corrected selection back, and a page's figures
-    # mounting (each announces its empty clickData, which triggers this callback as a "click").
+    # before it is read: the URL echoing the corrected selection back.
     unchanged = trigger in (None, "url") or state == current
     notice = " ".join(errors) if errors else (dash.no_update if unchanged else "")
     now = [state["variant"], len(epochs), epochs[-1] if epochs else None]
@@ -279,10 +279,21 @@ def register(app: dash.Dash, store: Store) -> None:
         Input("neuron", "value"),
         Input("neuron-prev", "n_clicks"), Input("neuron-next", "n_clicks"), Input("head", "value"),
         Input("input-pair", "value"), Input("probe", "value"), Input("compare-with", "value"),
-        Input({"type": "wb-graph", "click": ALL, "name": ALL}, "clickData"),
-        Input("live", "data"), Input("follow-latest", "value"),
+        Input("graph-click", "data"), Input("live", "data"), Input("follow-latest", "value"),
         State("selection", "data"), State("variant", "options"), State("shown-epochs", "data"),
     )(lambda *args: sync_selection(store, *args))
+    # A click on any figure reaches the selection through a store, set only for a real click: with
+    # the figures themselves as its inputs, every page switch (new figures mounting) would ask the
+    # server for the selection first and hold the page's own callbacks until it answered.
+    app.clientside_callback(
+        """function(_clicks) {
+            const context = window.dash_clientside.callback_context, trigger = context.triggered_id;
+            const value = context.triggered.length ? context.triggered[0].value : null;
+            if (!trigger || value === null || value === undefined) { return window.dash_clientside.no_update; }
+            return {click: trigger.click, data: value, at: Date.now()};
+        }""",
+        Output("graph-click", "data"), Input({"type": "wb-graph", "click": ALL, "name": ALL}, "clickData"),
+        prevent_initial_call=True)
     app.callback(Output("live", "data"), Output("live-stamp", "data"), Output("run-state", "children"),
                  Input("live-interval", "n_intervals"), State("selection", "data"), State("live-stamp", "data"),
                  )(lambda *args: poll_live(store, *args))

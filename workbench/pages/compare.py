@@ -80,7 +80,7 @@ def layout(store, config, **_variables):
                            options=[{"label": g, "value": g} for g in PARAMETER_GROUPS]
                            + [{"label": "outputs (essential dynamics)", "value": compare.OUTPUTS}])
     slots = [html.Div(id={"type": "compare-slot", "index": i}, className="d-none" if i else "col-12",
-                      children=side_card(i, config, CATALOG[DEFAULTS["side"]].click)) for i in SLOTS]
+                      children=None if i else side_card(i, config, CATALOG[DEFAULTS["side"]].click)) for i in SLOTS]
     return html.Div([
         html.P("The selected variant and those chosen under “compare with” in the sidebar (or ticked in the "
                "Variants table). Click any figure to move the shared epoch.", className="text-muted"),
@@ -223,25 +223,26 @@ def render_side_by_side(store, selection, download_format, rendered, visible=Tru
     primes = {v: compare.prime(store, v) for v in variants}
     shifts = (compare.onset_offsets(compare.grokking_onsets(store, variants), variants) if cursor_mode == "onset"
               else [0] * n)
-    figures = [_side_figure(store, variants[i], kind, selection, primes, shifts[i], side_key) if i < n
-               else for_browser(message_figure("")) for i in SLOTS]
+    figures = [_side_figure(store, variants[i], kind, selection, primes, shifts[i], side_key) for i in range(n)]
     config = graph_config(download_format)
-    cards = [side_card(i, config, CATALOG[kind].click, figures[i], caption(figures[i])) for i in SLOTS]
+    cards = [side_card(i, config, CATALOG[kind].click, figures[i], caption(figures[i])) if i < n else None
+             for i in SLOTS]  # an unused slot holds no graph
     width = 12 if n == 1 else 6 if n == 2 else 4                     # three per row at most
     classes = [f"col-12 col-lg-{width}" if i < n else "d-none" for i in SLOTS]
-    counts = [0 if per_epoch else cursor_count(f) for f in figures]
+    counts = [0 if per_epoch or i >= n else cursor_count(figures[i]) for i in SLOTS]
     slots = [{"cursors": counts[i], "offsets": [-shifts[i]] * counts[i] if i < n else [], "page_key": page_key}
              for i in SLOTS]
     return cards + classes + [{"key": key, "per_epoch": per_epoch, "side_key": side_key, "slots": slots}] + slots
 
 
-def sync_modes(store, selection, align, cursors, side):
+def sync_modes(store, selection, align, cursors, side, options=None):
     """The URL names the Compare modes: the controls follow it (a copied link reopens them), and
-    the side-by-side list offers what these variants have."""
+    the side-by-side list offers what these variants have (sent only when that changed: new
+    options make the list set its value again, which asks the server to write the URL)."""
     values = [mode(selection, key) for key in MODE_CONTROLS]
-    current = [align, cursors, side]
+    current, offered = [align, cursors, side], side_options(store, compared(selection))
     return [v if v != c else dash.no_update for v, c in zip(values, current)] + [
-        side_options(store, compared(selection))]
+        offered if offered != options else dash.no_update]
 
 
 def modes_to_url(align, cursors, side, search):
@@ -334,7 +335,7 @@ def register(app, store) -> None:
     app.callback([Output(control, "value") for control in MODE_CONTROLS.values()]
                  + [Output("compare-side-kind", "options")],
                  Input(key, "data"), *[State(control, "value") for control in MODE_CONTROLS.values()],
-                 State("selection", "data"))(
+                 State("compare-side-kind", "options"), State("selection", "data"))(
         on_key(lambda selection, *rest: sync_modes(store, selection, *rest[:-1])))
     app.callback(Output("url", "search", allow_duplicate=True),
                  *[Input(control, "value") for control in MODE_CONTROLS.values()], State("url", "search"),
