@@ -73,6 +73,9 @@ def test_an_epoch_step_moves_cursors_and_patches_only_what_changed(served, brows
     open_settled(browser, f"{app.url}/?variant={ref}&epoch={epochs[5]}")
     # Mark the loss figure's traces: a figure sent again would bring new ones.
     browser.execute_script("window.__lossData = arguments[0].data;", graph_element(browser, "overview-loss"))
+    # ... and count its redraws: a cursor moves in place (Plotly would re-plot the whole figure)
+    browser.execute_script("const gd = arguments[0]; gd.__redraws = 0; gd.on('plotly_afterplot', () => gd.__redraws++);",
+                           graph_element(browser, "overview-loss"))
     drawn_z = "return Array.from(arguments[0]._fullData[0].z, row => Array.from(row).join()).join(';');"
     z_before = browser.execute_script(drawn_z, graph_element(browser, "overview-neurons"))
     start = press(browser, until=lambda d: f"epoch {epochs[6]}" in title(d, "overview-neurons")
@@ -82,6 +85,11 @@ def test_an_epoch_step_moves_cursors_and_patches_only_what_changed(served, brows
     assert not sent(browser, start, "overview-loss")  # its cursor moved in the browser: nothing asked of the server
     assert browser.execute_script("return arguments[0].data === window.__lossData;",
                                   graph_element(browser, "overview-loss"))
+    loss_line = browser.execute_script(  # the cursor line drawn where the axis puts the new epoch
+        "const gd = arguments[0], xa = gd._fullLayout.xaxis, d = gd.querySelector('.shapelayer path[data-index=\"0\"]');"
+        "return [gd.__redraws, parseFloat(d.getAttribute('d').slice(1)), xa._offset + xa.d2p(arguments[1])];",
+        graph_element(browser, "overview-loss"), epochs[6])
+    assert loss_line[0] == 0 and abs(loss_line[1] - loss_line[2]) < 0.5, loss_line
     [changed] = sent(browser, start, "overview-neurons")            # a per-epoch figure: its changed parts,
     assert "data.0.z" in changed and not any(c.startswith("layout.template") for c in changed)  # not the theme
     assert browser.execute_script(drawn_z, graph_element(browser, "overview-neurons")) != z_before  # new data drawn

@@ -48,14 +48,13 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
         },
         // A figure drawn for this page key: its cursors (and rings, and title) to the selected
         // epoch, when the selection moves and when the server's drawing lands (a step taken while
-        // it was drawn is not lost). A figure off screen is left as it is until it scrolls into
-        // view (`later`): Plotly redraws only what can be seen.
+        // it was drawn is not lost). Cursors alone move in place (`moveInPlace`: no redraw); rings
+        // and titles by a Patch of the figure, which Plotly redraws whole - left as they are while
+        // the figure is off screen (`later`): Plotly redraws only what can be seen.
         moveCursor: function (selection, rendered, figure, output) {
             const wb = window.dash_clientside.workbench, none = window.dash_clientside.no_update;
             const context = window.dash_clientside.callback_context;
-            if (wb.later(output || (context && context.outputs_list), context && context.inputs_list[1], rendered)) {
-                return none;
-            }
+            output = output || (context && context.outputs_list);
             const epoch = selection ? selection.epoch : null;
             const n = rendered ? rendered.cursors || 0 : 0, rings = rendered ? rendered.rings || [] : [];
             const shapes = (figure && figure.layout && figure.layout.shapes) || [];
@@ -63,14 +62,20 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
                 rendered.page_key !== wb.pageKey(selection)) {
                 return none;
             }
-            const patch = new window.dash_clientside.Patch(), offsets = rendered.offsets || [];
-            let moved = false;
+            const offsets = rendered.offsets || [], moves = [];
             for (let i = 0; i < n; i++) {
                 const x = epoch - (offsets[i] || 0);
-                if (shapes[i].x0 !== x || shapes[i].x1 !== x) {
-                    patch.assign(["layout", "shapes", i, "x0"], x).assign(["layout", "shapes", i, "x1"], x);
-                    moved = true;
-                }
+                if (shapes[i].x0 !== x || shapes[i].x1 !== x) { moves.push([i, x]); }
+            }
+            const graph = output && output.id ? document.getElementById(wb.stringId(output.id)) : null;
+            if (!rings.length && !rendered.title && (!moves.length || wb.moveInPlace(graph, figure, moves))) {
+                return none;
+            }
+            if (wb.later(output, context && context.inputs_list[1], rendered)) { return none; }
+            const patch = new window.dash_clientside.Patch();
+            let moved = moves.length > 0;
+            for (const [i, x] of moves) {
+                patch.assign(["layout", "shapes", i, "x0"], x).assign(["layout", "shapes", i, "x1"], x);
             }
             for (const ring of rings) {
                 const i = wb.nearest(ring.epochs, epoch), trace = figure.data[ring.trace] || {};
@@ -84,6 +89,33 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
                 patch.assign(["layout", "title", "text"], rendered.title[0] + epoch + rendered.title[1]);
             }
             return moved ? patch.build() : none;
+        },
+        // Cursor lines ([shape index, x] of `moves`) of the plot in `graph` (a graph's element)
+        // moved in place: each line's path in the SVG, the plot's layout and the figure Dash holds
+        // (so that a later redraw keeps them) - no redraw: Plotly re-plots a whole figure to move
+        // one shape (20-50 ms a figure). False, and nothing moved, when the drawing is not as
+        // expected (a line "M x,y L x,y" where the shape's x maps); the caller then patches.
+        moveInPlace: function (graph, figure, moves) {
+            const gd = graph && graph.querySelector(".js-plotly-plot"), full = gd && gd._fullLayout;
+            if (!full || !full.shapes || !gd.layout || !gd.layout.shapes) { return false; }
+            const lines = [];
+            for (const [i, x] of moves) {
+                const shape = full.shapes[i], path = gd.querySelector('.shapelayer path[data-index="' + i + '"]');
+                const axis = shape && full[shape.xref === "x" ? "xaxis" : "xaxis" + String(shape.xref).slice(1)];
+                const at = path && /^M([-\d.e]+),([-\d.e]+)L([-\d.e]+),([-\d.e]+)$/.exec(path.getAttribute("d") || "");
+                if (!at || !axis || !axis.d2p || !gd.layout.shapes[i]) { return false; }
+                const drawn = axis._offset + axis.d2p(shape.x0), px = axis._offset + axis.d2p(x);
+                if (Math.abs(at[1] - drawn) > 1 || Math.abs(at[3] - drawn) > 1 || !Number.isFinite(px)) { return false; }
+                lines.push([i, x, path, "M" + px + "," + at[2] + "L" + px + "," + at[4]]);
+            }
+            for (const [i, x, path, d] of lines) {
+                path.setAttribute("d", d);
+                for (const shape of [gd.layout.shapes[i], full.shapes[i], figure.layout.shapes[i]]) {
+                    shape.x0 = x;
+                    shape.x1 = x;
+                }
+            }
+            return lines.every(([i, x]) => figure.layout.shapes[i].x0 === x);  // (a frozen figure: patch it)
         },
         // The same for the graphs a pattern id matches (a list, as Dash passes them).
         moveCursors: function (selection, rendered, figures) {
