@@ -9,7 +9,8 @@ from test_app_browser import open_page
 
 pytestmark = pytest.mark.browser
 SIZES = ((1600, 1000), (1280, 800))
-PAGES = ("/", "/fourier", "/neurons", "/attention", "/trajectories", "/dimensionality", "/progress", "/inputs")
+PAGES = ("/", "/fourier", "/neurons", "/attention", "/trajectories", "/dimensionality", "/progress", "/inputs",
+         "/dynamics", "/compare")
 
 # Every pair of text boxes in one figure that overlap by more than 2 px each way: title, legend
 # entries, axis titles and annotations against each other, and tick labels of one axis among

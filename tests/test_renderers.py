@@ -246,3 +246,14 @@ def test_every_trajectory_panel_names_its_axes():
     fig = CATALOG["trajectory_projections"](data, 20)
     titles = [fig.layout[f"xaxis{i or ''}"].title.text for i in (0, 2, 3)]
     assert titles[0].startswith("PC1 (50%") and all(titles)
+
+
+def test_log_axes_spanning_few_decades_are_labelled_at_1_2_5():
+    """Over about a decade plotly labels every digit and they collide ('8' over '9', seen on the
+    Compare speed overlay); `finish` gives such an axis 1-2-5 ticks and leaves wide ones alone."""
+    from workbench.renderers.cursor import finish
+    from workbench.renderers.theme import base_layout
+    narrow, wide = (go.Figure(layout=base_layout("t", "epoch", "speed", "", log_y=True)) for _ in range(2))
+    narrow.add_scatter(y=np.linspace(0.08, 1.2, 50))
+    wide.add_scatter(y=np.logspace(-8, 1, 50))
+    assert finish(narrow).layout.yaxis.dtick == "D2" and finish(wide).layout.yaxis.dtick is None

@@ -24,7 +24,7 @@ from typing import Any, Iterable
 import numpy as np
 import plotly.graph_objects as go
 
-from workbench.renderers.theme import COLORS
+from workbench.renderers.theme import COLORS, tidy_log_ticks
 from workbench.selection import INT_FIELDS, as_int, snap
 
 CURSOR_NAME = "cursor"
@@ -78,9 +78,11 @@ def add_cursor(fig: go.Figure, epoch: int, axes: Iterable[tuple[str, str]] = (("
 
 def finish(fig: go.Figure, *, click: str | None = None, caption: str | None = None) -> go.Figure:
     """Put the cursor shapes first in `layout.shapes` and record the contract in `layout.meta`:
-    {"caption": ..., "click": click, "cursor_shapes": number of cursor shapes}."""
+    {"caption": ..., "click": click, "cursor_shapes": number of cursor shapes}. (Every renderer
+    ends here: its log axes get readable ticks too, `theme.tidy_log_ticks`.)"""
     if click not in CLICK_KINDS:
         raise ValueError(f"click must be one of {CLICK_KINDS}, got {click!r}")
+    tidy_log_ticks(fig)
     shapes = list(fig.layout.shapes)
     cursors = [s for s in shapes if s.name == CURSOR_NAME]
     if cursors:

@@ -118,6 +118,22 @@ def subplot_axis_names(n: int) -> list[tuple[str, str]]:
     return [("x", "y") if i == 0 else (f"x{i + 1}", f"y{i + 1}") for i in range(n)]
 
 
+def tidy_log_ticks(fig: go.Figure) -> None:
+    """Label each log y axis that spans less than three decades of data at 1, 2 and 5 of every
+    decade: there plotly labels every digit (... 7 8 9), and near a decade's top they run into
+    each other (`nticks` does not stop it)."""
+    for axis in fig.select_yaxes():
+        if axis.type != "log" or axis.dtick is not None:
+            continue
+        ident = "y" + axis.plotly_name[len("yaxis"):]
+        values = [np.asarray(t.y, dtype=np.float64) for t in fig.data
+                  if getattr(t, "y", None) is not None and (getattr(t, "yaxis", None) or "y") == ident]
+        values = np.concatenate(values) if values else np.array([])
+        values = values[np.isfinite(values) & (values > 0)]
+        if values.size and np.log10(values.max() / values.min()) < 3:
+            axis.dtick = "D2"
+
+
 def finite_or_none(values) -> np.ndarray:
     """float64 copy of values with ±inf turned into NaN (plotly draws NaN as a gap)."""
     out = np.asarray(values, dtype=np.float64).copy()
