@@ -262,3 +262,12 @@ def test_differences_are_highlighted_by_how_large_they_are():
     assert highlight(rows, "b", True) == "wb-differs-some"         # 23%
     assert highlight(rows, "c", True) == "table-warning"           # 10×
     assert highlight(rows, "k", True) == "table-warning"           # different in kind
+
+
+def test_an_empty_overlay_gives_the_command_that_fills_it_optional_analyses_included():
+    from workbench.pages.compare import nothing_to_overlay
+    variants = ["modular_addition_demo/p59-s1-d598", "modular_addition_demo/p59-s3-d598"]
+    llc = nothing_to_overlay("llc", variants)
+    assert "workbench analyze modular_addition_demo/ID --analyzers llc" in llc and "p59-s1-d598, p59-s3-d598" in llc
+    assert "--analyzers" not in nothing_to_overlay("gini", variants)
+    assert max(len(line) for line in llc.split("<br>")) <= 60  # lines that fit a half-width card

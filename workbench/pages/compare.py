@@ -124,8 +124,7 @@ def render_overlays(store, selection, rendered, visible=None, page_key=None):
         data = compare.overlay_data(name, variants, lambda v, reads: load(store, VariantRef.parse(v), reads, {}),
                                     onsets)
         if not data["variants"]:
-            hint = f"run  workbench analyze {' '.join(variants)}" if variants else "pick variants in the sidebar"
-            return for_browser(message_figure(f"Nothing to overlay yet: {hint}"))
+            return for_browser(message_figure(nothing_to_overlay(name, variants)))
         return for_browser(metric_overlay(data, epoch, metric=name, align=align))
     figures, captions, stores = [], [], []
     for name, r, done in zip(OVERLAYS, rendered, drawn):
@@ -140,6 +139,20 @@ def render_overlays(store, selection, rendered, visible=None, page_key=None):
         captions.append(caption(figure))
         stores.append({"key": key, "cursors": cursor_count(figure), "offsets": offsets, "page_key": page_key})
     return figures + captions + stores
+
+
+def nothing_to_overlay(metric: str, variants: list[str]) -> str:
+    """What an empty overlay says: the command that computes its data (with `--analyzers` for an
+    optional analysis), one line per part so that it fits a half-width card."""
+    if not variants:
+        return "Nothing to overlay yet: pick variants in the sidebar"
+    optional = sorted({reads for _, reads, _ in compare.OVERLAY_METRICS[metric].lines if reads in OPTIONAL})
+    flag = f" --analyzers {','.join(optional)}" if optional else ""
+    if len({v.split("/", 1)[0] for v in variants}) == 1:
+        family = variants[0].split("/", 1)[0]
+        return (f"Nothing to overlay yet{' (an optional analysis)' if optional else ''}: run<br>"
+                f"workbench analyze {family}/ID{flag}<br>for ID = {', '.join(compare.short_labels(variants))}")
+    return "Nothing to overlay yet: run<br>" + "<br>".join(f"workbench analyze {v}{flag}" for v in variants)
 
 
 def side_card(i: int, config: dict, click: str | None, figure=None, text: str = "") -> dbc.Col:
