@@ -85,7 +85,9 @@ def epoch_step(page: str, patched: bool):
 
     def ask(callback, chosen, state) -> bytes:  # as the browser asks: summaries by page key, details by selection
         if callback in summaries:
-            return _post(client, callback, [page_key(chosen), {}, *controls], [chosen, state], "selection.data")
+            inputs = [page_key(chosen), {}, *controls]
+            return _post(client, callback, inputs + [True] * (len(callback["inputs"]) - len(inputs)), [chosen, state],
+                         "selection.data")
         inputs = [chosen, {}, *controls]  # and a lazy figure's "on screen" (it is: every figure is timed)
         return _post(client, callback, inputs + [True] * (len(callback["inputs"]) - len(inputs)), [state],
                      "selection.data")

@@ -140,11 +140,12 @@ def test_clicking_the_loss_curve_moves_the_epoch_everywhere(served, browser):
     app, store, ref = served
     epochs = store.checkpoint_epochs(ref)
     open_page(browser, app.url, variant=str(ref), epoch=epochs[-1])
-    wait_for(browser, lambda d: "500" in (figure_title(d, "overview-neurons") or ""))
     click_data_point(browser, "overview-loss", 0, 140)  # train loss at epoch 140 -> checkpoint 150 (or 125)
     wait_for(browser, lambda d: query(d).get("epoch") in ("125", "150"), "the click did not set the epoch")
     chosen = query(browser)["epoch"]
     wait_for(browser, lambda d: d.find_element(By.ID, "epoch-input").get_attribute("value") == chosen)
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'});",  # below the fold: drawn once seen
+                           graph_element(browser, "overview-neurons"))
     wait_for(browser, lambda d: f"epoch {chosen}" in (figure_title(d, "overview-neurons") or ""),
              "the detail figure did not follow the epoch")
     wait_for(browser, lambda d: d.execute_script(  # the summary's cursor moved (by Patch)

@@ -139,6 +139,12 @@ def test_a_lazy_figure_is_drawn_only_once_it_is_seen_and_follows_the_epoch_only_
     assert neurons.FIGURES.detail(store, grid, step, *controls, shown, visible=False) == [no_update] * 3
     patch = neurons.FIGURES.detail(store, grid, step, *controls, shown, visible=True)[0]  # scrolled to: catches up
     assert ["layout", "title", "text"] in [op["location"] for op in patch.to_plotly_json()["operations"]]
+    scale = next(spec for spec in neurons.FIGURES.summary_specs if spec.lazy)  # a lazy summary: drawn once seen
+    assert neurons.FIGURES.summary(store, scale, selection, *controls, None, visible=False) == [no_update] * 3
+    figure, _, rendered = neurons.FIGURES.summary(store, scale, selection, *controls, None, visible=True)
+    assert isinstance(figure, dict) and rendered["cursors"] >= 1
+    moved = neurons.FIGURES.summary(store, scale, step, *controls, rendered, visible=False)[0]  # drawn: its cursor
+    assert moved is not no_update                                                         # moves even off screen
 
 
 def test_users_share_each_drawn_figure_until_the_variants_files_change(app_context, tmp_path):

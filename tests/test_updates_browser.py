@@ -71,6 +71,9 @@ def test_an_epoch_step_moves_cursors_and_patches_only_what_changed(served, brows
     app, store, ref = served
     epochs = store.checkpoint_epochs(ref)
     open_settled(browser, f"{app.url}/?variant={ref}&epoch={epochs[5]}")
+    # The neurons map below the fold follows steps while it is seen; the loss cursor moves anyway.
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", graph_element(browser, "overview-neurons"))
+    wait_for(browser, lambda d: settled(d, 0) is not None, "the page did not settle")
     # Mark the loss figure's traces: a figure sent again would bring new ones.
     browser.execute_script("window.__lossData = arguments[0].data;", graph_element(browser, "overview-loss"))
     # ... and count its redraws: a cursor moves in place (Plotly would re-plot the whole figure)

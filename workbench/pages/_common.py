@@ -171,7 +171,7 @@ class FigureSpec:
     width: int = 6
     height: int | None = None
     depends: tuple[str, ...] = ()  # selection or control keys a summary is rebuilt for (besides the variant)
-    lazy: bool = False  # a heavy detail figure updated only while on screen (it catches up when scrolled to)
+    lazy: bool = False  # below the fold: drawn once seen; a detail then follows the epoch only while seen
 
     @property
     def selects(self) -> str | None:
@@ -212,13 +212,13 @@ class FigurePage:
         self.detail_specs = [s for s in specs if not s.summary]
 
     def layout(self, intro: str, config: dict, controls=()) -> html.Div:
-        cards = [card(self._name(s), s.title, config, s.selects, s.height, s.width, s.lazy and not s.summary)
+        cards = [card(self._name(s), s.title, config, s.selects, s.height, s.width, s.lazy)
                  for s in self.specs]
         return html.Div([html.P(intro, className="text-muted"), *controls, dbc.Row(cards),
                          dcc.Store(id=page_key_id(self.page)),
                          *[dcc.Store(id=rendered_id(self._name(s)), storage_type="memory") for s in self.summary_specs],
                          *[dcc.Store(id=shown_id(self._name(s)), storage_type="memory") for s in self.detail_specs],
-                         *[dcc.Store(id=visible_id(self._name(s))) for s in self.detail_specs if s.lazy]])
+                         *[dcc.Store(id=visible_id(self._name(s))) for s in self.specs if s.lazy]])
 
     def _name(self, spec: FigureSpec) -> str:
         return f"{self.page}-{spec.name}"
@@ -236,15 +236,19 @@ class FigurePage:
             return _extend.as_plain_lists(built, for_browser(built))
         return draw() if kept is None else kept_figure(store, selection, (self.page, spec.name, kept), draw)
 
-    def summary(self, store: Store, spec: FigureSpec, selection, *values_and_rendered, page_key=None) -> list:
+    def summary(self, store: Store, spec: FigureSpec, selection, *values_and_rendered, page_key=None,
+                visible=True) -> list:
         """One summary: [the figure when its key (variant and `depends`) or what it reads changed;
         else a Patch of its cursor and of a live run's new points (no update when neither the
-        epoch nor the data moved); its caption; what is rendered now]."""
+        epoch nor the data moved); its caption; what is rendered now]. A lazy one not yet drawn
+        for its key waits until it is on screen (`visible`)."""
         *values, rendered = values_and_rendered
         selection = self._selection(selection, values)
         ref, epoch = ref_of(selection), selection.get("epoch")
         rendered = rendered if isinstance(rendered, dict) else {}
         key = [str(ref)] + [str(selection.get(k)) for k in spec.depends]
+        if not visible and rendered.get("key") != key:
+            return [dash.no_update] * 3
         stamp = live.data_stamp(store, ref, getattr(spec.build, "reads", None)) if ref is not None else None
         if ref is not None and epoch is not None and rendered.get("key") == key:
             old, patch, lines = rendered.get("stamp"), None, rendered.get("lines")
@@ -265,11 +269,13 @@ class FigurePage:
 
     def _summary_for(self, store: Store, spec: FigureSpec, page_key, *values_selection_rendered) -> list:
         """The registered summary callback: asked when the page key (the selection but its epoch),
-        a live run or a control changed; nothing before the browser computed the key."""
+        a live run, a control or (a lazy one) whether it is on screen changed; nothing before the
+        browser computed the key."""
         *values, selection, rendered = values_selection_rendered
+        visible = values.pop() if spec.lazy else True
         if page_key is None:
             return [dash.no_update] * 3
-        return self.summary(store, spec, selection, *values, rendered, page_key=page_key)
+        return self.summary(store, spec, selection, *values, rendered, page_key=page_key, visible=visible)
 
     def summaries(self, store: Store, selection, *values_and_rendered) -> list:
         """Every summary as `summary` sends it: figures, captions, then {name: rendered}
@@ -320,7 +326,8 @@ class FigurePage:
             name = self._name(spec)
             app.callback(Output(graph_id(name, spec.selects), "figure"), Output(caption_id(name), "children"),
                          Output(rendered_id(name), "data"), Input(page_key_id(self.page), "data"), Input("live", "data"),
-                         *control_inputs, State("selection", "data"), State(rendered_id(name), "data"),
+                         *control_inputs, *([Input(visible_id(name), "data")] if spec.lazy else []),
+                         State("selection", "data"), State(rendered_id(name), "data"),
                          )(lambda page_key, _live, *rest, spec=spec: self._summary_for(store, spec, page_key, *rest))
             register_cursor(app, graph_id(name, spec.selects), rendered_id(name))
         for spec in self.detail_specs:

@@ -52,8 +52,8 @@ FIGURES = FigurePage("neurons", [
         "neuron_heatmap_grid", neurons=cluster_of_selected, frequencies=frequencies, page=grid_page,
         downsample=downsample, about=cluster_note, selected=selected_neuron), summary=False, width=12, height=620,
         lazy=True),
-    FigureSpec("scale", "Spatial scale of neuron maps", catalog_figure("neuron_spatial_scale")),
-    FigureSpec("scale-types", "Neurons per scale type", catalog_figure("neuron_scale_types")),
+    FigureSpec("scale", "Spatial scale of neuron maps", catalog_figure("neuron_spatial_scale"), lazy=True),
+    FigureSpec("scale-types", "Neurons per scale type", catalog_figure("neuron_scale_types"), lazy=True),
 ], controls={"downsample": ("neurons-downsample", "value"), "grid_page": ("neurons-grid-page", "value")})
 
 

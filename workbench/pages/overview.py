@@ -15,11 +15,12 @@ FIGURES = FigurePage("overview", [
     FigureSpec("loss", "Loss and accuracy", catalog_figure("loss_and_accuracy"), width=12, height=420),
     FigureSpec("fourier", "Embedding: norm per frequency over epochs", catalog_figure("embedding_fourier_over_epochs")),
     FigureSpec("clusters", "Neuron frequency clusters over epochs", catalog_figure("cluster_sizes")),
-    FigureSpec("progress", "Progress measures", catalog_figure("progress_losses")),
+    # below the fold at 1600×1000 and smaller: drawn once scrolled to
+    FigureSpec("progress", "Progress measures", catalog_figure("progress_losses"), lazy=True),
     FigureSpec("fourier-at", "Embedding: norm per frequency at the epoch", catalog_figure("embedding_fourier_norms"),
-               summary=False),
+               summary=False, lazy=True),
     FigureSpec("neurons", "Neurons × frequencies at the epoch (click a neuron)", catalog_figure("neuron_clusters"),
-               summary=False, width=12, height=360),
+               summary=False, width=12, height=360, lazy=True),
 ])
 
 
