@@ -84,13 +84,10 @@ def epoch_step(page: str, patched: bool):
     summaries, details = figure_callbacks("wb-rendered"), figure_callbacks("wb-shown")
 
     def ask(callback, chosen, state) -> bytes:  # as the browser asks: summaries by page key, details by selection
-        if callback in summaries:
-            inputs = [page_key(chosen), {}, *controls]
-            return _post(client, callback, inputs + [True] * (len(callback["inputs"]) - len(inputs)), [chosen, state],
-                         "selection.data")
-        inputs = [chosen, {}, *controls]  # and a lazy figure's "on screen" (it is: every figure is timed)
-        return _post(client, callback, inputs + [True] * (len(callback["inputs"]) - len(inputs)), [state],
-                     "selection.data")
+        summary = callback in summaries
+        inputs = [page_key(chosen) if summary else chosen, {}, *controls]
+        inputs += [True] * (len(callback["inputs"]) - len(inputs))  # a lazy figure is on screen: every one is timed
+        return _post(client, callback, inputs, [chosen, state] if summary else [state], "selection.data")
     first = len(epochs) * 2 // 5  # checkpoint 40 of 101
     selection = {"variant": str(ref), "epoch": epochs[first], "neuron": 3, "head": 0}
 

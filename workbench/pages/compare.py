@@ -48,8 +48,8 @@ MODE_CONTROLS = {"align": "compare-align", "cursors": "compare-side-cursor", "si
 # its epoch (`SIDE_KEY`: with it too while side by side shows a figure at the epoch).
 PAGE, SIDE_KEY = "compare", "compare-side-key"
 RENDERED = [f"compare-{name}" for name in OVERLAYS] + [f"compare-side-{i}" for i in SLOTS] + ["compare-trajectory"]
-# Every figure but the first row is drawn once it scrolls into view (assets/lazy.js): side by side
-# as one section (its slots are hidden until drawn).
+# Every figure is drawn once it is on screen (assets/lazy.js; the first rows at once): side by
+# side as one section (its unused slots are hidden).
 LAZY = [f"compare-{name}" for name in OVERLAYS] + ["compare-side", "compare-trajectory"]
 
 
@@ -148,10 +148,11 @@ def nothing_to_overlay(metric: str, variants: list[str]) -> str:
         return "Nothing to overlay yet: pick variants in the sidebar"
     optional = sorted({reads for _, reads, _ in compare.OVERLAY_METRICS[metric].lines if reads in OPTIONAL})
     flag = f" --analyzers {','.join(optional)}" if optional else ""
-    if len({v.split("/", 1)[0] for v in variants}) == 1:
+    labels = compare.short_labels(variants)  # the ids alone when the variants share a family
+    if labels[0] != variants[0]:
         family = variants[0].split("/", 1)[0]
         return (f"Nothing to overlay yet{' (an optional analysis)' if optional else ''}: run<br>"
-                f"workbench analyze {family}/ID{flag}<br>for ID = {', '.join(compare.short_labels(variants))}")
+                f"workbench analyze {family}/ID{flag}<br>for ID = {', '.join(labels)}")
     return "Nothing to overlay yet: run<br>" + "<br>".join(f"workbench analyze {v}{flag}" for v in variants)
 
 
