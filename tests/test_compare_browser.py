@@ -1,9 +1,13 @@
 """The Variants table and the Compare page in headless Chromium, with two seeds of the tiny run."""
 from __future__ import annotations
 
+import os
+import threading
+import time
 from urllib.parse import urlparse
 
 import pytest
+from dash import ctx
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
@@ -12,6 +16,7 @@ from second_seed import second_seed
 from test_app_browser import (click_data_point, figure_title, graph_element, open_page, query, severe_console_errors,
                               wait_for)
 from workbench import compare
+from workbench.pages import _shell
 from workbench.store import VariantRef
 
 pytestmark = pytest.mark.browser
@@ -137,6 +142,38 @@ def test_aligning_on_onset_puts_both_onsets_at_zero_and_a_click_picks_that_seeds
     click_data_point(browser, "compare-loss", 3, 300)  # seed 1's test loss at its own epoch 300
     wait_for(browser, lambda d: query(d).get("epoch") == "300", "the click did not pick seed 1's epoch")
     wait_for(browser, lambda d: layout_of(d, "compare-loss")["shapes"][1] == 300 - onsets[seed1])
+
+
+def test_a_mode_chosen_while_a_live_run_is_polled_is_not_lost(served, browser, monkeypatch):
+    """Dash drops a callback's request in flight when the callback is asked again: here the
+    selection's answer to the URL (align=onset), slowed, is overtaken by a live poll's. The
+    selection must still end aligned, as the URL says."""
+    app, store, seed0, seed1 = served
+    answer = _shell.sync_selection
+
+    def slow_for_the_url(*args, **kwargs):
+        if ctx.triggered_id == "url":
+            time.sleep(3)
+        return answer(*args, **kwargs)
+    open_page(browser, app.url, "/compare", variant=seed0, epoch=250, compare=seed1)
+    wait_for(browser, lambda d: "Loss" in (layout_of(d, "compare-loss")["title"] or ""), "no loss overlay")
+    monkeypatch.setattr(_shell, "sync_selection", slow_for_the_url)
+    record = store.variant_dir(VariantRef.parse(seed0)) / "variant.json"
+    done = threading.Event()
+
+    def training():  # as a live run does: the variant's files change, and every poll says so
+        while not done.wait(0.3):
+            os.utime(record)
+    writer = threading.Thread(target=training)
+    writer.start()
+    try:
+        browser.find_element(By.CSS_SELECTOR, "label[for='_dbcprivate_radioitems_compare-align_input_onset']").click()
+        wait_for(browser, lambda d: query(d).get("align") == "onset", "the URL did not take the mode")
+        wait_for(browser, lambda d: "aligned" in (layout_of(d, "compare-loss")["title"] or ""),
+                 "the selection lost the mode the URL names")
+    finally:
+        done.set()
+        writer.join()
 
 
 def open_table(driver, base, **params):

@@ -162,7 +162,11 @@ def sync_selection(store: Store, search, variant, slider_epoch, typed_epoch, _pr
     to the newest; nothing is sent when neither changed."""
     trigger = ctx.triggered_id
     current = sel.sanitize(current)
-    if trigger in ("live", "follow-latest"):
+    # The URL holds news the selection lacks when the request that carried it was dropped: Dash
+    # drops a callback's request in flight when the callback is asked again (a live run's poll,
+    # a quick second click), and the new one names only its own trigger.
+    url_news = bool(current) and (search if isinstance(search, str) else "") != sel.to_query(current)
+    if trigger in ("live", "follow-latest") and not url_news:
         if not current or (trigger == "live" and (live_data or {}).get("variant") != current.get("variant")):
             return [dash.no_update] * 18
         epochs = selection_epochs(store, current.get("variant"))
@@ -175,6 +179,8 @@ def sync_selection(store: Store, search, variant, slider_epoch, typed_epoch, _pr
     if trigger in (None, "url") or not current:
         # A fresh page (controls announcing their initial values count too) starts from the URL.
         state, trigger = sel.parse_query(search if isinstance(search, str) else ""), None
+    elif url_news:
+        state = sel.parse_query(search)  # then this trigger's change on top
     else:
         state = dict(current)
     variant = variant if isinstance(variant, str) else None
