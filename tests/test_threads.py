@@ -97,11 +97,18 @@ def test_the_override_wins(monkeypatch, _restore_threads):
         threads.pinned()
 
 
-def test_without_thread_invariant_results_the_count_is_left_alone(monkeypatch, _restore_threads):
+def test_without_thread_invariant_results_the_count_is_left_alone_within_the_limit(monkeypatch, _restore_threads):
     machine = _Machine(monkeypatch, others=lambda t, n: 1.5, cost=lambda n: 0.1)
     monkeypatch.setattr(threads, "thread_invariant", lambda dtype="float32": False)
-    torch.set_num_threads(2)
+    torch.set_num_threads(2)  # what the other processes do does not move it
     assert set(machine.run(threads.Governor(), 5).values()) == {2} and torch.get_num_threads() == 2
+    # A job that shares the machine with another (two job slots on two cores) is held to its share:
+    # two processes at two threads each spin against each other.
+    threads.set_limit(1)
+    try:
+        assert set(machine.run(threads.Governor(), 10).values()) == {1} and torch.get_num_threads() == 1
+    finally:
+        threads.set_limit(None)
 
 
 def test_the_environment_keeps_what_the_user_set():

@@ -16,7 +16,8 @@ anything else computes. So:
   measured here (the weight gradients, summed over the batch), bitwise the same for any thread
   count; it cost 0-7 % of a p = 113 epoch. Where that cannot be known (torch without MKL, torch
   loaded before workbench set the variable, or a CPU on which MKL does not keep it for the run's
-  precision: a probe, `thread_invariant`) the count is left as it is (torch's default), as before.
+  precision: a probe, `thread_invariant`) the count is left as it is (torch's default), as before,
+  within the process's limit (jobs that share the machine).
 - OpenMP wait policy: threads spin at most GOMP_SPINCOUNT=30000 times at a barrier, then sleep
   (libgomp's default, 300,000, is what collapses; two trainings at two threads each then ran
   41-140 ms per epoch instead of 65-860, alone as fast as the default). OMP_WAIT_POLICY=PASSIVE
@@ -251,7 +252,7 @@ class Governor:
       Not sooner: on a run of a few seconds a try costs more than it can win.
     With $WORKBENCH_THREADS set it applies that number; where results in `dtype` (the precision
     the work computes in) would depend on the count (`thread_invariant`) it leaves torch's count
-    as it is, so a resumed run repeats the first; neither is re-measured.
+    as it is, capped at `limit`, so a resumed run repeats the first; neither is re-measured.
 
     `limit`: at most this many threads (also capped by `set_limit` and the cores)."""
 
@@ -266,7 +267,10 @@ class Governor:
         if self.fixed:
             self.threads = self.fixed
         elif self.sample is None or not thread_invariant(dtype):
-            self.threads = torch.get_num_threads()  # left as it is: torch's default, or the caller's
+            # As it is (torch's default, or the caller's), within the limit: a count that does not
+            # depend on who else computes, so a resumed run repeats the first; the limit keeps jobs
+            # run side by side from spinning against each other (2 threads each: 5x slower).
+            self.threads = min(torch.get_num_threads(), self.limit)
         else:
             self.adaptive = True
             self.threads = min(available(), self.limit)
