@@ -7,6 +7,8 @@ import threading
 
 import pytest
 
+POLL = 0.1  # seconds between two looks at the page while waiting for a condition (selenium's 0.5 s
+# made the click walk wait ~1 s a figure for what takes ~0.2 s)
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-dev-shm-usage", "--disable-extensions", "--no-first-run",
                   "--disable-component-update", "--disable-sync", "--window-size=1400,1000")
@@ -146,7 +148,7 @@ def draw_every_figure(driver, timeout: float = 60) -> None:
     """Scroll to each figure still loading until every shown figure is drawn (lazy figures are
     drawn once seen, assets/lazy.js), then back to the top."""
     from selenium.webdriver.support.ui import WebDriverWait
-    wait = WebDriverWait(driver, timeout)
+    wait = WebDriverWait(driver, timeout, poll_frequency=POLL)
     wait.until(on_screen_drawn, "the figures on screen were not drawn")
     wait.until(lambda d: d.execute_script(SCROLL_TO_LOADING_JS), "a figure scrolled into view was not drawn")
     driver.execute_script("window.scrollTo(0, 0);")

@@ -10,7 +10,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
-from browser import ServedApp
+from browser import POLL, ServedApp
 from workbench.store import VariantRef
 
 pytestmark = pytest.mark.browser
@@ -31,7 +31,8 @@ def query(driver) -> dict:
 
 def wait_for(driver, condition, message=""):
     # Figures re-render while we look at them: a stale element or a half-drawn plot means "not yet".
-    wait = WebDriverWait(driver, WAIT, ignored_exceptions=(StaleElementReferenceException, JavascriptException))
+    wait = WebDriverWait(driver, WAIT, poll_frequency=POLL,
+                         ignored_exceptions=(StaleElementReferenceException, JavascriptException))
     try:
         return wait.until(lambda d: condition(d), message)
     except TimeoutException:

@@ -10,7 +10,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
-from browser import ServedApp
+from browser import POLL, ServedApp
 from workbench.store import Store, VariantRef
 
 pytestmark = pytest.mark.browser
@@ -34,7 +34,8 @@ def job_slots(monkeypatch):
 
 
 def wait_for(driver, condition, message=""):
-    wait = WebDriverWait(driver, WAIT, ignored_exceptions=(StaleElementReferenceException, JavascriptException))
+    wait = WebDriverWait(driver, WAIT, poll_frequency=POLL,
+                         ignored_exceptions=(StaleElementReferenceException, JavascriptException))
     try:
         return wait.until(lambda d: condition(d), message)
     except TimeoutException:
