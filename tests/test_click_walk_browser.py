@@ -5,11 +5,13 @@ point's id (an epoch snapped to its checkpoint) and no other key moves - and a c
 that declares no click changes nothing. (test_click_contract.py checks the catalog statically.)"""
 from __future__ import annotations
 
+from urllib.parse import urlparse
+
 import pytest
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 
-from browser import draw_every_figure, install_timing
+from browser import draw_every_figure, install_timing, switch_page
 from test_app_browser import query, wait_for
 from workbench.pages._shell import selection_epochs, variant_facts
 from workbench.selection import snap
@@ -239,8 +241,13 @@ def walker(served_app, browser):
     return served_app, browser
 
 
-def open_drawn(driver, url: str) -> list[dict]:
-    driver.get(url)
+def open_drawn(driver, url: str, switch: bool = False) -> list[dict]:
+    """The page at `url` with every figure drawn; with `switch`, when the browser shows this app
+    already, reached by its sidebar link (the selection the last page's clicks left stays)."""
+    if switch and urlparse(driver.current_url).netloc == urlparse(url).netloc:
+        switch_page(driver, urlparse(url).path)
+    else:
+        driver.get(url)
     draw_every_figure(driver)  # lazy ones are drawn once seen
     return wait_for(driver, lambda d: d.execute_script(DRAWN_JS, GRAPHS), f"the figures of {url} were not drawn")
 
@@ -273,10 +280,10 @@ def check_click(driver, graph: dict, facts: dict) -> None:
     assert after == {**before, **change}, f"{name} ({kind}): the click changed {before} into {after}"
 
 
-def walk(driver, url: str, facts: dict, only: set[str] | None = None) -> list[str]:
+def walk(driver, url: str, facts: dict, only: set[str] | None = None, switch: bool = False) -> list[str]:
     """Click every drawn figure of the page at `url` once (or those named in `only`); returns their names."""
     walked = []
-    for graph in open_drawn(driver, url):
+    for graph in open_drawn(driver, url, switch):
         if only is not None and graph["name"] not in only:
             continue
         if graph["missing"]:
@@ -292,7 +299,7 @@ def test_every_figure_of_the_page_selects_what_it_declares_when_clicked(walker, 
     (app, store, ref), driver = walker
     facts = facts_of(store, ref)
     url = f"{app.url}{path}?variant={ref}&epoch={facts['epochs'][len(facts['epochs']) // 2]}&neuron=0&head=0"
-    walked = walk(driver, url, facts)
+    walked = walk(driver, url, facts, switch=True)
     assert walked, f"{path}: no figure was clicked"
     print(f"{path}: {len(walked)} figures clicked: {', '.join(walked)}")
 
