@@ -155,7 +155,7 @@ def draw_every_figure(driver, timeout: float = 60) -> None:
 
 
 
-GRAPH_IDS_JS = "return Array.from(document.querySelectorAll(\"[id*='\\\"type\\\":\\\"wb-graph\\\"']\")).map(e => e.id);"
+GRAPH_IDS_JS = "return Array.from(document.querySelectorAll(\"[id*='wb-graph']\")).map(e => e.id);"
 
 
 def switch_page(driver, path: str, timeout: float = 60) -> None:
